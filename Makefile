@@ -1,0 +1,37 @@
+# Thin wrapper over CMake so that the usual commands work from a fresh checkout.
+BUILD ?= build
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all test bench install clean format asan tsan deps
+
+all: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 300
+
+bench: all
+	$(BUILD)/tools/adxl-bench
+
+install: $(BUILD)/Makefile
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build $(BUILD) -j $(JOBS)
+	cmake --install $(BUILD)
+
+# The suite under AddressSanitizer+UBSan and under ThreadSanitizer, each in its own tree.
+asan:
+	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DADXL_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang"
+
+tsan:
+	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DADXL_SANITIZE=thread -DCMAKE_C_COMPILER=clang"
+
+format:
+	clang-format -i include/adxl/*.h src/*.c src/*.h src/transport/*.c src/transport/*.h tests/*.c tests/*.h tools/*.c
+
+clean:
+	rm -rf build build-asan build-tsan

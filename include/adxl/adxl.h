@@ -1,0 +1,151 @@
+/*
+ * adxl: one-sided, batched READ and WRITE of registered memory between engines in
+ * different processes or hosts. The API follows Huawei CANN's ADXL/HIXL engine
+ * (Initialize, RegisterMem, Connect, TransferSync, ...) as plain C11.
+ *
+ * Every call that can fail returns an adxl_status_t whose numeric values are ADXL's own.
+ * All calls are thread-safe, except that adxl_finalize/adxl_engine_destroy must not race
+ * other calls on the same engine.
+ */
+#ifndef ADXL_ADXL_H
+#define ADXL_ADXL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ADXL_API __attribute__((visibility("default")))
+#else
+#define ADXL_API
+#endif
+
+typedef uint32_t adxl_status_t; /* values are ADXL's own */
+#define ADXL_SUCCESS 0u
+#define ADXL_PARAM_INVALID 103900u
+#define ADXL_TIMEOUT 103901u
+#define ADXL_NOT_CONNECTED 103902u
+#define ADXL_ALREADY_CONNECTED 103903u
+#define ADXL_NOTIFY_FAILED 103904u
+#define ADXL_UNSUPPORTED 103905u
+#define ADXL_RESOURCE_EXHAUSTED 203900u
+#define ADXL_FAILED 503900u
+#define ADXL_DEFAULT_TIMEOUT_MS 1000
+#define ADXL_NOTIFY_MAX_LEN 1024
+
+typedef enum { ADXL_MEM_DEVICE = 0, ADXL_MEM_HOST = 1 } adxl_mem_type_t;
+typedef enum { ADXL_READ = 0, ADXL_WRITE = 1 } adxl_transfer_op_t;
+typedef enum {
+    ADXL_TRANSFER_WAITING = 0,
+    ADXL_TRANSFER_COMPLETED = 1,
+    ADXL_TRANSFER_TIMEOUT = 2,
+    ADXL_TRANSFER_FAILED = 3
+} adxl_transfer_status_t;
+
+typedef struct adxl_engine adxl_engine_t;              /* opaque */
+typedef struct adxl_mem *adxl_mem_handle_t;            /* opaque */
+typedef struct adxl_transfer_req *adxl_transfer_req_t; /* opaque */
+
+typedef struct {
+    uintptr_t addr;
+    size_t len;
+} adxl_mem_desc_t;
+
+typedef struct {
+    uintptr_t local_addr;
+    uintptr_t remote_addr;
+    size_t len;
+} adxl_transfer_op_desc_t;
+
+typedef struct {
+    const char *key;
+    const char *value;
+} adxl_option_t;
+
+typedef struct {
+    int32_t timeout_ms; /* 0: no timeout */
+    const void *user_data;
+} adxl_transfer_args_t;
+
+typedef struct {
+    char name[ADXL_NOTIFY_MAX_LEN + 1];
+    char msg[ADXL_NOTIFY_MAX_LEN + 1];
+} adxl_notify_t;
+
+/* Never NULL, also for unknown values. */
+ADXL_API const char *adxl_status_str(adxl_status_t status);
+ADXL_API const char *adxl_version(void);
+
+ADXL_API adxl_status_t adxl_engine_create(adxl_engine_t **engine);
+/* Finalizes; NULL is a no-op. */
+ADXL_API void adxl_engine_destroy(adxl_engine_t *engine);
+
+/*
+ * local_engine is "ip:port", "ip", "[ipv6]:port" or "[ipv6]". With a port the engine
+ * listens there (port 0: the OS picks one); without one it is client-only.
+ */
+ADXL_API adxl_status_t adxl_initialize(adxl_engine_t *engine, const char *local_engine,
+                                       const adxl_option_t *options, size_t num_options);
+ADXL_API void adxl_finalize(adxl_engine_t *engine);
+/* The name peers connect to, with the real port; NULL before initialize. */
+ADXL_API const char *adxl_local_engine(const adxl_engine_t *engine);
+
+ADXL_API adxl_status_t adxl_register_mem(adxl_engine_t *engine, const adxl_mem_desc_t *mem,
+                                         adxl_mem_type_t type, adxl_mem_handle_t *handle);
+ADXL_API adxl_status_t adxl_deregister_mem(adxl_engine_t *engine, adxl_mem_handle_t handle);
+
+ADXL_API adxl_status_t adxl_connect(adxl_engine_t *engine, const char *remote_engine,
+                                    int32_t timeout_ms);
+ADXL_API adxl_status_t adxl_disconnect(adxl_engine_t *engine, const char *remote_engine,
+                                       int32_t timeout_ms);
+
+ADXL_API adxl_status_t adxl_transfer_sync(adxl_engine_t *engine, const char *remote_engine,
+                                          adxl_transfer_op_t op,
+                                          const adxl_transfer_op_desc_t *op_descs,
+                                          size_t num_descs, int32_t timeout_ms);
+/* args may be NULL (no timeout, no user data). */
+ADXL_API adxl_status_t adxl_transfer_async(adxl_engine_t *engine, const char *remote_engine,
+                                           adxl_transfer_op_t op,
+                                           const adxl_transfer_op_desc_t *op_descs,
+                                           size_t num_descs, const adxl_transfer_args_t *args,
+                                           adxl_transfer_req_t *req);
+/* Once a final state (COMPLETED, TIMEOUT, FAILED) is reported, req is released. */
+ADXL_API adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_t req,
+                                                adxl_transfer_status_t *status);
+
+ADXL_API adxl_status_t adxl_send_notify(adxl_engine_t *engine, const char *remote_engine,
+                                        const char *name, const char *msg, int32_t timeout_ms);
+/* Hands over up to capacity notifies, oldest first; the rest stay queued. */
+ADXL_API adxl_status_t adxl_get_notifies(adxl_engine_t *engine, adxl_notify_t *notifies,
+                                         size_t capacity, size_t *count);
+
+/* Page-aligned host memory suited to transfers. */
+ADXL_API adxl_status_t adxl_malloc_mem(adxl_mem_type_t type, size_t size, void **ptr);
+ADXL_API adxl_status_t adxl_free_mem(void *ptr);
+
+/*
+ * adxl's additions (not in ADXL).
+ *
+ * Counters of what an engine has done since initialize, for tools and tests: how many
+ * batches each mode carried as initiator, and what the target side served or refused.
+ */
+typedef struct {
+    uint64_t batches_direct;    /* batches sent in direct (zero-copy) mode */
+    uint64_t batches_buffered;  /* batches sent through the transit pool */
+    uint64_t bytes_written;     /* payload bytes moved by WRITE as initiator */
+    uint64_t bytes_read;        /* payload bytes moved by READ as initiator */
+    uint64_t frames_served;     /* request frames served as target */
+    uint64_t frames_refused;    /* request frames refused as target (bad range etc.) */
+    uint64_t links_dropped;     /* links torn down by a peer failure or heartbeat loss */
+} adxl_stats_t;
+
+ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ADXL_ADXL_H */
