@@ -1,0 +1,328 @@
+/*
+ * The public entry points: argument checks, lifecycle checks, then the engine's modules.
+ * Every refusal of an argument logs why.
+ */
+#include "clock.h"
+#include "engine.h"
+#include "log.h"
+#include "peer.h"
+#include "planner.h"
+
+#include <adxl/adxl.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every engine call starts here: NULL is a bad argument, uninitialized a failure. */
+#define REQUIRE_ENGINE(engine)                                                                 \
+    do {                                                                                       \
+        if (!(engine))                                                                         \
+            return PARAM_INVALID("engine is NULL");                                            \
+        if (!atomic_load(&(engine)->initialized)) {                                            \
+            LOG_ERROR("engine is not initialized");                                            \
+            return ADXL_FAILED;                                                                \
+        }                                                                                      \
+    } while (0)
+
+adxl_status_t adxl_engine_create(adxl_engine_t **engine) {
+    if (!engine)
+        return PARAM_INVALID("engine out-pointer is NULL");
+    *engine = calloc(1, sizeof(**engine));
+    return *engine ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
+}
+
+void adxl_engine_destroy(adxl_engine_t *engine) {
+    if (!engine)
+        return;
+    adxl_finalize(engine);
+    free(engine);
+}
+
+adxl_status_t adxl_initialize(adxl_engine_t *engine, const char *local_engine,
+                              const adxl_option_t *options, size_t num_options) {
+    if (!engine)
+        return PARAM_INVALID("engine is NULL");
+    if (atomic_load(&engine->initialized))
+        return ADXL_SUCCESS;
+    adxl_status_t st = adxl_engine_start(engine, local_engine, options, num_options);
+    if (st == ADXL_SUCCESS)
+        atomic_store(&engine->initialized, true);
+    return st;
+}
+
+void adxl_finalize(adxl_engine_t *engine) {
+    if (!engine || !atomic_load(&engine->initialized))
+        return;
+    atomic_store(&engine->initialized, false);
+    adxl_engine_stop(engine);
+}
+
+const char *adxl_local_engine(const adxl_engine_t *engine) {
+    if (!engine || !atomic_load(&engine->initialized))
+        return NULL;
+    return engine->local_name;
+}
+
+adxl_status_t adxl_register_mem(adxl_engine_t *engine, const adxl_mem_desc_t *mem,
+                                adxl_mem_type_t type, adxl_mem_handle_t *handle) {
+    REQUIRE_ENGINE(engine);
+    if (!mem || !handle)
+        return PARAM_INVALID("mem or handle is NULL");
+    if (type == ADXL_MEM_DEVICE) {
+        LOG_ERROR("device memory is not supported by this build");
+        return ADXL_UNSUPPORTED;
+    }
+    if (type != ADXL_MEM_HOST)
+        return PARAM_INVALID("unknown memory type %d", (int)type);
+    if (mem->addr == 0 || mem->len == 0)
+        return PARAM_INVALID("memory address or length is zero");
+    if (mem->addr + mem->len < mem->addr)
+        return PARAM_INVALID("memory 0x%lx+%zu wraps around the address space",
+                             (unsigned long)mem->addr, mem->len);
+    bool added = false;
+    adxl_status_t st = adxl_registry_add(&engine->registry, mem->addr, mem->len, handle, &added);
+    if (st == ADXL_SUCCESS && added)
+        engine->transport_ops->publish(engine->transport, mem->addr, mem->len, true);
+    return st;
+}
+
+adxl_status_t adxl_deregister_mem(adxl_engine_t *engine, adxl_mem_handle_t handle) {
+    REQUIRE_ENGINE(engine);
+    if (!handle)
+        return PARAM_INVALID("handle is NULL");
+    uintptr_t addr = 0;
+    size_t len = 0;
+    adxl_status_t st = adxl_registry_remove(&engine->registry, handle, &addr, &len);
+    if (st == ADXL_SUCCESS && len > 0)
+        engine->transport_ops->publish(engine->transport, addr, len, false);
+    return st;
+}
+
+static adxl_status_t check_remote_name(adxl_engine_t *engine, const char *remote,
+                                       adxl_engine_addr_t *addr) {
+    if (!remote)
+        return PARAM_INVALID("remote engine name is NULL");
+    if (!adxl_engine_name_parse(remote, addr) || !addr->has_port)
+        return PARAM_INVALID("remote engine name '%s' is not ip:port or [ipv6]:port", remote);
+    if (strcmp(remote, engine->local_name) == 0)
+        return PARAM_INVALID("'%s' is this engine's own name", remote);
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_connect(adxl_engine_t *engine, const char *remote_engine, int32_t timeout_ms) {
+    REQUIRE_ENGINE(engine);
+    adxl_engine_addr_t addr;
+    adxl_status_t st = check_remote_name(engine, remote_engine, &addr);
+    if (st != ADXL_SUCCESS)
+        return st;
+    if (timeout_ms <= 0)
+        return PARAM_INVALID("connect timeout %d ms is not positive", (int)timeout_ms);
+    adxl_peers_reap(engine);
+    return adxl_peers_connect(engine, remote_engine, &addr, adxl_deadline_after_ms(timeout_ms));
+}
+
+adxl_status_t adxl_disconnect(adxl_engine_t *engine, const char *remote_engine,
+                              int32_t timeout_ms) {
+    REQUIRE_ENGINE(engine);
+    adxl_engine_addr_t addr;
+    adxl_status_t st = check_remote_name(engine, remote_engine, &addr);
+    if (st != ADXL_SUCCESS)
+        return st;
+    if (timeout_ms <= 0)
+        return PARAM_INVALID("disconnect timeout %d ms is not positive", (int)timeout_ms);
+    adxl_peers_reap(engine);
+    return adxl_peers_disconnect(engine, remote_engine);
+}
+
+/* The link to remote, connecting first under AutoConnect. */
+static adxl_status_t get_peer(adxl_engine_t *engine, const char *remote, int32_t timeout_ms,
+                              adxl_peer_t **out) {
+    adxl_engine_addr_t addr;
+    adxl_status_t st = check_remote_name(engine, remote, &addr);
+    if (st != ADXL_SUCCESS)
+        return st;
+    adxl_peers_reap(engine);
+    *out = adxl_peers_find(engine, remote);
+    if (*out)
+        return ADXL_SUCCESS;
+    if (!engine->config.auto_connect) {
+        LOG_ERROR("not connected to %s", remote);
+        return ADXL_NOT_CONNECTED;
+    }
+    st = adxl_peers_connect(engine, remote, &addr,
+                            adxl_deadline_after_ms(timeout_ms > 0 ? timeout_ms
+                                                                  : ADXL_DEFAULT_TIMEOUT_MS));
+    if (st != ADXL_SUCCESS && st != ADXL_ALREADY_CONNECTED)
+        return st;
+    *out = adxl_peers_find(engine, remote);
+    return *out ? ADXL_SUCCESS : ADXL_NOT_CONNECTED;
+}
+
+static adxl_status_t check_transfer(const char *remote, adxl_transfer_op_t op,
+                                    const adxl_transfer_op_desc_t *descs, size_t num_descs) {
+    if (!remote)
+        return PARAM_INVALID("remote engine name is NULL");
+    if (op != ADXL_READ && op != ADXL_WRITE)
+        return PARAM_INVALID("unknown transfer op %d", (int)op);
+    if (!descs || num_descs == 0)
+        return PARAM_INVALID("the batch is empty");
+    for (size_t i = 0; i < num_descs; i++) {
+        const adxl_transfer_op_desc_t *d = &descs[i];
+        if (d->local_addr == 0 || d->remote_addr == 0)
+            return PARAM_INVALID("descriptor %zu has a zero address", i);
+        if (d->len == 0)
+            return PARAM_INVALID("descriptor %zu has length 0", i);
+        if (d->local_addr + d->len < d->local_addr || d->remote_addr + d->len < d->remote_addr)
+            return PARAM_INVALID("descriptor %zu wraps around the address space", i);
+    }
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_transfer_sync(adxl_engine_t *engine, const char *remote_engine,
+                                 adxl_transfer_op_t op, const adxl_transfer_op_desc_t *op_descs,
+                                 size_t num_descs, int32_t timeout_ms) {
+    REQUIRE_ENGINE(engine);
+    adxl_status_t st = check_transfer(remote_engine, op, op_descs, num_descs);
+    if (st != ADXL_SUCCESS)
+        return st;
+    if (timeout_ms <= 0)
+        return PARAM_INVALID("transfer timeout %d ms is not positive", (int)timeout_ms);
+    uint64_t deadline = adxl_deadline_after_ms(timeout_ms);
+    adxl_peer_t *peer;
+    st = get_peer(engine, remote_engine, timeout_ms, &peer);
+    if (st != ADXL_SUCCESS)
+        return st;
+    adxl_req_t *req = NULL;
+    st = adxl_planner_submit(engine, peer, op, op_descs, num_descs, deadline, &req);
+    adxl_peer_release(peer);
+    if (st != ADXL_SUCCESS)
+        return st;
+    st = adxl_req_wait(req);
+    adxl_req_release(req);
+    return st;
+}
+
+adxl_status_t adxl_transfer_async(adxl_engine_t *engine, const char *remote_engine,
+                                  adxl_transfer_op_t op, const adxl_transfer_op_desc_t *op_descs,
+                                  size_t num_descs, const adxl_transfer_args_t *args,
+                                  adxl_transfer_req_t *req) {
+    REQUIRE_ENGINE(engine);
+    adxl_status_t st = check_transfer(remote_engine, op, op_descs, num_descs);
+    if (st != ADXL_SUCCESS)
+        return st;
+    if (!req)
+        return PARAM_INVALID("request out-pointer is NULL");
+    if (args && args->timeout_ms < 0)
+        return PARAM_INVALID("transfer timeout %d ms is negative", (int)args->timeout_ms);
+    int32_t timeout_ms = args ? args->timeout_ms : 0;
+    adxl_peer_t *peer;
+    st = get_peer(engine, remote_engine, timeout_ms, &peer);
+    if (st != ADXL_SUCCESS)
+        return st;
+    adxl_req_t *r = NULL;
+    st = adxl_planner_submit(engine, peer, op, op_descs, num_descs,
+                             adxl_deadline_after_ms(timeout_ms), &r);
+    adxl_peer_release(peer);
+    if (st != ADXL_SUCCESS)
+        return st;
+    r->user_data = args ? args->user_data : NULL;
+    pthread_mutex_lock(&engine->reqs_lock);
+    bool added = adxl_ptr_set_add(&engine->async_reqs, r);
+    pthread_mutex_unlock(&engine->reqs_lock);
+    if (!added) {
+        adxl_req_cancel(r);
+        adxl_req_release(r);
+        return ADXL_RESOURCE_EXHAUSTED;
+    }
+    *req = r;
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_t req,
+                                       adxl_transfer_status_t *status) {
+    REQUIRE_ENGINE(engine);
+    if (!req) {
+        LOG_ERROR("request is NULL");
+        return ADXL_FAILED;
+    }
+    if (!status)
+        return PARAM_INVALID("status out-pointer is NULL");
+    pthread_mutex_lock(&engine->reqs_lock);
+    bool known = adxl_ptr_set_contains(&engine->async_reqs, req);
+    pthread_mutex_unlock(&engine->reqs_lock);
+    if (!known)
+        return PARAM_INVALID("request %p is unknown or was already reported final", (void *)req);
+
+    if (atomic_load(&req->done)) {
+        *status = adxl_req_result(req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED
+                                                       : ADXL_TRANSFER_FAILED;
+    } else if (req->deadline != ADXL_NO_DEADLINE && adxl_now_ns() >= req->deadline) {
+        adxl_req_cancel(req);
+        *status = ADXL_TRANSFER_TIMEOUT;
+    } else {
+        *status = ADXL_TRANSFER_WAITING;
+        return ADXL_SUCCESS;
+    }
+    /* A final state releases the handle; two threads asking at once release it once. */
+    pthread_mutex_lock(&engine->reqs_lock);
+    bool mine = adxl_ptr_set_remove(&engine->async_reqs, req);
+    pthread_mutex_unlock(&engine->reqs_lock);
+    if (!mine)
+        return PARAM_INVALID("request %p was already reported final", (void *)req);
+    adxl_req_release(req);
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_send_notify(adxl_engine_t *engine, const char *remote_engine,
+                               const char *name, const char *msg, int32_t timeout_ms) {
+    REQUIRE_ENGINE(engine);
+    if (!remote_engine || !name || !msg)
+        return PARAM_INVALID("remote engine, notify name or message is NULL");
+    size_t name_len = strnlen(name, ADXL_NOTIFY_MAX_LEN + 1);
+    size_t msg_len = strnlen(msg, ADXL_NOTIFY_MAX_LEN + 1);
+    if (name_len > ADXL_NOTIFY_MAX_LEN || msg_len > ADXL_NOTIFY_MAX_LEN)
+        return PARAM_INVALID("notify name or message is longer than %d characters",
+                             ADXL_NOTIFY_MAX_LEN);
+    if (timeout_ms <= 0)
+        return PARAM_INVALID("notify timeout %d ms is not positive", (int)timeout_ms);
+    adxl_peer_t *peer;
+    adxl_status_t st = get_peer(engine, remote_engine, timeout_ms, &peer);
+    if (st != ADXL_SUCCESS)
+        return st;
+    adxl_req_t *req = NULL;
+    st = adxl_planner_submit_notify(engine, peer, name, name_len, msg, msg_len,
+                                    adxl_deadline_after_ms(timeout_ms), &req);
+    adxl_peer_release(peer);
+    if (st != ADXL_SUCCESS)
+        return st;
+    st = adxl_req_wait(req);
+    adxl_req_release(req);
+    return st;
+}
+
+adxl_status_t adxl_get_notifies(adxl_engine_t *engine, adxl_notify_t *notifies, size_t capacity,
+                                size_t *count) {
+    REQUIRE_ENGINE(engine);
+    if (!count)
+        return PARAM_INVALID("count out-pointer is NULL");
+    if (!notifies && capacity > 0)
+        return PARAM_INVALID("notifies is NULL but capacity is %zu", capacity);
+    adxl_notify_queue_pop(&engine->notifies, notifies, capacity, count);
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats) {
+    REQUIRE_ENGINE(engine);
+    if (!stats)
+        return PARAM_INVALID("stats out-pointer is NULL");
+    const adxl_engine_stats_t *s = &engine->stats;
+    *stats = (adxl_stats_t){
+        .batches_direct = atomic_load(&s->batches_direct),
+        .batches_buffered = atomic_load(&s->batches_buffered),
+        .bytes_written = atomic_load(&s->bytes_written),
+        .bytes_read = atomic_load(&s->bytes_read),
+        .frames_served = atomic_load(&s->frames_served),
+        .frames_refused = atomic_load(&s->frames_refused),
+        .links_dropped = atomic_load(&s->links_dropped),
+    };
+    return ADXL_SUCCESS;
+}

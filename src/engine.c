@@ -1,0 +1,158 @@
+#include "engine.h"
+
+#include "log.h"
+#include "peer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
+                                const adxl_option_t *options, size_t num_options) {
+    adxl_engine_addr_t addr;
+    if (!adxl_engine_name_parse(local_name, &addr))
+        return PARAM_INVALID("local engine name '%s' is not ip[:port] or [ipv6][:port]",
+                             local_name ? local_name : "(null)");
+    adxl_config_t config;
+    adxl_config_defaults(&config);
+    adxl_status_t st = adxl_config_parse(&config, options, num_options);
+    if (st != ADXL_SUCCESS)
+        return st;
+    const adxl_transport_ops_t *ops = adxl_transport_select(&config);
+    if (!ops)
+        return ADXL_UNSUPPORTED;
+
+    engine->config = config;
+    memset(&engine->stats, 0, sizeof(engine->stats));
+    if (!adxl_registry_init(&engine->registry))
+        return ADXL_FAILED;
+    if (!adxl_transit_pool_init(&engine->pool, config.pool_buffers,
+                                (size_t)config.pool_buffer_mb << 20)) {
+        adxl_registry_destroy(&engine->registry);
+        return ADXL_RESOURCE_EXHAUSTED;
+    }
+    adxl_notify_queue_init(&engine->notifies);
+    pthread_mutex_init(&engine->transit_wait_lock, NULL);
+    pthread_mutex_init(&engine->peers_lock, NULL);
+    pthread_mutex_init(&engine->reqs_lock, NULL);
+    engine->transit_wait_head = engine->transit_wait_tail = NULL;
+    engine->peers = engine->graveyard = NULL;
+    engine->async_reqs = (adxl_ptr_set_t){0};
+    engine->transport_ops = ops;
+
+    st = ops->start(engine, &addr, engine->local_name, &engine->transport);
+    if (st != ADXL_SUCCESS) {
+        adxl_notify_queue_destroy(&engine->notifies);
+        adxl_transit_pool_destroy(&engine->pool);
+        adxl_registry_destroy(&engine->registry);
+        pthread_mutex_destroy(&engine->transit_wait_lock);
+        pthread_mutex_destroy(&engine->peers_lock);
+        pthread_mutex_destroy(&engine->reqs_lock);
+        return st;
+    }
+    LOG_INFO("engine %s initialized (transport %s)", engine->local_name, ops->name);
+    return ADXL_SUCCESS;
+}
+
+void adxl_engine_stop(adxl_engine_t *engine) {
+    /* Links first: their shutdown fails every chunk in flight, which frees transit
+     * buffers and wakes every waiter. */
+    adxl_peers_close_all(engine);
+    engine->transport_ops->stop(engine->transport);
+    engine->transport = NULL;
+
+    /* Async handles the caller never collected. Their chunks are all complete now. */
+    for (size_t i = 0; i < engine->async_reqs.capacity; i++) {
+        void *p = engine->async_reqs.slots ? engine->async_reqs.slots[i] : NULL;
+        if (p && adxl_ptr_set_contains(&engine->async_reqs, p))
+            adxl_req_release(p);
+    }
+    adxl_ptr_set_free(&engine->async_reqs);
+
+    adxl_notify_queue_destroy(&engine->notifies);
+    adxl_transit_pool_destroy(&engine->pool);
+    adxl_registry_destroy(&engine->registry);
+    pthread_mutex_destroy(&engine->transit_wait_lock);
+    pthread_mutex_destroy(&engine->peers_lock);
+    pthread_mutex_destroy(&engine->reqs_lock);
+}
+
+uint8_t *adxl_engine_acquire_transit(adxl_engine_t *engine, adxl_req_t *req) {
+    pthread_mutex_lock(&engine->transit_wait_lock);
+    uint8_t *buffer = adxl_transit_pool_try_acquire(&engine->pool);
+    if (!buffer && !req->waiting) {
+        req->waiting = true;
+        req->next_waiting = NULL;
+        atomic_fetch_add(&req->refs, 1);
+        if (engine->transit_wait_tail)
+            engine->transit_wait_tail->next_waiting = req;
+        else
+            engine->transit_wait_head = req;
+        engine->transit_wait_tail = req;
+    }
+    pthread_mutex_unlock(&engine->transit_wait_lock);
+    return buffer;
+}
+
+static adxl_req_t *pop_waiter_locked(adxl_engine_t *engine) {
+    adxl_req_t *req = engine->transit_wait_head;
+    if (req) {
+        engine->transit_wait_head = req->next_waiting;
+        if (!engine->transit_wait_head)
+            engine->transit_wait_tail = NULL;
+        req->waiting = false;
+        req->next_waiting = NULL;
+    }
+    return req;
+}
+
+void adxl_engine_release_transit(adxl_engine_t *engine, uint8_t *buffer, bool pump_waiters) {
+    adxl_transit_pool_release(&engine->pool, buffer);
+    while (pump_waiters) {
+        pthread_mutex_lock(&engine->transit_wait_lock);
+        adxl_req_t *req = engine->pool.free_count > 0 ? pop_waiter_locked(engine) : NULL;
+        pthread_mutex_unlock(&engine->transit_wait_lock);
+        if (!req)
+            break;
+        adxl_planner_pump_waiter(req);
+    }
+}
+
+bool adxl_engine_unqueue_transit(adxl_engine_t *engine, adxl_req_t *req) {
+    bool found = false;
+    pthread_mutex_lock(&engine->transit_wait_lock);
+    for (adxl_req_t **p = &engine->transit_wait_head; *p; p = &(*p)->next_waiting) {
+        if (*p != req)
+            continue;
+        *p = req->next_waiting;
+        if (engine->transit_wait_tail == req) {
+            engine->transit_wait_tail = NULL;
+            for (adxl_req_t *r = engine->transit_wait_head; r; r = r->next_waiting)
+                engine->transit_wait_tail = r;
+        }
+        req->waiting = false;
+        found = true;
+        break;
+    }
+    pthread_mutex_unlock(&engine->transit_wait_lock);
+    return found;
+}
+
+const adxl_config_t *adxl_engine_config(const adxl_engine_t *engine) {
+    return &engine->config;
+}
+
+adxl_registry_t *adxl_engine_registry(adxl_engine_t *engine) {
+    return &engine->registry;
+}
+
+adxl_notify_queue_t *adxl_engine_notifies(adxl_engine_t *engine) {
+    return &engine->notifies;
+}
+
+const char *adxl_engine_name(const adxl_engine_t *engine) {
+    return engine->local_name;
+}
+
+void adxl_engine_count_served(adxl_engine_t *engine, bool refused) {
+    atomic_fetch_add(refused ? &engine->stats.frames_refused : &engine->stats.frames_served, 1);
+}

@@ -1,0 +1,66 @@
+/* The engine: everything one adxl_engine_t owns, and its lifecycle. */
+#ifndef ADXL_ENGINE_H
+#define ADXL_ENGINE_H
+
+#include "engine_name.h"
+#include "notify_queue.h"
+#include "options.h"
+#include "ptr_set.h"
+#include "registry.h"
+#include "request.h"
+#include "transit_pool.h"
+#include "transport/transport.h"
+
+#include <adxl/adxl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct {
+    atomic_ullong batches_direct;
+    atomic_ullong batches_buffered;
+    atomic_ullong bytes_written;
+    atomic_ullong bytes_read;
+    atomic_ullong frames_served;
+    atomic_ullong frames_refused;
+    atomic_ullong links_dropped;
+} adxl_engine_stats_t;
+
+struct adxl_engine {
+    atomic_bool initialized;
+    char local_name[ADXL_NAME_MAX];
+    adxl_config_t config;
+    adxl_registry_t registry;
+    adxl_notify_queue_t notifies;
+    adxl_engine_stats_t stats;
+
+    adxl_transit_pool_t pool;
+    pthread_mutex_t transit_wait_lock;
+    adxl_req_t *transit_wait_head; /* requests waiting for a free transit buffer, FIFO */
+    adxl_req_t *transit_wait_tail;
+
+    const adxl_transport_ops_t *transport_ops;
+    adxl_transport_t *transport;
+
+    pthread_mutex_t peers_lock;
+    struct adxl_peer *peers;
+    struct adxl_peer *graveyard;
+
+    pthread_mutex_t reqs_lock;
+    adxl_ptr_set_t async_reqs; /* handles given out by adxl_transfer_async */
+};
+
+adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
+                                const adxl_option_t *options, size_t num_options);
+void adxl_engine_stop(adxl_engine_t *engine);
+
+/* A free transit buffer, or NULL after queueing req (with a reference) for the next. */
+uint8_t *adxl_engine_acquire_transit(adxl_engine_t *engine, adxl_req_t *req);
+/* Returns a buffer; with pump_waiters, hands free buffers to queued requests. */
+void adxl_engine_release_transit(adxl_engine_t *engine, uint8_t *buffer, bool pump_waiters);
+/* Takes req out of the queue; true when it was queued (its reference passes to caller). */
+bool adxl_engine_unqueue_transit(adxl_engine_t *engine, adxl_req_t *req);
+
+/* Cuts the next buffered chunks of a request that was waiting; drops the queue's ref. */
+void adxl_planner_pump_waiter(adxl_req_t *req);
+
+#endif

@@ -1,0 +1,139 @@
+#include "options.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void adxl_config_defaults(adxl_config_t *config) {
+    *config = (adxl_config_t){
+        .pool_buffers = 4,
+        .pool_buffer_mb = 8,
+        .auto_connect = false,
+        .rdma_traffic_class = 132,
+        .rdma_service_level = 4,
+        .transport = ADXL_TRANSPORT_AUTO,
+        .tcp_streams = 4,
+        .tcp_sockbuf_kb = 4096,
+        .heartbeat_ms = 1000,
+        .peer_timeout_ms = 5000,
+        .allow_unregistered = false,
+    };
+}
+
+/* A decimal unsigned integer with nothing around it, within [min, max]. */
+static bool parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out) {
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool parse_bool(const char *text, bool *out) {
+    if (strcmp(text, "0") == 0 || strcmp(text, "1") == 0) {
+        *out = text[0] == '1';
+        return true;
+    }
+    return false;
+}
+
+static bool parse_pool(const char *text, adxl_config_t *config) {
+    const char *colon = strchr(text, ':');
+    if (!colon || colon == text || colon[1] == '\0')
+        return false;
+    char num[16];
+    size_t n = (size_t)(colon - text);
+    if (n >= sizeof(num))
+        return false;
+    memcpy(num, text, n);
+    num[n] = '\0';
+    uint32_t count, size_mb;
+    if (!parse_u32(num, 0, 1024, &count) || !parse_u32(colon + 1, 0, 1024, &size_mb))
+        return false;
+    /* Either one zero turns the pool off, as "0:0" does. */
+    config->pool_buffers = count;
+    config->pool_buffer_mb = size_mb;
+    return true;
+}
+
+static bool parse_transport(const char *text, adxl_transport_kind_t *out) {
+    if (strcmp(text, "auto") == 0)
+        *out = ADXL_TRANSPORT_AUTO;
+    else if (strcmp(text, "tcp") == 0)
+        *out = ADXL_TRANSPORT_TCP;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_traffic_class(const char *text, uint32_t *out) {
+    uint32_t v;
+    if (!parse_u32(text, 0, 255, &v) || v % 4 != 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_sockbuf(const char *text, uint32_t *out) {
+    uint32_t v;
+    if (!parse_u32(text, 0, 65536, &v) || (v != 0 && v < 64))
+        return false;
+    *out = v;
+    return true;
+}
+
+static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char *value) {
+    bool ok;
+    if (strcmp(key, "BufferPool") == 0)
+        ok = parse_pool(value, c);
+    else if (strcmp(key, "AutoConnect") == 0)
+        ok = parse_bool(value, &c->auto_connect);
+    else if (strcmp(key, "RdmaTrafficClass") == 0)
+        ok = parse_traffic_class(value, &c->rdma_traffic_class);
+    else if (strcmp(key, "RdmaServiceLevel") == 0)
+        ok = parse_u32(value, 0, 7, &c->rdma_service_level);
+    else if (strcmp(key, "Transport") == 0)
+        ok = parse_transport(value, &c->transport);
+    else if (strcmp(key, "TcpStreams") == 0)
+        ok = parse_u32(value, 1, 16, &c->tcp_streams);
+    else if (strcmp(key, "TcpSocketBufferKB") == 0)
+        ok = parse_sockbuf(value, &c->tcp_sockbuf_kb);
+    else if (strcmp(key, "HeartbeatIntervalMs") == 0)
+        ok = parse_u32(value, 50, 60000, &c->heartbeat_ms);
+    else if (strcmp(key, "PeerTimeoutMs") == 0)
+        ok = parse_u32(value, 100, 3600000, &c->peer_timeout_ms);
+    else if (strcmp(key, "AllowUnregisteredMemory") == 0)
+        ok = parse_bool(value, &c->allow_unregistered);
+    else
+        return PARAM_INVALID("unknown option key '%s'", key);
+    if (!ok)
+        return PARAM_INVALID("option %s: malformed or out-of-range value '%s'", key, value);
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_config_parse(adxl_config_t *config, const adxl_option_t *options,
+                                size_t num_options) {
+    if (num_options > 0 && !options)
+        return PARAM_INVALID("options is NULL but num_options is %zu", num_options);
+    for (size_t i = 0; i < num_options; i++) {
+        const char *key = options[i].key;
+        const char *value = options[i].value;
+        if (!key || !value)
+            return PARAM_INVALID("option %zu has a NULL key or value", i);
+        if (strncmp(key, "adxl.", 5) == 0)
+            key += 5;
+        adxl_status_t st = apply_option(config, key, value);
+        if (st != ADXL_SUCCESS)
+            return st;
+    }
+    /* A peer must get several heartbeats in before it is declared dead. */
+    if (config->heartbeat_ms > config->peer_timeout_ms / 3)
+        config->heartbeat_ms = config->peer_timeout_ms / 3;
+    return ADXL_SUCCESS;
+}

@@ -1,0 +1,34 @@
+/* The engine's configuration, parsed from the options given to adxl_initialize. */
+#ifndef ADXL_OPTIONS_H
+#define ADXL_OPTIONS_H
+
+#include <adxl/adxl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { ADXL_TRANSPORT_AUTO = 0, ADXL_TRANSPORT_TCP = 1 } adxl_transport_kind_t;
+
+typedef struct {
+    uint32_t pool_buffers;     /* BufferPool NUM; 0 turns the pool off */
+    uint32_t pool_buffer_mb;   /* BufferPool SIZE_MB */
+    bool auto_connect;         /* AutoConnect */
+    uint32_t rdma_traffic_class;
+    uint32_t rdma_service_level;
+    adxl_transport_kind_t transport;
+    uint32_t tcp_streams;      /* TCP connections per link */
+    uint32_t tcp_sockbuf_kb;   /* 0: kernel default */
+    uint32_t heartbeat_ms;
+    uint32_t peer_timeout_ms;
+    bool allow_unregistered;   /* serve unregistered host memory as a target */
+} adxl_config_t;
+
+void adxl_config_defaults(adxl_config_t *config);
+/* Applies options over the defaults; ADXL_PARAM_INVALID names the bad one in the log. */
+adxl_status_t adxl_config_parse(adxl_config_t *config, const adxl_option_t *options,
+                                size_t num_options);
+
+static inline bool adxl_config_pool_enabled(const adxl_config_t *config) {
+    return config->pool_buffers > 0 && config->pool_buffer_mb > 0;
+}
+
+#endif

@@ -1,0 +1,284 @@
+#include "planner.h"
+
+#include "engine.h"
+#include "log.h"
+#include "peer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static adxl_chunk_t *chunk_alloc(adxl_req_t *req, adxl_chunk_kind_t kind, uint32_t max_segs,
+                                 bool with_scatter) {
+    size_t size = sizeof(adxl_chunk_t) + (size_t)max_segs * sizeof(adxl_segment_t) +
+                  (with_scatter ? (size_t)max_segs * sizeof(uint8_t *) : 0);
+    adxl_chunk_t *chunk = calloc(1, size);
+    if (!chunk)
+        return NULL;
+    chunk->req = req;
+    chunk->kind = kind;
+    chunk->segs = (adxl_segment_t *)(chunk + 1);
+    if (with_scatter)
+        chunk->scatter = (uint8_t **)(chunk->segs + max_segs);
+    return chunk;
+}
+
+/* Each posted chunk holds a pending unit and a reference of its request. */
+static void post_chunk(adxl_req_t *req, adxl_chunk_t *chunk) {
+    atomic_fetch_add(&req->pending, 1);
+    atomic_fetch_add(&req->refs, 1);
+    adxl_peer_post(req->peer, chunk);
+}
+
+static adxl_chunk_kind_t kind_of(adxl_transfer_op_t op) {
+    return op == ADXL_READ ? ADXL_CHUNK_READ : ADXL_CHUNK_WRITE;
+}
+
+/* Direct mode: the chunks point straight at the caller's memory. */
+static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t *descs,
+                                 size_t num_descs, uint32_t max_segs) {
+    adxl_chunk_t *chunk = NULL;
+    for (size_t i = 0; i < num_descs; i++) {
+        for (uint64_t off = 0; off < descs[i].len;) {
+            if (!chunk) {
+                chunk = chunk_alloc(req, kind_of(req->op), max_segs, false);
+                if (!chunk)
+                    return ADXL_RESOURCE_EXHAUSTED;
+                chunk->user_memory = true;
+            }
+            uint64_t len = descs[i].len - off;
+            if (len > ADXL_DIRECT_CHUNK_BYTES - chunk->bytes)
+                len = ADXL_DIRECT_CHUNK_BYTES - chunk->bytes;
+            chunk->segs[chunk->nsegs++] = (adxl_segment_t){
+                .local = (uint8_t *)descs[i].local_addr + off,
+                .remote = descs[i].remote_addr + off,
+                .len = len,
+            };
+            chunk->bytes += len;
+            off += len;
+            if (chunk->nsegs == max_segs || chunk->bytes == ADXL_DIRECT_CHUNK_BYTES) {
+                post_chunk(req, chunk);
+                chunk = NULL;
+            }
+        }
+    }
+    if (chunk)
+        post_chunk(req, chunk);
+    return ADXL_SUCCESS;
+}
+
+/*
+ * Fills one transit buffer from the request's cursor: WRITE copies the caller's data in
+ * now, READ remembers where each piece goes. Called with the request's guard held.
+ */
+static adxl_chunk_t *pack_buffer(adxl_req_t *req, uint8_t *buffer, size_t buffer_size,
+                                 uint32_t max_segs) {
+    adxl_chunk_t *chunk = chunk_alloc(req, kind_of(req->op), max_segs, req->op == ADXL_READ);
+    if (!chunk)
+        return NULL;
+    chunk->pool_buffer = buffer;
+    while (req->next_desc < req->num_descs && chunk->nsegs < max_segs &&
+           chunk->bytes < buffer_size) {
+        const adxl_transfer_op_desc_t *d = &req->descs[req->next_desc];
+        uint64_t len = d->len - req->next_offset;
+        if (len > buffer_size - chunk->bytes)
+            len = buffer_size - chunk->bytes;
+        uint8_t *user = (uint8_t *)d->local_addr + req->next_offset;
+        uint8_t *staged = buffer + chunk->bytes;
+        if (req->op == ADXL_WRITE)
+            memcpy(staged, user, len);
+        else
+            chunk->scatter[chunk->nsegs] = user;
+        chunk->segs[chunk->nsegs++] = (adxl_segment_t){
+            .local = staged, .remote = d->remote_addr + req->next_offset, .len = len};
+        chunk->bytes += len;
+        req->next_offset += len;
+        if (req->next_offset == d->len) {
+            req->next_desc++;
+            req->next_offset = 0;
+        }
+    }
+    return chunk;
+}
+
+/* Drops the planner's hold once: nothing more will be cut from this request. */
+static void planner_finish(adxl_req_t *req) {
+    req->next_desc = req->num_descs; /* under guard: marks the hold as dropped */
+    free(req->descs);
+    req->descs = NULL;
+}
+
+/*
+ * Cuts as many buffered chunks as free transit buffers allow. Returns with the request
+ * either finished planning or queued for the next free buffer.
+ */
+static void pump(adxl_req_t *req) {
+    adxl_engine_t *engine = req->engine;
+    uint32_t max_segs = adxl_peer_max_segments(req->peer);
+    bool drop_hold = false, queued = false;
+    pthread_mutex_lock(&req->guard);
+    while (req->descs && !req->cancelled && req->next_desc < req->num_descs) {
+        uint8_t *buffer = adxl_engine_acquire_transit(engine, req);
+        if (!buffer) {
+            queued = true; /* a chunk completion will pump us again */
+            break;
+        }
+        adxl_chunk_t *chunk = pack_buffer(req, buffer, engine->pool.size, max_segs);
+        if (!chunk) {
+            adxl_engine_release_transit(engine, buffer, false);
+            adxl_req_record_error(req, ADXL_RESOURCE_EXHAUSTED);
+            req->cancelled = true;
+            break;
+        }
+        /* Posting may complete the chunk at once, which takes the guard for READ. */
+        pthread_mutex_unlock(&req->guard);
+        post_chunk(req, chunk);
+        pthread_mutex_lock(&req->guard);
+    }
+    if (req->descs && !queued) {
+        planner_finish(req);
+        drop_hold = true;
+    }
+    pthread_mutex_unlock(&req->guard);
+    if (drop_hold)
+        adxl_req_pending_done(req, ADXL_SUCCESS);
+}
+
+void adxl_planner_pump_waiter(adxl_req_t *req) {
+    pump(req);
+    adxl_req_release(req); /* the queue's reference */
+}
+
+void adxl_planner_forget(adxl_req_t *req) {
+    if (!adxl_engine_unqueue_transit(req->engine, req))
+        return;
+    /* It was waiting for a buffer: nobody else will pump it, so drop the hold here. */
+    pthread_mutex_lock(&req->guard);
+    bool drop_hold = req->descs != NULL;
+    if (drop_hold)
+        planner_finish(req);
+    pthread_mutex_unlock(&req->guard);
+    if (drop_hold)
+        adxl_req_pending_done(req, ADXL_SUCCESS);
+    adxl_req_release(req); /* the queue's reference */
+}
+
+/* ADXL's rule: with the pool on, any small or unregistered piece makes it buffered. */
+static bool choose_buffered(adxl_engine_t *engine, adxl_peer_t *peer,
+                            const adxl_transfer_op_desc_t *descs, size_t num_descs,
+                            adxl_status_t *status) {
+    bool pool_on = adxl_config_pool_enabled(&engine->config);
+    bool any_small = false, all_registered = true;
+    adxl_registry_pin(&engine->registry);
+    for (size_t i = 0; i < num_descs; i++) {
+        if (descs[i].len < ADXL_BUFFERED_THRESHOLD)
+            any_small = true;
+        if (!adxl_registry_contains_pinned(&engine->registry, descs[i].local_addr,
+                                           descs[i].len)) {
+            all_registered = false;
+            if (!pool_on) {
+                adxl_registry_unpin(&engine->registry);
+                *status = PARAM_INVALID(
+                    "descriptor %zu: local memory 0x%lx+%zu is not registered and the "
+                    "transit pool is off",
+                    i, (unsigned long)descs[i].local_addr, descs[i].len);
+                return false;
+            }
+        }
+    }
+    adxl_registry_unpin(&engine->registry);
+    if (!pool_on)
+        return false;
+    for (size_t i = 0; all_registered && i < num_descs; i++)
+        all_registered =
+            adxl_remote_regions_contains(adxl_peer_regions(peer), descs[i].remote_addr,
+                                         descs[i].len);
+    return any_small || !all_registered;
+}
+
+adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer,
+                                  adxl_transfer_op_t op, const adxl_transfer_op_desc_t *descs,
+                                  size_t num_descs, uint64_t deadline, adxl_req_t **out) {
+    adxl_status_t st = ADXL_SUCCESS;
+    bool buffered = choose_buffered(engine, peer, descs, num_descs, &st);
+    if (st != ADXL_SUCCESS)
+        return st;
+    adxl_req_t *req = adxl_req_new(engine, peer, op, deadline);
+    if (!req)
+        return ADXL_RESOURCE_EXHAUSTED;
+    if (buffered) {
+        req->descs = malloc(num_descs * sizeof(*descs));
+        if (!req->descs) {
+            adxl_req_pending_done(req, ADXL_RESOURCE_EXHAUSTED);
+            adxl_req_release(req);
+            return ADXL_RESOURCE_EXHAUSTED;
+        }
+        memcpy(req->descs, descs, num_descs * sizeof(*descs));
+        req->num_descs = num_descs;
+        atomic_fetch_add(&engine->stats.batches_buffered, 1);
+        *out = req;
+        pump(req);
+        return ADXL_SUCCESS;
+    }
+    atomic_fetch_add(&engine->stats.batches_direct, 1);
+    st = plan_direct(req, descs, num_descs, adxl_peer_max_segments(peer));
+    adxl_req_pending_done(req, st); /* the planner's hold */
+    *out = req;
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_planner_submit_notify(adxl_engine_t *engine, adxl_peer_t *peer,
+                                         const char *name, size_t name_len, const char *msg,
+                                         size_t msg_len, uint64_t deadline, adxl_req_t **out) {
+    adxl_req_t *req = adxl_req_new(engine, peer, ADXL_WRITE, deadline);
+    adxl_chunk_t *chunk = req ? calloc(1, sizeof(*chunk) + name_len + msg_len + 2) : NULL;
+    if (!chunk) {
+        if (req) {
+            adxl_req_pending_done(req, ADXL_SUCCESS);
+            adxl_req_release(req);
+        }
+        return ADXL_RESOURCE_EXHAUSTED;
+    }
+    chunk->req = req;
+    chunk->kind = ADXL_CHUNK_NOTIFY;
+    chunk->notify_name = (char *)(chunk + 1);
+    chunk->notify_msg = chunk->notify_name + name_len + 1;
+    memcpy(chunk->notify_name, name, name_len);
+    memcpy(chunk->notify_msg, msg, msg_len);
+    chunk->notify_name_len = (uint32_t)name_len;
+    chunk->notify_msg_len = (uint32_t)msg_len;
+    post_chunk(req, chunk);
+    adxl_req_pending_done(req, ADXL_SUCCESS);
+    *out = req;
+    return ADXL_SUCCESS;
+}
+
+void adxl_chunk_complete(adxl_chunk_t *chunk, adxl_status_t status) {
+    adxl_req_t *req = chunk->req;
+    adxl_engine_t *engine = req->engine;
+    if (status == ADXL_SUCCESS && chunk->scatter && adxl_req_guard_enter(req)) {
+        for (uint32_t i = 0; i < chunk->nsegs; i++)
+            memcpy(chunk->scatter[i], chunk->segs[i].local, chunk->segs[i].len);
+        adxl_req_guard_leave(req);
+    }
+    if (status == ADXL_SUCCESS && chunk->kind != ADXL_CHUNK_NOTIFY)
+        atomic_fetch_add(chunk->kind == ADXL_CHUNK_READ ? &engine->stats.bytes_read
+                                                        : &engine->stats.bytes_written,
+                         chunk->bytes);
+    uint8_t *buffer = chunk->pool_buffer;
+    free(chunk);
+    adxl_req_pending_done(req, status);
+    if (buffer)
+        adxl_engine_release_transit(engine, buffer, true);
+}
+
+bool adxl_req_guard_enter(adxl_req_t *req) {
+    pthread_mutex_lock(&req->guard);
+    if (!req->cancelled)
+        return true;
+    pthread_mutex_unlock(&req->guard);
+    return false;
+}
+
+void adxl_req_guard_leave(adxl_req_t *req) {
+    pthread_mutex_unlock(&req->guard);
+}

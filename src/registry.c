@@ -1,0 +1,105 @@
+#include "registry.h"
+
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The handle a caller holds. Only compared by address, never trusted before lookup. */
+struct adxl_mem {
+    uintptr_t addr;
+    size_t len;
+};
+
+bool adxl_registry_init(adxl_registry_t *reg) {
+    memset(reg, 0, sizeof(*reg));
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    /* Deregistration must not starve behind a steady stream of target-side copies. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(&reg->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    return rc == 0;
+}
+
+void adxl_registry_destroy(adxl_registry_t *reg) {
+    for (size_t i = 0; i < reg->regions.count; i++)
+        free(reg->regions.items[i].tag);
+    adxl_region_set_free(&reg->regions);
+    pthread_rwlock_destroy(&reg->lock);
+}
+
+adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len,
+                                adxl_mem_handle_t *handle, bool *added) {
+    adxl_status_t st = ADXL_SUCCESS;
+    *added = false;
+    pthread_rwlock_wrlock(&reg->lock);
+    ptrdiff_t idx = adxl_region_set_find_exact(&reg->regions, addr, len);
+    if (idx >= 0) {
+        adxl_region_t *r = &reg->regions.items[idx];
+        r->refs++;
+        *handle = r->tag;
+    } else if (adxl_region_set_overlaps(&reg->regions, addr, len)) {
+        st = PARAM_INVALID("memory [0x%lx, +%zu) partially overlaps a registered region",
+                           (unsigned long)addr, len);
+    } else {
+        struct adxl_mem *mem = malloc(sizeof(*mem));
+        if (!mem || !adxl_region_set_insert(&reg->regions, addr, len, mem)) {
+            free(mem);
+            st = ADXL_RESOURCE_EXHAUSTED;
+        } else {
+            *mem = (struct adxl_mem){addr, len};
+            *handle = mem;
+            *added = true;
+        }
+    }
+    pthread_rwlock_unlock(&reg->lock);
+    return st;
+}
+
+adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handle,
+                                   uintptr_t *removed_addr, size_t *removed_len) {
+    *removed_len = 0;
+    pthread_rwlock_wrlock(&reg->lock);
+    for (size_t i = 0; i < reg->regions.count; i++) {
+        adxl_region_t *r = &reg->regions.items[i];
+        if (r->tag != handle)
+            continue;
+        if (--r->refs == 0) {
+            *removed_addr = r->addr;
+            *removed_len = r->len;
+            free(r->tag);
+            adxl_region_set_remove_at(&reg->regions, i);
+            reg->generation++;
+        }
+        break;
+    }
+    pthread_rwlock_unlock(&reg->lock);
+    return ADXL_SUCCESS;
+}
+
+bool adxl_registry_contains(adxl_registry_t *reg, uintptr_t addr, size_t len) {
+    pthread_rwlock_rdlock(&reg->lock);
+    bool found = adxl_registry_contains_pinned(reg, addr, len);
+    pthread_rwlock_unlock(&reg->lock);
+    return found;
+}
+
+adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges,
+                                     size_t *count) {
+    *ranges = NULL;
+    *count = 0;
+    pthread_rwlock_rdlock(&reg->lock);
+    adxl_status_t st = ADXL_SUCCESS;
+    if (reg->regions.count > 0) {
+        *ranges = malloc(reg->regions.count * sizeof(adxl_region_t));
+        if (*ranges) {
+            memcpy(*ranges, reg->regions.items, reg->regions.count * sizeof(adxl_region_t));
+            *count = reg->regions.count;
+        } else {
+            st = ADXL_RESOURCE_EXHAUSTED;
+        }
+    }
+    pthread_rwlock_unlock(&reg->lock);
+    return st;
+}

@@ -1,0 +1,36 @@
+#include "remote_regions.h"
+
+void adxl_remote_regions_init(adxl_remote_regions_t *rr) {
+    pthread_mutex_init(&rr->lock, NULL);
+    rr->regions = (adxl_region_set_t){0};
+}
+
+void adxl_remote_regions_destroy(adxl_remote_regions_t *rr) {
+    adxl_region_set_free(&rr->regions);
+    pthread_mutex_destroy(&rr->lock);
+}
+
+void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
+    if (len == 0 || addr + len < addr)
+        return;
+    pthread_mutex_lock(&rr->lock);
+    if (rr->regions.count < ADXL_REMOTE_REGIONS_MAX &&
+        !adxl_region_set_overlaps(&rr->regions, addr, len))
+        adxl_region_set_insert(&rr->regions, addr, len, NULL);
+    pthread_mutex_unlock(&rr->lock);
+}
+
+void adxl_remote_regions_remove(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
+    pthread_mutex_lock(&rr->lock);
+    ptrdiff_t idx = adxl_region_set_find_exact(&rr->regions, addr, len);
+    if (idx >= 0)
+        adxl_region_set_remove_at(&rr->regions, (size_t)idx);
+    pthread_mutex_unlock(&rr->lock);
+}
+
+bool adxl_remote_regions_contains(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
+    pthread_mutex_lock(&rr->lock);
+    bool found = adxl_region_set_containing(&rr->regions, addr, len) != NULL;
+    pthread_mutex_unlock(&rr->lock);
+    return found;
+}

@@ -1,0 +1,27 @@
+/*
+ * What a peer told us it registered. Only steers the direct/buffered choice: the target
+ * checks every access against its own registry, so a stale view can never widen access.
+ */
+#ifndef ADXL_REMOTE_REGIONS_H
+#define ADXL_REMOTE_REGIONS_H
+
+#include "region_set.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+/* A hostile peer must not make us grow without bound. */
+#define ADXL_REMOTE_REGIONS_MAX 65536
+
+typedef struct {
+    pthread_mutex_t lock;
+    adxl_region_set_t regions;
+} adxl_remote_regions_t;
+
+void adxl_remote_regions_init(adxl_remote_regions_t *rr);
+void adxl_remote_regions_destroy(adxl_remote_regions_t *rr);
+void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t len);
+void adxl_remote_regions_remove(adxl_remote_regions_t *rr, uintptr_t addr, size_t len);
+bool adxl_remote_regions_contains(adxl_remote_regions_t *rr, uintptr_t addr, size_t len);
+
+#endif

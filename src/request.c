@@ -1,0 +1,105 @@
+#include "request.h"
+
+#include "clock.h"
+#include "peer.h"
+#include "planner.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+
+/* Long enough to catch a loopback round trip, short enough to cost little when the
+ * transfer is long. */
+#define SPIN_NS 30000ull
+
+adxl_req_t *adxl_req_new(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer_op_t op,
+                         uint64_t deadline) {
+    adxl_req_t *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->engine = engine;
+    req->peer = peer;
+    adxl_peer_retain(peer);
+    req->op = op;
+    req->deadline = deadline;
+    pthread_mutex_init(&req->guard, NULL);
+    pthread_mutex_init(&req->wait_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&req->wait_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    atomic_init(&req->refs, 2); /* the owner and the planner's hold */
+    atomic_init(&req->pending, 1);
+    atomic_init(&req->first_error, ADXL_SUCCESS);
+    atomic_init(&req->done, false);
+    return req;
+}
+
+void adxl_req_release(adxl_req_t *req) {
+    if (atomic_fetch_sub(&req->refs, 1) != 1)
+        return;
+    adxl_peer_release(req->peer);
+    pthread_mutex_destroy(&req->guard);
+    pthread_mutex_destroy(&req->wait_lock);
+    pthread_cond_destroy(&req->wait_cond);
+    free(req->descs);
+    free(req);
+}
+
+void adxl_req_record_error(adxl_req_t *req, adxl_status_t status) {
+    adxl_status_t expected = ADXL_SUCCESS;
+    if (status != ADXL_SUCCESS)
+        atomic_compare_exchange_strong(&req->first_error, &expected, status);
+}
+
+void adxl_req_pending_done(adxl_req_t *req, adxl_status_t status) {
+    adxl_req_record_error(req, status);
+    if (atomic_fetch_sub(&req->pending, 1) == 1) {
+        pthread_mutex_lock(&req->wait_lock);
+        atomic_store(&req->done, true);
+        if (req->waiter_sleeping)
+            pthread_cond_signal(&req->wait_cond);
+        pthread_mutex_unlock(&req->wait_lock);
+    }
+    adxl_req_release(req);
+}
+
+void adxl_req_cancel(adxl_req_t *req) {
+    pthread_mutex_lock(&req->guard);
+    req->cancelled = true;
+    pthread_mutex_unlock(&req->guard);
+    adxl_planner_forget(req);
+}
+
+adxl_status_t adxl_req_result(adxl_req_t *req) {
+    return atomic_load(&req->first_error);
+}
+
+adxl_status_t adxl_req_wait(adxl_req_t *req) {
+    uint64_t spin_until = adxl_now_ns() + SPIN_NS;
+    while (!atomic_load_explicit(&req->done, memory_order_acquire)) {
+        if (adxl_now_ns() >= spin_until)
+            break;
+        sched_yield();
+    }
+    if (!atomic_load(&req->done)) {
+        struct timespec ts = adxl_deadline_timespec(req->deadline);
+        pthread_mutex_lock(&req->wait_lock);
+        req->waiter_sleeping = true;
+        while (!atomic_load(&req->done)) {
+            int rc = req->deadline == ADXL_NO_DEADLINE
+                         ? pthread_cond_wait(&req->wait_cond, &req->wait_lock)
+                         : pthread_cond_timedwait(&req->wait_cond, &req->wait_lock, &ts);
+            if (rc == ETIMEDOUT)
+                break;
+        }
+        req->waiter_sleeping = false;
+        pthread_mutex_unlock(&req->wait_lock);
+    }
+    if (atomic_load(&req->done))
+        return adxl_req_result(req);
+    adxl_req_cancel(req);
+    /* It may have finished while we gave up; the caller's memory is safe either way. */
+    return atomic_load(&req->done) ? adxl_req_result(req) : ADXL_TIMEOUT;
+}

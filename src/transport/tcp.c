@@ -1,0 +1,329 @@
+/*
+ * The TCP transport: a listener whose accepted connections each get a serving thread
+ * (tcp_target.c), and outbound links of several connections each (tcp_stream.c), so
+ * that a large batch is carried by several streams at once.
+ */
+#include "../clock.h"
+#include "../log.h"
+#include "tcp_internal.h"
+#include "tcp_io.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TX_META_BYTES (TCP_FRAME_HEADER + TCP_MAX_ITEMS * TCP_ITEM_SIZE)
+
+static void inbound_free(tcp_inbound_t *in) {
+    close(in->fd);
+    close(in->wake_fd);
+    adxl_notify_source_release(in->notify_source);
+    pthread_mutex_destroy(&in->lock);
+    free(in->updates);
+    free(in->items);
+    free(in->iov);
+    free(in);
+}
+
+/* Joins and frees connections whose threads have ended. */
+static void reap_inbound(adxl_transport_t *t, bool all) {
+    pthread_mutex_lock(&t->inbound_lock);
+    tcp_inbound_t *done = NULL;
+    for (tcp_inbound_t **p = &t->inbound; *p;) {
+        tcp_inbound_t *in = *p;
+        if (all || atomic_load(&in->finished)) {
+            *p = in->next;
+            in->next = done;
+            done = in;
+            t->inbound_count--;
+        } else {
+            p = &in->next;
+        }
+    }
+    pthread_mutex_unlock(&t->inbound_lock);
+    while (done) {
+        tcp_inbound_t *next = done->next;
+        pthread_join(done->thread, NULL);
+        inbound_free(done);
+        done = next;
+    }
+}
+
+static void accept_one(adxl_transport_t *t) {
+    int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    tcp_io_tune(fd, t->config->tcp_sockbuf_kb);
+    tcp_inbound_t *in = calloc(1, sizeof(*in));
+    if (in) {
+        in->items = malloc((size_t)TCP_MAX_ITEMS * TCP_ITEM_SIZE);
+        in->iov = malloc(TCP_IOV_MAX * sizeof(struct iovec));
+        in->wake_fd = tcp_io_wake_fd();
+    }
+    pthread_mutex_lock(&t->inbound_lock);
+    bool room = t->inbound_count < TCP_MAX_INBOUND;
+    pthread_mutex_unlock(&t->inbound_lock);
+    if (!in || !in->items || !in->iov || in->wake_fd < 0 || !room) {
+        LOG_WARN("refusing an inbound connection (%s)", room ? "out of memory" : "too many");
+        if (in) {
+            free(in->items);
+            free(in->iov);
+            if (in->wake_fd >= 0)
+                close(in->wake_fd);
+            free(in);
+        }
+        close(fd);
+        return;
+    }
+    in->transport = t;
+    in->fd = fd;
+    atomic_init(&in->finished, false);
+    pthread_mutex_init(&in->lock, NULL);
+    pthread_mutex_lock(&t->inbound_lock);
+    if (!tcp_io_thread(&in->thread, tcp_inbound_main, in)) {
+        pthread_mutex_unlock(&t->inbound_lock);
+        in->notify_source = NULL;
+        inbound_free(in);
+        return;
+    }
+    in->next = t->inbound;
+    t->inbound = in;
+    t->inbound_count++;
+    pthread_mutex_unlock(&t->inbound_lock);
+}
+
+static void *accept_main(void *arg) {
+    adxl_transport_t *t = arg;
+    while (!atomic_load(&t->stopping)) {
+        struct pollfd pfd[2] = {{.fd = t->listen_fd, .events = POLLIN},
+                                {.fd = t->stop_fd, .events = POLLIN}};
+        /* The timeout only bounds how long finished connections wait to be freed. */
+        int rc = poll(pfd, 2, 1000);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc > 0 && (pfd[1].revents & POLLIN))
+            break;
+        if (rc > 0 && (pfd[0].revents & POLLIN))
+            accept_one(t);
+        reap_inbound(t, false);
+    }
+    return NULL;
+}
+
+static adxl_status_t open_listener(adxl_transport_t *t, const adxl_engine_addr_t *addr,
+                                   char *bound_name) {
+    int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ADXL_FAILED;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (addr->addr.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&addr->addr, addr->addr_len) != 0 ||
+        listen(fd, 512) != 0) {
+        LOG_ERROR("cannot listen on the engine's address: %s", strerror(errno));
+        close(fd);
+        return ADXL_FAILED;
+    }
+    struct sockaddr_storage bound;
+    socklen_t len = sizeof(bound);
+    getsockname(fd, (struct sockaddr *)&bound, &len);
+    adxl_engine_name_format((const struct sockaddr *)&bound, true, bound_name);
+    t->listen_fd = fd;
+    return ADXL_SUCCESS;
+}
+
+static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
+                               char *bound_name, adxl_transport_t **out) {
+    adxl_transport_t *t = calloc(1, sizeof(*t));
+    if (!t)
+        return ADXL_RESOURCE_EXHAUSTED;
+    t->engine = engine;
+    t->config = adxl_engine_config(engine);
+    t->listen_fd = -1;
+    t->stop_fd = tcp_io_wake_fd();
+    atomic_init(&t->stopping, false);
+    pthread_mutex_init(&t->inbound_lock, NULL);
+    adxl_status_t st = t->stop_fd >= 0 ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
+    if (st == ADXL_SUCCESS && listen_addr->has_port) {
+        st = open_listener(t, listen_addr, bound_name);
+        if (st == ADXL_SUCCESS) {
+            t->accept_started = tcp_io_thread(&t->accept_thread, accept_main, t);
+            if (!t->accept_started)
+                st = ADXL_RESOURCE_EXHAUSTED;
+        }
+    } else if (st == ADXL_SUCCESS) {
+        adxl_engine_name_format((const struct sockaddr *)&listen_addr->addr, false, bound_name);
+    }
+    if (st != ADXL_SUCCESS) {
+        if (t->listen_fd >= 0)
+            close(t->listen_fd);
+        if (t->stop_fd >= 0)
+            close(t->stop_fd);
+        pthread_mutex_destroy(&t->inbound_lock);
+        free(t);
+        return st;
+    }
+    *out = t;
+    return ADXL_SUCCESS;
+}
+
+static void tcp_stop(adxl_transport_t *t) {
+    atomic_store(&t->stopping, true);
+    tcp_io_wake(t->stop_fd);
+    if (t->accept_started)
+        pthread_join(t->accept_thread, NULL);
+    /* Every serving thread watches stop_fd, so they all end promptly. */
+    reap_inbound(t, true);
+    if (t->listen_fd >= 0)
+        close(t->listen_fd);
+    close(t->stop_fd);
+    pthread_mutex_destroy(&t->inbound_lock);
+    free(t);
+}
+
+static void tcp_publish(adxl_transport_t *t, uintptr_t addr, size_t len, bool added) {
+    pthread_mutex_lock(&t->inbound_lock);
+    for (tcp_inbound_t *in = t->inbound; in; in = in->next) {
+        pthread_mutex_lock(&in->lock);
+        bool publishes = in->publishes;
+        pthread_mutex_unlock(&in->lock);
+        if (publishes && !atomic_load(&in->finished))
+            tcp_inbound_queue_update(in, added ? TCP_FRAME_REGION_ADD : TCP_FRAME_REGION_DEL,
+                                     addr, len);
+    }
+    pthread_mutex_unlock(&t->inbound_lock);
+}
+
+/* HELLO out, HELLO_ACK in, on a fresh connection. */
+static adxl_status_t handshake(int fd, const char *local_name, int index, int count,
+                               uint64_t link_id, uint64_t deadline) {
+    uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
+    tcp_hello_t hello = {.stream_index = (uint16_t)index,
+                         .stream_count = (uint16_t)count,
+                         .link_id = link_id};
+    hello.name_len = (uint16_t)strlen(local_name);
+    memcpy(hello.name, local_name, hello.name_len);
+    size_t len = tcp_hello_encode(buf, &hello);
+    if (!tcp_io_write_full(fd, buf, len, -1, deadline))
+        return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+    tcp_hello_ack_t ack;
+    if (!tcp_io_read_full(fd, buf, TCP_HELLO_ACK_FIXED, -1, deadline))
+        return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+    if (!tcp_hello_ack_decode_fixed(buf, &ack) ||
+        !tcp_io_read_full(fd, ack.name, ack.name_len, -1, deadline) ||
+        ack.status != ADXL_SUCCESS) {
+        LOG_ERROR("the peer is not an adxl engine speaking protocol version %u",
+                  TCP_WIRE_VERSION);
+        return ADXL_FAILED;
+    }
+    return ADXL_SUCCESS;
+}
+
+static void tcp_destroy(adxl_link_t *link) {
+    for (int i = 0; i < link->nstreams; i++) {
+        tcp_stream_t *s = &link->streams[i];
+        if (s->fd >= 0)
+            close(s->fd);
+        if (s->wake_fd >= 0)
+            close(s->wake_fd);
+        pthread_mutex_destroy(&s->lock);
+        free(s->tx_meta);
+        free(s->rx_regions);
+        free(s->rx_discard);
+    }
+    free(link);
+}
+
+static void tcp_shutdown(adxl_link_t *link, adxl_status_t status) {
+    tcp_link_fail(link, status);
+    for (int i = 0; i < link->nstreams; i++) {
+        tcp_stream_t *s = &link->streams[i];
+        if (s->thread_started) {
+            pthread_join(s->thread, NULL);
+            s->thread_started = false;
+        }
+    }
+}
+
+static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const char *remote_name,
+                                 const adxl_engine_addr_t *remote, uint64_t deadline,
+                                 adxl_link_t **out) {
+    tcp_link_t *link = calloc(1, sizeof(*link));
+    if (!link)
+        return ADXL_RESOURCE_EXHAUSTED;
+    link->transport = t;
+    link->peer = peer;
+    link->nstreams = (int)t->config->tcp_streams;
+    atomic_init(&link->failed, false);
+    atomic_init(&link->fail_status, ADXL_SUCCESS);
+    uint64_t link_id = adxl_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)link;
+    adxl_status_t st = ADXL_SUCCESS;
+    for (int i = 0; i < link->nstreams; i++) {
+        tcp_stream_t *s = &link->streams[i];
+        s->link = link;
+        s->index = i;
+        s->fd = -1;
+        pthread_mutex_init(&s->lock, NULL);
+        s->wake_fd = tcp_io_wake_fd();
+        s->tx_meta = malloc(TX_META_BYTES);
+        s->rx_regions = malloc((size_t)TCP_MAX_ITEMS * TCP_ITEM_SIZE);
+        s->rx_discard = malloc(64u * 1024u);
+        if (st == ADXL_SUCCESS && (s->wake_fd < 0 || !s->tx_meta || !s->rx_regions ||
+                                   !s->rx_discard))
+            st = ADXL_RESOURCE_EXHAUSTED;
+        if (st == ADXL_SUCCESS)
+            st = tcp_io_connect(remote, t->config->tcp_sockbuf_kb, deadline, &s->fd);
+        if (st == ADXL_SUCCESS)
+            st = handshake(s->fd, adxl_engine_name(t->engine), i, link->nstreams, link_id,
+                           deadline);
+    }
+    for (int i = 0; st == ADXL_SUCCESS && i < link->nstreams; i++) {
+        tcp_stream_t *s = &link->streams[i];
+        s->thread_started = tcp_io_thread(&s->thread, tcp_stream_main, s);
+        if (!s->thread_started)
+            st = ADXL_RESOURCE_EXHAUSTED;
+    }
+    if (st != ADXL_SUCCESS) {
+        LOG_ERROR("connect to %s: %s", remote_name, adxl_status_str(st));
+        tcp_shutdown(link, st);
+        tcp_destroy(link);
+        return st;
+    }
+    *out = link;
+    return ADXL_SUCCESS;
+}
+
+/* Notifies keep their order on stream 0; data goes to the least loaded stream. */
+static void tcp_post(adxl_link_t *link, adxl_chunk_t *chunk) {
+    tcp_stream_t *best = &link->streams[0];
+    if (chunk->kind != ADXL_CHUNK_NOTIFY && link->nstreams > 1) {
+        unsigned start = atomic_fetch_add(&link->rr, 1);
+        uint64_t least = UINT64_MAX;
+        for (int k = 0; k < link->nstreams; k++) {
+            tcp_stream_t *s = &link->streams[(start + (unsigned)k) % (unsigned)link->nstreams];
+            uint64_t load = atomic_load(&s->outstanding_bytes);
+            if (load < least) {
+                least = load;
+                best = s;
+            }
+        }
+    }
+    tcp_stream_post(best, chunk);
+}
+
+const adxl_transport_ops_t adxl_tcp_transport = {
+    .name = "tcp",
+    .max_chunk_segments = TCP_MAX_ITEMS,
+    .start = tcp_start,
+    .stop = tcp_stop,
+    .connect = tcp_connect,
+    .shutdown = tcp_shutdown,
+    .destroy = tcp_destroy,
+    .post = tcp_post,
+    .publish = tcp_publish,
+};

@@ -1,0 +1,124 @@
+/* The TCP transport's private structures, shared by its files and no one else. */
+#ifndef ADXL_TCP_INTERNAL_H
+#define ADXL_TCP_INTERNAL_H
+
+#include "tcp_wire.h"
+#include "transport.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/uio.h>
+
+#define TCP_MAX_STREAMS 16
+#define TCP_MAX_INBOUND 4096 /* connections a target serves at once */
+#define TCP_IOV_MAX 1024
+
+typedef struct {
+    adxl_chunk_t *head;
+    adxl_chunk_t *tail;
+} tcp_chunk_list_t;
+
+typedef struct adxl_link tcp_link_t; /* the TCP flavour of a link */
+
+/*
+ * One connection of an outbound link, owned by one thread that does all its receiving
+ * and, unless a caller got there first, its sending. Requests and answers keep the same
+ * order on a connection, so the answer in hand always belongs to the oldest sent chunk.
+ */
+typedef struct {
+    tcp_link_t *link;
+    int index;
+    int fd;
+    int wake_fd;
+    pthread_t thread;
+    bool thread_started;
+
+    pthread_mutex_t lock;  /* the lists, closed, and all tx state */
+    tcp_chunk_list_t unsent;
+    tcp_chunk_list_t sent; /* awaiting their answer, oldest first */
+    bool closed;           /* drained for good: posts complete at once */
+    atomic_ullong outstanding_bytes;
+
+    /* tx: the frame being sent; a chunk's frame is already on the sent list */
+    bool tx_active;
+    adxl_chunk_t *tx_chunk; /* NULL while a control frame (PING) is going out */
+    bool ping_due;
+    uint64_t last_ping_ns;
+    uint8_t *tx_meta; /* header, items table or notify body */
+    size_t tx_meta_len;
+    size_t tx_meta_off;
+    uint32_t tx_seg;
+    uint64_t tx_seg_off;
+    uint64_t next_id;
+
+    /* rx, touched by the stream thread only */
+    uint8_t rx_hdr[TCP_FRAME_HEADER];
+    size_t rx_hdr_got;
+    tcp_frame_header_t rx_frame;
+    int rx_state;
+    uint32_t rx_seg;
+    uint64_t rx_seg_off;
+    uint64_t rx_left;
+    uint8_t rx_trailer[TCP_TRAILER];
+    size_t rx_trailer_got;
+    uint8_t *rx_regions; /* region items being received */
+    uint8_t *rx_discard; /* sink for bytes whose destination was given up */
+
+    /* Last time the peer showed it is alive: bytes received, or a chunk's bytes accepted
+     * by the socket (the peer is draining). A stopped peer shows neither. */
+    _Atomic uint64_t last_alive_ns;
+    _Atomic uint64_t last_rx_ns;
+} tcp_stream_t;
+
+struct adxl_link {
+    struct adxl_transport *transport;
+    adxl_peer_t *peer;
+    int nstreams;
+    tcp_stream_t streams[TCP_MAX_STREAMS];
+    atomic_bool failed;
+    _Atomic adxl_status_t fail_status;
+    atomic_uint rr; /* round robin among equally loaded streams */
+};
+
+/* A connection accepted from an initiator, served by its own thread. */
+typedef struct tcp_inbound {
+    struct tcp_inbound *next;
+    struct adxl_transport *transport;
+    int fd;
+    int wake_fd;
+    pthread_t thread;
+    atomic_bool finished;
+    bool publishes;               /* stream 0 of its link: gets region updates */
+    adxl_notify_source_t *notify_source;
+    pthread_mutex_t lock;         /* pending region updates */
+    uint8_t *updates;             /* queued REGION frames, ready to send */
+    size_t updates_len;
+    size_t updates_cap;
+    uint8_t *items;               /* TCP_MAX_ITEMS items of the frame in hand */
+    struct iovec *iov;            /* TCP_IOV_MAX */
+} tcp_inbound_t;
+
+struct adxl_transport {
+    adxl_engine_t *engine;
+    const adxl_config_t *config;
+    int listen_fd; /* -1: client only */
+    int stop_fd;
+    atomic_bool stopping;
+    pthread_t accept_thread;
+    bool accept_started;
+    pthread_mutex_t inbound_lock;
+    tcp_inbound_t *inbound;
+    int inbound_count;
+};
+
+/* tcp_stream.c */
+void *tcp_stream_main(void *arg);
+void tcp_stream_post(tcp_stream_t *s, adxl_chunk_t *chunk);
+void tcp_link_fail(tcp_link_t *link, adxl_status_t status);
+
+/* tcp_target.c */
+void *tcp_inbound_main(void *arg);
+void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, size_t len);
+
+#endif

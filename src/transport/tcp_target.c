@@ -1,0 +1,388 @@
+/*
+ * The target's side of one TCP connection: a thread that reads one request frame at a
+ * time, checks every range against the registry, moves the bytes straight between the
+ * socket and registered memory, and answers. Everything read from the socket is
+ * untrusted until checked.
+ */
+#include "../clock.h"
+#include "../log.h"
+#include "tcp_internal.h"
+#include "tcp_io.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define SINK_BYTES (64u * 1024u)
+
+typedef struct {
+    tcp_inbound_t *in;
+    adxl_engine_t *engine;
+    adxl_registry_t *registry;
+    bool allow_unregistered;
+    uint64_t peer_timeout_ns;
+    uint8_t sink[SINK_BYTES];
+} target_ctx_t;
+
+static uint64_t io_deadline(const target_ctx_t *t) {
+    return adxl_now_ns() + t->peer_timeout_ns;
+}
+
+static bool read_full(target_ctx_t *t, void *buf, size_t len) {
+    return tcp_io_read_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t));
+}
+
+static bool write_full(target_ctx_t *t, const void *buf, size_t len) {
+    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t));
+}
+
+static bool send_header(target_ctx_t *t, uint16_t type, uint32_t count, uint64_t id,
+                        uint64_t length) {
+    uint8_t buf[TCP_FRAME_HEADER];
+    tcp_frame_header_t h = {.type = type, .count = count, .id = id, .length = length};
+    tcp_frame_header_encode(buf, &h);
+    return write_full(t, buf, sizeof(buf));
+}
+
+/* Reads past bytes nobody may receive, keeping the stream in step. */
+static bool discard(target_ctx_t *t, uint64_t len) {
+    while (len > 0) {
+        size_t n = len < SINK_BYTES ? (size_t)len : SINK_BYTES;
+        if (!read_full(t, t->sink, n))
+            return false;
+        len -= n;
+    }
+    return true;
+}
+
+/* With the registry pinned: may a peer touch every item from index `from` on? */
+static bool items_allowed(target_ctx_t *t, uint32_t from, uint32_t count) {
+    if (t->allow_unregistered)
+        return true;
+    for (uint32_t i = from; i < count; i++) {
+        uint64_t addr, len;
+        tcp_item_decode(t->in->items + (size_t)i * TCP_ITEM_SIZE, &addr, &len);
+        if (!adxl_registry_contains_pinned(t->registry, (uintptr_t)addr, (size_t)len))
+            return false;
+    }
+    return true;
+}
+
+static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation) {
+    adxl_registry_pin(t->registry);
+    bool allowed = items_allowed(t, 0, count);
+    *generation = t->registry->generation;
+    adxl_registry_unpin(t->registry);
+    return allowed;
+}
+
+/* Reads the item table and checks its shape; false: the peer is broken. */
+static bool read_items(target_ctx_t *t, const tcp_frame_header_t *h, uint64_t *total) {
+    if (h->count == 0 || h->count > TCP_MAX_ITEMS)
+        return false;
+    if (!read_full(t, t->in->items, (size_t)h->count * TCP_ITEM_SIZE))
+        return false;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < h->count; i++) {
+        uint64_t addr, len;
+        tcp_item_decode(t->in->items + (size_t)i * TCP_ITEM_SIZE, &addr, &len);
+        if (len == 0 || addr == 0 || addr + len < addr || len > TCP_MAX_PAYLOAD ||
+            sum + len > TCP_MAX_PAYLOAD)
+            return false;
+        sum += len;
+    }
+    *total = sum;
+    return true;
+}
+
+/*
+ * Moves the payload of items [0, count) between the socket and memory, pinning the
+ * registry for each system call so that a deregistration waits for it and, once done,
+ * stops the rest. generation is the registry's when the items were checked. Returns the status to answer with; *alive false if the socket died.
+ */
+static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memory,
+                                  uint64_t generation, bool *alive) {
+    tcp_inbound_t *in = t->in;
+    adxl_status_t status = ADXL_SUCCESS;
+    uint32_t item = 0;
+    uint64_t item_off = 0;
+    *alive = true;
+    while (item < count) {
+        if (!tcp_io_wait(in->fd, to_memory ? POLLIN : POLLOUT, in->transport->stop_fd,
+                         io_deadline(t))) {
+            *alive = false;
+            return ADXL_FAILED;
+        }
+        adxl_registry_pin(t->registry);
+        if (status == ADXL_SUCCESS && t->registry->generation != generation) {
+            generation = t->registry->generation;
+            if (!items_allowed(t, item, count))
+                status = ADXL_PARAM_INVALID; /* deregistered mid-frame: hands off */
+        }
+        int n = 0;
+        for (uint32_t i = item; i < count && n < TCP_IOV_MAX; i++) {
+            uint64_t addr, len;
+            tcp_item_decode(in->items + (size_t)i * TCP_ITEM_SIZE, &addr, &len);
+            uint64_t off = i == item ? item_off : 0;
+            if (status == ADXL_SUCCESS) {
+                in->iov[n++] = (struct iovec){(uint8_t *)(uintptr_t)addr + off, len - off};
+            } else {
+                /* Keep the stream in step without touching memory: sink or zeros. */
+                in->iov[n++] = (struct iovec){t->sink, len - off < SINK_BYTES ? len - off
+                                                                              : SINK_BYTES};
+                if (!to_memory)
+                    memset(t->sink, 0, SINK_BYTES);
+                break;
+            }
+        }
+        struct msghdr msg = {.msg_iov = in->iov, .msg_iovlen = (size_t)n};
+        ssize_t done = to_memory ? recvmsg(in->fd, &msg, MSG_DONTWAIT)
+                                 : sendmsg(in->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        adxl_registry_unpin(t->registry);
+        if (done < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            continue;
+        if (done <= 0) {
+            *alive = false;
+            return ADXL_FAILED;
+        }
+        for (uint64_t left = (uint64_t)done; left > 0;) {
+            uint64_t addr, len;
+            tcp_item_decode(in->items + (size_t)item * TCP_ITEM_SIZE, &addr, &len);
+            uint64_t k = left < len - item_off ? left : len - item_off;
+            item_off += k;
+            left -= k;
+            if (item_off == len) {
+                item++;
+                item_off = 0;
+            }
+        }
+    }
+    return status;
+}
+
+static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
+    uint64_t total;
+    if (!read_items(t, h, &total) || total != h->length)
+        return false;
+    uint64_t generation;
+    bool allowed = check_items(t, h->count, &generation);
+    adxl_status_t st = ADXL_PARAM_INVALID;
+    bool alive = true;
+    if (allowed)
+        st = move_payload(t, h->count, true, generation, &alive);
+    else
+        alive = discard(t, total);
+    if (!alive)
+        return false;
+    adxl_engine_count_served(t->engine, st != ADXL_SUCCESS);
+    if (st != ADXL_SUCCESS)
+        LOG_WARN("refused a WRITE of %u items: not inside registered memory", h->count);
+    return send_header(t, TCP_FRAME_ACK, st, h->id, 0);
+}
+
+static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
+    uint64_t total;
+    if (h->length != 0 || !read_items(t, h, &total))
+        return false;
+    uint64_t generation;
+    bool allowed = check_items(t, h->count, &generation);
+    adxl_engine_count_served(t->engine, !allowed);
+    uint8_t trailer[TCP_TRAILER];
+    if (!allowed) {
+        LOG_WARN("refused a READ of %u items: not inside registered memory", h->count);
+        tcp_put_u32(trailer, ADXL_PARAM_INVALID);
+        return send_header(t, TCP_FRAME_DATA, 0, h->id, 0) &&
+               write_full(t, trailer, sizeof(trailer));
+    }
+    if (!send_header(t, TCP_FRAME_DATA, 0, h->id, total))
+        return false;
+    bool alive;
+    adxl_status_t st = move_payload(t, h->count, false, generation, &alive);
+    tcp_put_u32(trailer, st);
+    return alive && write_full(t, trailer, sizeof(trailer));
+}
+
+static bool serve_notify(target_ctx_t *t, const tcp_frame_header_t *h) {
+    uint8_t body[TCP_NOTIFY_FIXED + 2 * ADXL_NOTIFY_MAX_LEN];
+    if (h->length < TCP_NOTIFY_FIXED || h->length > sizeof(body) ||
+        !read_full(t, body, (size_t)h->length))
+        return false;
+    uint32_t name_len = tcp_get_u32(body), msg_len = tcp_get_u32(body + 4);
+    if (name_len > ADXL_NOTIFY_MAX_LEN || msg_len > ADXL_NOTIFY_MAX_LEN ||
+        TCP_NOTIFY_FIXED + (uint64_t)name_len + msg_len != h->length)
+        return false;
+    const char *name = (const char *)body + TCP_NOTIFY_FIXED;
+    /* Embedded NULs would make the strings we hand out differ from what was sent. */
+    if (memchr(name, '\0', name_len + msg_len))
+        return false;
+    adxl_status_t st = t->in->notify_source
+                           ? adxl_notify_queue_push(adxl_engine_notifies(t->engine),
+                                                    t->in->notify_source, name, name_len,
+                                                    name + name_len, msg_len)
+                           : ADXL_FAILED;
+    return send_header(t, TCP_FRAME_NOTIFY_ACK, st, h->id, 0);
+}
+
+/* Sends the region updates queued by register/deregister. */
+static bool flush_updates(target_ctx_t *t) {
+    tcp_inbound_t *in = t->in;
+    pthread_mutex_lock(&in->lock);
+    uint8_t *buf = in->updates;
+    size_t len = in->updates_len;
+    in->updates = NULL;
+    in->updates_len = in->updates_cap = 0;
+    pthread_mutex_unlock(&in->lock);
+    bool ok = len == 0 || write_full(t, buf, len);
+    free(buf);
+    return ok;
+}
+
+void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, size_t len) {
+    const size_t frame = TCP_FRAME_HEADER + TCP_ITEM_SIZE;
+    pthread_mutex_lock(&in->lock);
+    if (in->updates_len + frame > in->updates_cap) {
+        size_t cap = in->updates_cap ? in->updates_cap * 2 : 16 * frame;
+        uint8_t *buf = realloc(in->updates, cap);
+        if (!buf) {
+            pthread_mutex_unlock(&in->lock);
+            return; /* the view is only a hint; the target still checks every access */
+        }
+        in->updates = buf;
+        in->updates_cap = cap;
+    }
+    tcp_frame_header_t h = {.type = type, .count = 1};
+    tcp_frame_header_encode(in->updates + in->updates_len, &h);
+    tcp_item_encode(in->updates + in->updates_len + TCP_FRAME_HEADER, addr, len);
+    in->updates_len += frame;
+    pthread_mutex_unlock(&in->lock);
+    tcp_io_wake(in->wake_fd);
+}
+
+/* Waits for the next frame's first bytes, sending region updates meanwhile. */
+static bool await_frame(target_ctx_t *t) {
+    tcp_inbound_t *in = t->in;
+    uint64_t deadline = io_deadline(t);
+    for (;;) {
+        if (!flush_updates(t))
+            return false;
+        struct pollfd pfd[3] = {{.fd = in->fd, .events = POLLIN},
+                                {.fd = in->wake_fd, .events = POLLIN},
+                                {.fd = in->transport->stop_fd, .events = POLLIN}};
+        int rc = poll(pfd, 3, adxl_poll_timeout_ms(deadline));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0 || (pfd[2].revents & POLLIN))
+            return false; /* silent past the peer timeout, or stopping */
+        if (pfd[1].revents & POLLIN)
+            tcp_io_wake_drain(in->wake_fd);
+        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+            return true;
+    }
+}
+
+static void serve(target_ctx_t *t) {
+    for (;;) {
+        uint8_t raw[TCP_FRAME_HEADER];
+        if (!await_frame(t) || !read_full(t, raw, sizeof(raw)))
+            return;
+        tcp_frame_header_t h;
+        tcp_frame_header_decode(raw, &h);
+        bool ok;
+        switch (h.type) {
+        case TCP_FRAME_WRITE:
+            ok = serve_write(t, &h);
+            break;
+        case TCP_FRAME_READ:
+            ok = serve_read(t, &h);
+            break;
+        case TCP_FRAME_NOTIFY:
+            ok = serve_notify(t, &h);
+            break;
+        case TCP_FRAME_PING:
+            ok = h.length == 0 && send_header(t, TCP_FRAME_PONG, 0, h.id, 0);
+            break;
+        default:
+            ok = false;
+        }
+        if (!ok) {
+            LOG_INFO("closing an inbound connection (frame type %u, or the peer went away)",
+                     h.type);
+            return;
+        }
+    }
+}
+
+/* HELLO in, HELLO_ACK out; for stream 0 also what is registered now. */
+static bool handshake(target_ctx_t *t) {
+    tcp_inbound_t *in = t->in;
+    uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
+    tcp_hello_t hello;
+    if (!read_full(t, buf, TCP_HELLO_FIXED))
+        return false;
+    if (!tcp_hello_decode_fixed(buf, &hello)) {
+        LOG_WARN("refused a connection: not an adxl peer of protocol version %u",
+                 TCP_WIRE_VERSION);
+        return false;
+    }
+    if (!read_full(t, hello.name, hello.name_len))
+        return false;
+    hello.name[hello.name_len] = '\0';
+
+    tcp_hello_ack_t ack = {.status = ADXL_SUCCESS};
+    const char *name = adxl_engine_name(t->engine);
+    ack.name_len = (uint16_t)strlen(name);
+    memcpy(ack.name, name, ack.name_len);
+    size_t len = tcp_hello_ack_encode(buf, &ack);
+
+    if (hello.stream_index == 0) {
+        in->notify_source = adxl_notify_source_new();
+        /* Listed for updates before the snapshot, so none can fall between the two. */
+        pthread_mutex_lock(&in->lock);
+        in->publishes = true;
+        pthread_mutex_unlock(&in->lock);
+    }
+    if (!write_full(t, buf, len))
+        return false;
+    if (hello.stream_index != 0)
+        return true;
+    adxl_region_t *regions;
+    size_t count;
+    if (adxl_registry_snapshot(t->registry, &regions, &count) != ADXL_SUCCESS)
+        return false;
+    bool ok = true;
+    for (size_t i = 0; ok && i < count; i++) {
+        uint8_t frame[TCP_FRAME_HEADER + TCP_ITEM_SIZE];
+        tcp_frame_header_t h = {.type = TCP_FRAME_REGION_ADD, .count = 1};
+        tcp_frame_header_encode(frame, &h);
+        tcp_item_encode(frame + TCP_FRAME_HEADER, regions[i].addr, regions[i].len);
+        ok = write_full(t, frame, sizeof(frame));
+    }
+    free(regions);
+    LOG_INFO("accepted stream %u/%u from %s", hello.stream_index, hello.stream_count,
+             hello.name);
+    return ok;
+}
+
+void *tcp_inbound_main(void *arg) {
+    tcp_inbound_t *in = arg;
+    target_ctx_t *t = malloc(sizeof(*t));
+    if (t) {
+        adxl_engine_t *engine = in->transport->engine;
+        const adxl_config_t *config = in->transport->config;
+        *t = (target_ctx_t){
+            .in = in,
+            .engine = engine,
+            .registry = adxl_engine_registry(engine),
+            .allow_unregistered = config->allow_unregistered,
+            .peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS,
+        };
+        if (handshake(t))
+            serve(t);
+        free(t);
+    }
+    shutdown(in->fd, SHUT_RDWR);
+    atomic_store(&in->finished, true);
+    return NULL;
+}

@@ -1,0 +1,89 @@
+/*
+ * The TCP transport's wire format (docs/WIRE.md describes it for humans). Everything is
+ * little-endian. A connection opens with HELLO / HELLO_ACK, then carries frames, each a
+ * 24-byte header followed by a type-specific body.
+ */
+#ifndef ADXL_TCP_WIRE_H
+#define ADXL_TCP_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TCP_WIRE_MAGIC 0x4C445841u /* "ADXL" */
+#define TCP_WIRE_VERSION 1u
+
+#define TCP_HELLO_FIXED 20u     /* bytes before the name */
+#define TCP_HELLO_ACK_FIXED 12u /* bytes before the name */
+#define TCP_HELLO_NAME_MAX 64u
+
+#define TCP_FRAME_HEADER 24u
+#define TCP_ITEM_SIZE 16u
+#define TCP_MAX_ITEMS 4096u
+/* The largest payload one frame may carry: a whole 1 GiB transit buffer. */
+#define TCP_MAX_PAYLOAD (1ull << 30)
+#define TCP_NOTIFY_FIXED 8u
+#define TCP_TRAILER 4u
+
+enum tcp_frame_type {
+    TCP_FRAME_WRITE = 1,      /* items, then payload; answered by ACK */
+    TCP_FRAME_READ = 2,       /* items; answered by DATA */
+    TCP_FRAME_ACK = 3,        /* count = status */
+    TCP_FRAME_DATA = 4,       /* payload of `length` bytes, then a 4-byte status trailer */
+    TCP_FRAME_NOTIFY = 5,     /* u32 name_len, u32 msg_len, name, msg; answered by NOTIFY_ACK */
+    TCP_FRAME_NOTIFY_ACK = 6, /* count = status */
+    TCP_FRAME_PING = 7,
+    TCP_FRAME_PONG = 8,
+    TCP_FRAME_REGION_ADD = 9, /* target to initiator: items it registered */
+    TCP_FRAME_REGION_DEL = 10,
+};
+
+typedef struct {
+    uint16_t type;
+    uint16_t flags;
+    uint32_t count;  /* items, or a status */
+    uint64_t id;     /* chosen by the initiator, echoed in the answer */
+    uint64_t length; /* payload or body bytes */
+} tcp_frame_header_t;
+
+typedef struct {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t stream_index;
+    uint16_t stream_count;
+    uint16_t name_len;
+    uint64_t link_id;
+    char name[TCP_HELLO_NAME_MAX + 1];
+} tcp_hello_t;
+
+typedef struct {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t name_len;
+    uint32_t status;
+    char name[TCP_HELLO_NAME_MAX + 1];
+} tcp_hello_ack_t;
+
+void tcp_put_u16(uint8_t *p, uint16_t v);
+void tcp_put_u32(uint8_t *p, uint32_t v);
+void tcp_put_u64(uint8_t *p, uint64_t v);
+uint16_t tcp_get_u16(const uint8_t *p);
+uint32_t tcp_get_u32(const uint8_t *p);
+uint64_t tcp_get_u64(const uint8_t *p);
+
+void tcp_frame_header_encode(uint8_t out[TCP_FRAME_HEADER], const tcp_frame_header_t *h);
+void tcp_frame_header_decode(const uint8_t in[TCP_FRAME_HEADER], tcp_frame_header_t *h);
+void tcp_item_encode(uint8_t out[TCP_ITEM_SIZE], uint64_t addr, uint64_t len);
+void tcp_item_decode(const uint8_t in[TCP_ITEM_SIZE], uint64_t *addr, uint64_t *len);
+
+/* Encoded size, at most TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX. */
+size_t tcp_hello_encode(uint8_t *out, const tcp_hello_t *h);
+/* Decodes the fixed part; false on a wrong magic or version or an impossible length. */
+bool tcp_hello_decode_fixed(const uint8_t in[TCP_HELLO_FIXED], tcp_hello_t *h);
+size_t tcp_hello_ack_encode(uint8_t *out, const tcp_hello_ack_t *h);
+bool tcp_hello_ack_decode_fixed(const uint8_t in[TCP_HELLO_ACK_FIXED], tcp_hello_ack_t *h);
+
+/* A status from the wire, as one of adxl's codes (unknown ones become ADXL_FAILED). */
+uint32_t tcp_status_from_wire(uint32_t wire);
+
+#endif

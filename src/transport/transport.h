@@ -1,0 +1,107 @@
+/*
+ * The one interface every transport implements, and the services of the engine core that
+ * transports may call. The core plans transfers into chunks and hands them to a link;
+ * how bytes cross (sockets, shared memory, RDMA) is the transport's business alone.
+ */
+#ifndef ADXL_TRANSPORT_H
+#define ADXL_TRANSPORT_H
+
+#include "../engine_name.h"
+#include "../notify_queue.h"
+#include "../options.h"
+#include "../registry.h"
+#include "../remote_regions.h"
+
+#include <adxl/adxl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct adxl_transport adxl_transport_t; /* one per engine and transport kind */
+typedef struct adxl_link adxl_link_t;           /* one per outbound peer link */
+typedef struct adxl_peer adxl_peer_t;           /* the core's view of an outbound peer */
+
+typedef enum { ADXL_CHUNK_READ, ADXL_CHUNK_WRITE, ADXL_CHUNK_NOTIFY } adxl_chunk_kind_t;
+
+/* One contiguous piece: len bytes between local (this process) and remote (the target). */
+typedef struct {
+    uint8_t *local;
+    uint64_t remote;
+    uint64_t len;
+} adxl_segment_t;
+
+/*
+ * A unit of work that a transport carries as one message and answers as one: a list of
+ * segments to write or read, or a notify. Owned by the transport from post until it
+ * calls adxl_chunk_complete.
+ */
+typedef struct adxl_chunk {
+    struct adxl_chunk *next; /* free for the transport's queues */
+    uint64_t transport_tag;  /* free for the transport (the TCP frame id) */
+    struct adxl_transfer_req *req;
+    adxl_chunk_kind_t kind;
+    /* The local side of the segments is the caller's memory: every access must happen
+     * inside adxl_req_guard_enter/leave, and not at all once it says the caller gave up. */
+    bool user_memory;
+    uint32_t nsegs;
+    uint64_t bytes; /* sum of the segments' lengths */
+    adxl_segment_t *segs;
+    /* Buffered mode: the transit buffer the segments point into, and for READ the
+     * caller's destinations (one per segment) that the data is scattered to. */
+    uint8_t *pool_buffer;
+    uint8_t **scatter;
+    /* Notify: the name and message, copied at submission. */
+    char *notify_name;
+    char *notify_msg;
+    uint32_t notify_name_len;
+    uint32_t notify_msg_len;
+} adxl_chunk_t;
+
+typedef struct {
+    const char *name;
+    /* Most segments a chunk may carry on this transport. */
+    uint32_t max_chunk_segments;
+    /* Starts the transport; listens on listen_addr when it has a port and writes the
+     * name peers reach us by into bound_name (ADXL_NAME_MAX bytes). */
+    adxl_status_t (*start)(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
+                           char *bound_name, adxl_transport_t **out);
+    /* Closes the listener and every inbound connection; returns when their threads ended. */
+    void (*stop)(adxl_transport_t *transport);
+    adxl_status_t (*connect)(adxl_transport_t *transport, adxl_peer_t *peer,
+                             const char *remote_name, const adxl_engine_addr_t *remote,
+                             uint64_t deadline, adxl_link_t **out);
+    /* Fails everything in flight with status and returns once the link's threads ended.
+     * Never called from a thread of the link itself. Idempotent. */
+    void (*shutdown)(adxl_link_t *link, adxl_status_t status);
+    void (*destroy)(adxl_link_t *link);
+    /* Takes the chunk. A link that is down completes it with an error (maybe at once). */
+    void (*post)(adxl_link_t *link, adxl_chunk_t *chunk);
+    /* Tells every inbound peer that a local range was registered or deregistered. */
+    void (*publish)(adxl_transport_t *transport, uintptr_t addr, size_t len, bool added);
+} adxl_transport_ops_t;
+
+const adxl_transport_ops_t *adxl_transport_select(const adxl_config_t *config);
+extern const adxl_transport_ops_t adxl_tcp_transport;
+
+/* ---- What the core offers transports ---- */
+
+const adxl_config_t *adxl_engine_config(const adxl_engine_t *engine);
+adxl_registry_t *adxl_engine_registry(adxl_engine_t *engine);
+adxl_notify_queue_t *adxl_engine_notifies(adxl_engine_t *engine);
+const char *adxl_engine_name(const adxl_engine_t *engine);
+/* Counts a request frame served or refused as a target. */
+void adxl_engine_count_served(adxl_engine_t *engine, bool refused);
+
+/* The link of peer failed (reset, protocol error, silence): the core forgets the peer
+ * so that new transfers see NOT_CONNECTED. May be called from the link's own threads. */
+void adxl_peer_link_down(adxl_peer_t *peer);
+adxl_remote_regions_t *adxl_peer_regions(adxl_peer_t *peer);
+const char *adxl_peer_name(const adxl_peer_t *peer);
+
+/* Returns false, without entering, when the caller already gave up on the request; the
+ * transport must then neither read nor write the chunk's local memory. */
+bool adxl_req_guard_enter(struct adxl_transfer_req *req);
+void adxl_req_guard_leave(struct adxl_transfer_req *req);
+/* The transport is done with chunk; call with no transport lock held. */
+void adxl_chunk_complete(adxl_chunk_t *chunk, adxl_status_t status);
+
+#endif
