@@ -62,9 +62,9 @@ void adxl_engine_stop(adxl_engine_t *engine) {
 
     /* Async handles the caller never collected. Their chunks are all complete now. */
     for (size_t i = 0; i < engine->async_reqs.capacity; i++) {
-        void *p = engine->async_reqs.slots ? engine->async_reqs.slots[i] : NULL;
-        if (p && adxl_ptr_set_contains(&engine->async_reqs, p))
-            adxl_req_release(p);
+        adxl_req_t *req = adxl_ptr_set_slot(&engine->async_reqs, i);
+        if (req)
+            adxl_req_release(req);
     }
     adxl_ptr_set_free(&engine->async_reqs);
 
@@ -76,9 +76,10 @@ void adxl_engine_stop(adxl_engine_t *engine) {
     pthread_mutex_destroy(&engine->reqs_lock);
 }
 
-uint8_t *adxl_engine_acquire_transit(adxl_engine_t *engine, adxl_req_t *req) {
+uint8_t *adxl_engine_acquire_transit(adxl_engine_t *engine, adxl_req_t *req, size_t want,
+                                     size_t *got) {
     pthread_mutex_lock(&engine->transit_wait_lock);
-    uint8_t *buffer = adxl_transit_pool_try_acquire(&engine->pool);
+    uint8_t *buffer = adxl_transit_pool_try_acquire(&engine->pool, want, got);
     if (!buffer && !req->waiting) {
         req->waiting = true;
         req->next_waiting = NULL;
@@ -105,11 +106,13 @@ static adxl_req_t *pop_waiter_locked(adxl_engine_t *engine) {
     return req;
 }
 
-void adxl_engine_release_transit(adxl_engine_t *engine, uint8_t *buffer, bool pump_waiters) {
-    adxl_transit_pool_release(&engine->pool, buffer);
+void adxl_engine_release_transit(adxl_engine_t *engine, uint8_t *buffer, size_t size,
+                                 bool pump_waiters) {
+    adxl_transit_pool_release(&engine->pool, buffer, size);
     while (pump_waiters) {
         pthread_mutex_lock(&engine->transit_wait_lock);
-        adxl_req_t *req = engine->pool.free_count > 0 ? pop_waiter_locked(engine) : NULL;
+        adxl_req_t *req =
+            adxl_transit_pool_has_free(&engine->pool) ? pop_waiter_locked(engine) : NULL;
         pthread_mutex_unlock(&engine->transit_wait_lock);
         if (!req)
             break;

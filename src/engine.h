@@ -53,10 +53,13 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
                                 const adxl_option_t *options, size_t num_options);
 void adxl_engine_stop(adxl_engine_t *engine);
 
-/* A free transit buffer, or NULL after queueing req (with a reference) for the next. */
-uint8_t *adxl_engine_acquire_transit(adxl_engine_t *engine, adxl_req_t *req);
-/* Returns a buffer; with pump_waiters, hands free buffers to queued requests. */
-void adxl_engine_release_transit(adxl_engine_t *engine, uint8_t *buffer, bool pump_waiters);
+/* Up to want bytes of transit memory (*got of them), or NULL after queueing req (with a
+ * reference) for the next release. */
+uint8_t *adxl_engine_acquire_transit(adxl_engine_t *engine, adxl_req_t *req, size_t want,
+                                     size_t *got);
+/* Returns transit memory; with pump_waiters, hands what is free to queued requests. */
+void adxl_engine_release_transit(adxl_engine_t *engine, uint8_t *buffer, size_t size,
+                                 bool pump_waiters);
 /* Takes req out of the queue; true when it was queued (its reference passes to caller). */
 bool adxl_engine_unqueue_transit(adxl_engine_t *engine, adxl_req_t *req);
 

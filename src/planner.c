@@ -76,6 +76,7 @@ static adxl_chunk_t *pack_buffer(adxl_req_t *req, uint8_t *buffer, size_t buffer
     if (!chunk)
         return NULL;
     chunk->pool_buffer = buffer;
+    chunk->pool_bytes = buffer_size;
     while (req->next_desc < req->num_descs && chunk->nsegs < max_segs &&
            chunk->bytes < buffer_size) {
         const adxl_transfer_op_desc_t *d = &req->descs[req->next_desc];
@@ -91,6 +92,7 @@ static adxl_chunk_t *pack_buffer(adxl_req_t *req, uint8_t *buffer, size_t buffer
         chunk->segs[chunk->nsegs++] = (adxl_segment_t){
             .local = staged, .remote = d->remote_addr + req->next_offset, .len = len};
         chunk->bytes += len;
+        req->bytes_left -= len;
         req->next_offset += len;
         if (req->next_offset == d->len) {
             req->next_desc++;
@@ -116,15 +118,18 @@ static void pump(adxl_req_t *req) {
     uint32_t max_segs = adxl_peer_max_segments(req->peer);
     bool drop_hold = false, queued = false;
     pthread_mutex_lock(&req->guard);
-    while (req->descs && !req->cancelled && req->next_desc < req->num_descs) {
-        uint8_t *buffer = adxl_engine_acquire_transit(engine, req);
+    /* A request that already failed (its link died, say) stops cutting chunks. */
+    while (req->descs && !req->cancelled && req->next_desc < req->num_descs &&
+           atomic_load(&req->first_error) == ADXL_SUCCESS) {
+        size_t size = 0;
+        uint8_t *buffer = adxl_engine_acquire_transit(engine, req, req->bytes_left, &size);
         if (!buffer) {
             queued = true; /* a chunk completion will pump us again */
             break;
         }
-        adxl_chunk_t *chunk = pack_buffer(req, buffer, engine->pool.size, max_segs);
+        adxl_chunk_t *chunk = pack_buffer(req, buffer, size, max_segs);
         if (!chunk) {
-            adxl_engine_release_transit(engine, buffer, false);
+            adxl_engine_release_transit(engine, buffer, size, false);
             adxl_req_record_error(req, ADXL_RESOURCE_EXHAUSTED);
             req->cancelled = true;
             break;
@@ -214,6 +219,8 @@ adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer,
         }
         memcpy(req->descs, descs, num_descs * sizeof(*descs));
         req->num_descs = num_descs;
+        for (size_t i = 0; i < num_descs; i++)
+            req->bytes_left += descs[i].len;
         atomic_fetch_add(&engine->stats.batches_buffered, 1);
         *out = req;
         pump(req);
@@ -265,10 +272,11 @@ void adxl_chunk_complete(adxl_chunk_t *chunk, adxl_status_t status) {
                                                         : &engine->stats.bytes_written,
                          chunk->bytes);
     uint8_t *buffer = chunk->pool_buffer;
+    size_t pool_bytes = chunk->pool_bytes;
     free(chunk);
     adxl_req_pending_done(req, status);
     if (buffer)
-        adxl_engine_release_transit(engine, buffer, true);
+        adxl_engine_release_transit(engine, buffer, pool_bytes, true);
 }
 
 bool adxl_req_guard_enter(adxl_req_t *req) {

@@ -79,3 +79,8 @@ bool adxl_ptr_set_remove(adxl_ptr_set_t *set, const void *p) {
     set->count--;
     return true;
 }
+
+void *adxl_ptr_set_slot(const adxl_ptr_set_t *set, size_t i) {
+    void *p = set->slots[i];
+    return p == TOMBSTONE ? NULL : p;
+}

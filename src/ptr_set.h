@@ -17,5 +17,7 @@ void adxl_ptr_set_free(adxl_ptr_set_t *set);
 bool adxl_ptr_set_add(adxl_ptr_set_t *set, void *p); /* false when out of memory */
 bool adxl_ptr_set_contains(const adxl_ptr_set_t *set, const void *p);
 bool adxl_ptr_set_remove(adxl_ptr_set_t *set, const void *p); /* false when absent */
+/* The entry in slot i (0 <= i < capacity), or NULL for an empty slot: for iteration. */
+void *adxl_ptr_set_slot(const adxl_ptr_set_t *set, size_t i);
 
 #endif

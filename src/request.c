@@ -68,6 +68,9 @@ void adxl_req_pending_done(adxl_req_t *req, adxl_status_t status) {
 void adxl_req_cancel(adxl_req_t *req) {
     pthread_mutex_lock(&req->guard);
     req->cancelled = true;
+    /* Whatever is still pending will not happen now: the request did not succeed. */
+    if (!atomic_load(&req->done))
+        adxl_req_record_error(req, ADXL_TIMEOUT);
     pthread_mutex_unlock(&req->guard);
     adxl_planner_forget(req);
 }
@@ -100,6 +103,6 @@ adxl_status_t adxl_req_wait(adxl_req_t *req) {
     if (atomic_load(&req->done))
         return adxl_req_result(req);
     adxl_req_cancel(req);
-    /* It may have finished while we gave up; the caller's memory is safe either way. */
-    return atomic_load(&req->done) ? adxl_req_result(req) : ADXL_TIMEOUT;
+    /* It may have finished just before we gave up; the caller's memory is safe either way. */
+    return adxl_req_result(req);
 }

@@ -1,7 +1,9 @@
 /*
- * The transit (buffered-mode) pool: NUM buffers of SIZE bytes. Small items are packed into
- * a buffer and sent as one frame; items larger than a buffer are split across several.
- * Buffers are mapped once at initialize and touched only when used.
+ * The transit (buffered-mode) pool: NUM x SIZE MiB of memory, as ADXL's BufferPool says,
+ * handed out in runs of pages rather than whole buffers, so that a request for a few
+ * kilobytes holds a few kilobytes and hundreds of small requests can be in flight at
+ * once. One allocation is at most SIZE MiB (a "buffer"); items larger than that are
+ * split across several. Mapped once at initialize and touched only when used.
  */
 #ifndef ADXL_TRANSIT_POOL_H
 #define ADXL_TRANSIT_POOL_H
@@ -13,18 +15,25 @@
 
 typedef struct {
     pthread_mutex_t lock;
-    uint8_t *base;   /* count * size bytes, one mapping */
-    size_t size;     /* bytes per buffer */
-    uint32_t count;
-    uint32_t *free_stack;
-    uint32_t free_count;
+    uint8_t *base;
+    size_t total;        /* bytes mapped */
+    size_t max_alloc;    /* SIZE MiB: the most one allocation gets */
+    size_t page;         /* allocation granule */
+    size_t npages;
+    uint64_t *used;      /* one bit per page */
+    size_t free_pages;
 } adxl_transit_pool_t;
 
-/* count 0 makes an empty pool (buffered mode off). */
-bool adxl_transit_pool_init(adxl_transit_pool_t *pool, uint32_t count, size_t size);
+/* count 0 or buffer_size 0 makes an empty pool (buffered mode off). */
+bool adxl_transit_pool_init(adxl_transit_pool_t *pool, uint32_t count, size_t buffer_size);
 void adxl_transit_pool_destroy(adxl_transit_pool_t *pool);
-/* A free buffer, or NULL when all are in use; never blocks. */
-uint8_t *adxl_transit_pool_try_acquire(adxl_transit_pool_t *pool);
-void adxl_transit_pool_release(adxl_transit_pool_t *pool, uint8_t *buffer);
+/*
+ * Up to min(want, SIZE) bytes of contiguous pool memory, never blocking: the longest free
+ * run up to that size, so fragmentation shrinks chunks rather than stalling them.
+ * NULL when the pool is full. *got is the usable size.
+ */
+uint8_t *adxl_transit_pool_try_acquire(adxl_transit_pool_t *pool, size_t want, size_t *got);
+void adxl_transit_pool_release(adxl_transit_pool_t *pool, uint8_t *buffer, size_t size);
+bool adxl_transit_pool_has_free(adxl_transit_pool_t *pool);
 
 #endif

@@ -199,6 +199,32 @@ static void tcp_publish(adxl_transport_t *t, uintptr_t addr, size_t len, bool ad
     pthread_mutex_unlock(&t->inbound_lock);
 }
 
+/* Reads the target's snapshot of its regions (connection 0 only), up to the empty frame
+ * that ends it, so that the first transfer already sees them. */
+static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *items,
+                                          uint64_t deadline) {
+    /* More frames than the view could hold is a peer trying to keep us here. */
+    for (int frames = 0; frames <= ADXL_REMOTE_REGIONS_MAX / (int)TCP_MAX_ITEMS + 1; frames++) {
+        uint8_t raw[TCP_FRAME_HEADER];
+        tcp_frame_header_t h;
+        if (!tcp_io_read_full(fd, raw, sizeof(raw), -1, deadline))
+            return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+        tcp_frame_header_decode(raw, &h);
+        if (h.type != TCP_FRAME_REGION_ADD || h.count > TCP_MAX_ITEMS || h.length != 0)
+            return ADXL_FAILED;
+        if (h.count == 0)
+            return ADXL_SUCCESS;
+        if (!tcp_io_read_full(fd, items, (size_t)h.count * TCP_ITEM_SIZE, -1, deadline))
+            return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+        for (uint32_t i = 0; i < h.count; i++) {
+            uint64_t addr, len;
+            tcp_item_decode(items + (size_t)i * TCP_ITEM_SIZE, &addr, &len);
+            adxl_remote_regions_add(adxl_peer_regions(peer), (uintptr_t)addr, (size_t)len);
+        }
+    }
+    return ADXL_FAILED;
+}
+
 /* HELLO out, HELLO_ACK in, on a fresh connection. */
 static adxl_status_t handshake(int fd, const char *local_name, int index, int count,
                                uint64_t link_id, uint64_t deadline) {
@@ -281,6 +307,8 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
         if (st == ADXL_SUCCESS)
             st = handshake(s->fd, adxl_engine_name(t->engine), i, link->nstreams, link_id,
                            deadline);
+        if (st == ADXL_SUCCESS && i == 0)
+            st = read_region_snapshot(s->fd, peer, s->rx_regions, deadline);
     }
     for (int i = 0; st == ADXL_SUCCESS && i < link->nstreams; i++) {
         tcp_stream_t *s = &link->streams[i];

@@ -347,18 +347,27 @@ static bool handshake(target_ctx_t *t) {
         return false;
     if (hello.stream_index != 0)
         return true;
+    /* What is registered now, in frames of up to TCP_MAX_ITEMS, then an empty frame
+     * that ends the snapshot: the initiator's connect returns only after it. */
     adxl_region_t *regions;
     size_t count;
     if (adxl_registry_snapshot(t->registry, &regions, &count) != ADXL_SUCCESS)
         return false;
-    bool ok = true;
-    for (size_t i = 0; ok && i < count; i++) {
-        uint8_t frame[TCP_FRAME_HEADER + TCP_ITEM_SIZE];
-        tcp_frame_header_t h = {.type = TCP_FRAME_REGION_ADD, .count = 1};
+    uint8_t *frame = malloc(TCP_FRAME_HEADER + (size_t)TCP_MAX_ITEMS * TCP_ITEM_SIZE);
+    bool ok = frame != NULL;
+    for (size_t first = 0; ok;) {
+        uint32_t n = count - first < TCP_MAX_ITEMS ? (uint32_t)(count - first) : TCP_MAX_ITEMS;
+        tcp_frame_header_t h = {.type = TCP_FRAME_REGION_ADD, .count = n};
         tcp_frame_header_encode(frame, &h);
-        tcp_item_encode(frame + TCP_FRAME_HEADER, regions[i].addr, regions[i].len);
-        ok = write_full(t, frame, sizeof(frame));
+        for (uint32_t i = 0; i < n; i++)
+            tcp_item_encode(frame + TCP_FRAME_HEADER + (size_t)i * TCP_ITEM_SIZE,
+                            regions[first + i].addr, regions[first + i].len);
+        ok = write_full(t, frame, TCP_FRAME_HEADER + (size_t)n * TCP_ITEM_SIZE);
+        if (n == 0)
+            break;
+        first += n;
     }
+    free(frame);
     free(regions);
     LOG_INFO("accepted stream %u/%u from %s", hello.stream_index, hello.stream_count,
              hello.name);

@@ -48,6 +48,7 @@ typedef struct adxl_chunk {
     /* Buffered mode: the transit buffer the segments point into, and for READ the
      * caller's destinations (one per segment) that the data is scattered to. */
     uint8_t *pool_buffer;
+    size_t pool_bytes;
     uint8_t **scatter;
     /* Notify: the name and message, copied at submission. */
     char *notify_name;
