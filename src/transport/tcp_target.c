@@ -16,13 +16,20 @@
 #include <sys/socket.h>
 
 #define SINK_BYTES (64u * 1024u)
+#define RXBUF_BYTES (64u * 1024u)
 
+/*
+ * Small frames are read with one recv into rxbuf (header, items and payload together);
+ * payload beyond what that recv brought goes straight from the socket into memory.
+ */
 typedef struct {
     tcp_inbound_t *in;
     adxl_engine_t *engine;
     adxl_registry_t *registry;
     bool allow_unregistered;
     uint64_t peer_timeout_ns;
+    size_t rx_start, rx_end; /* unread bytes of rxbuf */
+    uint8_t rxbuf[RXBUF_BYTES];
     uint8_t sink[SINK_BYTES];
 } target_ctx_t;
 
@@ -30,8 +37,47 @@ static uint64_t io_deadline(const target_ctx_t *t) {
     return adxl_now_ns() + t->peer_timeout_ns;
 }
 
+/* Takes up to len buffered bytes into buf (which may be NULL to drop them). */
+static size_t take_buffered(target_ctx_t *t, void *buf, size_t len) {
+    size_t n = t->rx_end - t->rx_start;
+    if (n > len)
+        n = len;
+    if (buf)
+        memcpy(buf, t->rxbuf + t->rx_start, n);
+    t->rx_start += n;
+    return n;
+}
+
+/* Refills rxbuf with whatever the socket has (waiting for at least one byte). */
+static bool refill(target_ctx_t *t) {
+    t->rx_start = t->rx_end = 0;
+    for (;;) {
+        ssize_t n = recv(t->in->fd, t->rxbuf, RXBUF_BYTES, MSG_DONTWAIT);
+        if (n > 0) {
+            t->rx_end = (size_t)n;
+            return true;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return false;
+        if (!tcp_io_wait(t->in->fd, POLLIN, t->in->transport->stop_fd, io_deadline(t)))
+            return false;
+    }
+}
+
 static bool read_full(target_ctx_t *t, void *buf, size_t len) {
-    return tcp_io_read_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t));
+    uint8_t *p = buf;
+    for (;;) {
+        size_t n = take_buffered(t, p, len);
+        p += n;
+        len -= n;
+        if (len == 0)
+            return true;
+        if (len >= RXBUF_BYTES / 2) /* large: no point staging it */
+            return tcp_io_read_full(t->in->fd, p, len, t->in->transport->stop_fd,
+                                    io_deadline(t));
+        if (!refill(t))
+            return false;
+    }
 }
 
 static bool write_full(target_ctx_t *t, const void *buf, size_t len) {
@@ -48,6 +94,7 @@ static bool send_header(target_ctx_t *t, uint16_t type, uint32_t count, uint64_t
 
 /* Reads past bytes nobody may receive, keeping the stream in step. */
 static bool discard(target_ctx_t *t, uint64_t len) {
+    len -= take_buffered(t, NULL, len < RXBUF_BYTES ? (size_t)len : RXBUF_BYTES);
     while (len > 0) {
         size_t n = len < SINK_BYTES ? (size_t)len : SINK_BYTES;
         if (!read_full(t, t->sink, n))
@@ -109,12 +156,14 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
     uint32_t item = 0;
     uint64_t item_off = 0;
     *alive = true;
+    bool wait_first = false;
     while (item < count) {
-        if (!tcp_io_wait(in->fd, to_memory ? POLLIN : POLLOUT, in->transport->stop_fd,
-                         io_deadline(t))) {
+        if (wait_first && !tcp_io_wait(in->fd, to_memory ? POLLIN : POLLOUT,
+                                       in->transport->stop_fd, io_deadline(t))) {
             *alive = false;
             return ADXL_FAILED;
         }
+        wait_first = true;
         adxl_registry_pin(t->registry);
         if (status == ADXL_SUCCESS && t->registry->generation != generation) {
             generation = t->registry->generation;
@@ -137,9 +186,17 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
                 break;
             }
         }
-        struct msghdr msg = {.msg_iov = in->iov, .msg_iovlen = (size_t)n};
-        ssize_t done = to_memory ? recvmsg(in->fd, &msg, MSG_DONTWAIT)
-                                 : sendmsg(in->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t done;
+        if (to_memory && t->rx_start < t->rx_end) {
+            /* Bytes the last recv already brought: copy them, still pinned. */
+            done = 0;
+            for (int i = 0; i < n && t->rx_start < t->rx_end; i++)
+                done += (ssize_t)take_buffered(t, in->iov[i].iov_base, in->iov[i].iov_len);
+        } else {
+            struct msghdr msg = {.msg_iov = in->iov, .msg_iovlen = (size_t)n};
+            done = to_memory ? recvmsg(in->fd, &msg, MSG_DONTWAIT)
+                             : sendmsg(in->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
         adxl_registry_unpin(t->registry);
         if (done < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             continue;
@@ -147,6 +204,7 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
             *alive = false;
             return ADXL_FAILED;
         }
+        wait_first = false; /* progress: try the socket again before polling */
         for (uint64_t left = (uint64_t)done; left > 0;) {
             uint64_t addr, len;
             tcp_item_decode(in->items + (size_t)item * TCP_ITEM_SIZE, &addr, &len);
@@ -267,6 +325,8 @@ static bool await_frame(target_ctx_t *t) {
     for (;;) {
         if (!flush_updates(t))
             return false;
+        if (t->rx_start < t->rx_end)
+            return true; /* the next frame is already here */
         struct pollfd pfd[3] = {{.fd = in->fd, .events = POLLIN},
                                 {.fd = in->wake_fd, .events = POLLIN},
                                 {.fd = in->transport->stop_fd, .events = POLLIN}};
