@@ -7,13 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A chunk with room for max_segs segments, sized to what it will carry: a one-item
+ * transfer must not pay for a 4096-segment table. */
 static adxl_chunk_t *chunk_alloc(adxl_req_t *req, adxl_chunk_kind_t kind, uint32_t max_segs,
                                  bool with_scatter) {
     size_t size = sizeof(adxl_chunk_t) + (size_t)max_segs * sizeof(adxl_segment_t) +
                   (with_scatter ? (size_t)max_segs * sizeof(uint8_t *) : 0);
-    adxl_chunk_t *chunk = calloc(1, size);
+    adxl_chunk_t *chunk = malloc(size);
     if (!chunk)
         return NULL;
+    memset(chunk, 0, sizeof(*chunk));
     chunk->req = req;
     chunk->kind = kind;
     chunk->segs = (adxl_segment_t *)(chunk + 1);
@@ -37,10 +40,14 @@ static adxl_chunk_kind_t kind_of(adxl_transfer_op_t op) {
 static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t *descs,
                                  size_t num_descs, uint32_t max_segs) {
     adxl_chunk_t *chunk = NULL;
+    uint32_t cap = 0;
     for (size_t i = 0; i < num_descs; i++) {
         for (uint64_t off = 0; off < descs[i].len;) {
             if (!chunk) {
-                chunk = chunk_alloc(req, kind_of(req->op), max_segs, false);
+                /* A chunk holds at most one piece of each remaining descriptor. */
+                size_t left = num_descs - i;
+                cap = left < max_segs ? (uint32_t)left : max_segs;
+                chunk = chunk_alloc(req, kind_of(req->op), cap, false);
                 if (!chunk)
                     return ADXL_RESOURCE_EXHAUSTED;
                 chunk->user_memory = true;
@@ -55,7 +62,7 @@ static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t 
             };
             chunk->bytes += len;
             off += len;
-            if (chunk->nsegs == max_segs || chunk->bytes == ADXL_DIRECT_CHUNK_BYTES) {
+            if (chunk->nsegs == cap || chunk->bytes == ADXL_DIRECT_CHUNK_BYTES) {
                 post_chunk(req, chunk);
                 chunk = NULL;
             }
@@ -72,6 +79,9 @@ static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t 
  */
 static adxl_chunk_t *pack_buffer(adxl_req_t *req, uint8_t *buffer, size_t buffer_size,
                                  uint32_t max_segs) {
+    size_t left = req->num_descs - req->next_desc;
+    if (left < max_segs)
+        max_segs = (uint32_t)left;
     adxl_chunk_t *chunk = chunk_alloc(req, kind_of(req->op), max_segs, req->op == ADXL_READ);
     if (!chunk)
         return NULL;

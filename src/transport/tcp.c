@@ -235,7 +235,7 @@ static adxl_status_t handshake(int fd, const char *local_name, int index, int co
     hello.name_len = (uint16_t)strlen(local_name);
     memcpy(hello.name, local_name, hello.name_len);
     size_t len = tcp_hello_encode(buf, &hello);
-    if (!tcp_io_write_full(fd, buf, len, -1, deadline))
+    if (!tcp_io_write_full(fd, buf, len, -1, deadline, false))
         return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
     tcp_hello_ack_t ack;
     if (!tcp_io_read_full(fd, buf, TCP_HELLO_ACK_FIXED, -1, deadline))

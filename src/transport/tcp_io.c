@@ -111,10 +111,11 @@ bool tcp_io_read_full(int fd, void *buf, size_t len, int stop_fd, uint64_t deadl
     return true;
 }
 
-bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_t deadline) {
+bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_t deadline,
+                       bool more) {
     const uint8_t *p = buf;
     while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
         if (n > 0) {
             p += n;
             len -= (size_t)n;

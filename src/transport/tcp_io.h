@@ -20,9 +20,11 @@ adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb
 
 /* Waits for events on fd; false on timeout, on stop_fd readable, or on error. */
 bool tcp_io_wait(int fd, short events, int stop_fd, uint64_t deadline);
-/* Reads or writes exactly len bytes; false on EOF, error, stop or deadline. */
+/* Reads or writes exactly len bytes; false on EOF, error, stop or deadline. more: more
+ * of the same message follows at once (MSG_MORE), so the kernel need not send it alone. */
 bool tcp_io_read_full(int fd, void *buf, size_t len, int stop_fd, uint64_t deadline);
-bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_t deadline);
+bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_t deadline,
+                       bool more);
 /* Advances an iovec array past n bytes; returns the new first entry index. */
 int tcp_io_iov_advance(struct iovec *iov, int iovcnt, size_t n);
 

@@ -80,16 +80,22 @@ static bool read_full(target_ctx_t *t, void *buf, size_t len) {
     }
 }
 
-static bool write_full(target_ctx_t *t, const void *buf, size_t len) {
-    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t));
+static bool write_more(target_ctx_t *t, const void *buf, size_t len, bool more) {
+    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t),
+                             more);
 }
 
+static bool write_full(target_ctx_t *t, const void *buf, size_t len) {
+    return write_more(t, buf, len, false);
+}
+
+/* more: the rest of the answer follows (DATA), so header and payload share segments. */
 static bool send_header(target_ctx_t *t, uint16_t type, uint32_t count, uint64_t id,
-                        uint64_t length) {
+                        uint64_t length, bool more) {
     uint8_t buf[TCP_FRAME_HEADER];
     tcp_frame_header_t h = {.type = type, .count = count, .id = id, .length = length};
     tcp_frame_header_encode(buf, &h);
-    return write_full(t, buf, sizeof(buf));
+    return write_more(t, buf, sizeof(buf), more);
 }
 
 /* Reads past bytes nobody may receive, keeping the stream in step. */
@@ -194,8 +200,9 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
                 done += (ssize_t)take_buffered(t, in->iov[i].iov_base, in->iov[i].iov_len);
         } else {
             struct msghdr msg = {.msg_iov = in->iov, .msg_iovlen = (size_t)n};
+            /* A READ answer's trailer follows the payload at once. */
             done = to_memory ? recvmsg(in->fd, &msg, MSG_DONTWAIT)
-                             : sendmsg(in->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+                             : sendmsg(in->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
         }
         adxl_registry_unpin(t->registry);
         if (done < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -237,7 +244,7 @@ static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
     adxl_engine_count_served(t->engine, st != ADXL_SUCCESS);
     if (st != ADXL_SUCCESS)
         LOG_WARN("refused a WRITE of %u items: not inside registered memory", h->count);
-    return send_header(t, TCP_FRAME_ACK, st, h->id, 0);
+    return send_header(t, TCP_FRAME_ACK, st, h->id, 0, false);
 }
 
 static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
@@ -251,10 +258,10 @@ static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
     if (!allowed) {
         LOG_WARN("refused a READ of %u items: not inside registered memory", h->count);
         tcp_put_u32(trailer, ADXL_PARAM_INVALID);
-        return send_header(t, TCP_FRAME_DATA, 0, h->id, 0) &&
+        return send_header(t, TCP_FRAME_DATA, 0, h->id, 0, true) &&
                write_full(t, trailer, sizeof(trailer));
     }
-    if (!send_header(t, TCP_FRAME_DATA, 0, h->id, total))
+    if (!send_header(t, TCP_FRAME_DATA, 0, h->id, total, true))
         return false;
     bool alive;
     adxl_status_t st = move_payload(t, h->count, false, generation, &alive);
@@ -280,7 +287,7 @@ static bool serve_notify(target_ctx_t *t, const tcp_frame_header_t *h) {
                                                     t->in->notify_source, name, name_len,
                                                     name + name_len, msg_len)
                            : ADXL_FAILED;
-    return send_header(t, TCP_FRAME_NOTIFY_ACK, st, h->id, 0);
+    return send_header(t, TCP_FRAME_NOTIFY_ACK, st, h->id, 0, false);
 }
 
 /* Sends the region updates queued by register/deregister. */
@@ -361,7 +368,7 @@ static void serve(target_ctx_t *t) {
             ok = serve_notify(t, &h);
             break;
         case TCP_FRAME_PING:
-            ok = h.length == 0 && send_header(t, TCP_FRAME_PONG, 0, h.id, 0);
+            ok = h.length == 0 && send_header(t, TCP_FRAME_PONG, 0, h.id, 0, false);
             break;
         default:
             ok = false;
