@@ -5,11 +5,17 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all test bench install clean format asan tsan deps
+.DEFAULT_GOAL := all
+
+# Installs missing Debian packages (cmake, gcc, ...) so that a fresh machine needs
+# nothing but `make test` or `make bench`.
+deps:
+	@scripts/install-deps.sh $(EXTRA_DEPS)
 
 all: $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
-$(BUILD)/Makefile:
+$(BUILD)/Makefile: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
 
 test: all
@@ -18,17 +24,17 @@ test: all
 bench: all
 	$(BUILD)/tools/adxl-bench
 
-install: $(BUILD)/Makefile
+install: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 	cmake --build $(BUILD) -j $(JOBS)
 	cmake --install $(BUILD)
 
 # The suite under AddressSanitizer+UBSan and under ThreadSanitizer, each in its own tree.
 asan:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DADXL_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang"
+	$(MAKE) test EXTRA_DEPS="clang libclang-rt-14-dev" BUILD=build-asan CMAKE_FLAGS="-DADXL_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang"
 
 tsan:
-	$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DADXL_SANITIZE=thread -DCMAKE_C_COMPILER=clang"
+	$(MAKE) test EXTRA_DEPS="clang libclang-rt-14-dev" BUILD=build-tsan CMAKE_FLAGS="-DADXL_SANITIZE=thread -DCMAKE_C_COMPILER=clang"
 
 format:
 	clang-format -i include/adxl/*.h src/*.c src/*.h src/transport/*.c src/transport/*.h tests/*.c tests/*.h tools/*.c

@@ -177,3 +177,25 @@ int tu_wait_child(tu_child_t *child, int timeout_ms) {
     close(child->from_child);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+bool tu_stop_child(pid_t pid) {
+    if (kill(pid, SIGSTOP) != 0)
+        return false;
+    int status;
+    pid_t r;
+    do
+        r = waitpid(pid, &status, WUNTRACED);
+    while (r < 0 && errno == EINTR);
+    return r == pid && WIFSTOPPED(status);
+}
+
+bool tu_cont_child(pid_t pid) {
+    if (kill(pid, SIGCONT) != 0)
+        return false;
+    int status;
+    pid_t r;
+    do
+        r = waitpid(pid, &status, WCONTINUED);
+    while (r < 0 && errno == EINTR);
+    return r == pid && WIFCONTINUED(status);
+}

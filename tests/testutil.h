@@ -83,6 +83,10 @@ bool tu_spawn(tu_child_t *child, tu_child_fn fn, void *arg);
 bool tu_send_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reads one line (without the newline) into buf; false on EOF, error or timeout. */
 bool tu_recv_line(int fd, char *buf, size_t cap, int timeout_ms);
+/* Sends SIGSTOP to a child and returns once it is really stopped (kill() alone returns
+ * before the signal has taken effect); SIGCONT likewise. */
+bool tu_stop_child(pid_t pid);
+bool tu_cont_child(pid_t pid);
 /* Waits for the child to exit; returns its exit status, or -1 if it was killed or
  * did not exit within timeout_ms (then it is killed). */
 int tu_wait_child(tu_child_t *child, int timeout_ms);
