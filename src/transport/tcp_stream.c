@@ -281,7 +281,7 @@ static bool on_header(tcp_stream_t *s) {
 }
 
 /* One non-blocking receive of READ payload into the chunk's destinations. */
-static ssize_t rx_payload(tcp_stream_t *s, adxl_chunk_t *c) {
+static ssize_t rx_payload(tcp_stream_t *s, adxl_chunk_t *c, size_t *asked) {
     struct iovec iov[TCP_IOV_MAX];
     int n = 0;
     bool guarded = c->user_memory && adxl_req_guard_enter(c->req);
@@ -294,6 +294,9 @@ static ssize_t rx_payload(tcp_stream_t *s, adxl_chunk_t *c) {
             iov[n++] = (struct iovec){c->segs[i].local + off, c->segs[i].len - off};
         }
     }
+    *asked = 0;
+    for (int i = 0; i < n; i++)
+        *asked += iov[i].iov_len;
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     ssize_t got = recvmsg(s->fd, &msg, MSG_DONTWAIT);
     if (guarded)
@@ -320,10 +323,11 @@ static ssize_t rx_payload(tcp_stream_t *s, adxl_chunk_t *c) {
 static bool rx_progress(tcp_stream_t *s) {
     for (;;) {
         ssize_t got;
+        size_t asked;
         switch (s->rx_state) {
         case RX_HEADER:
-            got = recv(s->fd, s->rx_hdr + s->rx_hdr_got, TCP_FRAME_HEADER - s->rx_hdr_got,
-                       MSG_DONTWAIT);
+            asked = TCP_FRAME_HEADER - s->rx_hdr_got;
+            got = recv(s->fd, s->rx_hdr + s->rx_hdr_got, asked, MSG_DONTWAIT);
             if (got > 0 && (s->rx_hdr_got += (size_t)got) == TCP_FRAME_HEADER) {
                 s->rx_hdr_got = 0;
                 tcp_frame_header_decode(s->rx_hdr, &s->rx_frame);
@@ -335,13 +339,13 @@ static bool rx_progress(tcp_stream_t *s) {
             }
             break;
         case RX_PAYLOAD:
-            got = rx_payload(s, s->sent.head);
+            got = rx_payload(s, s->sent.head, &asked);
             if (got > 0 && s->rx_left == 0)
                 s->rx_state = RX_TRAILER;
             break;
         case RX_TRAILER:
-            got = recv(s->fd, s->rx_trailer + s->rx_trailer_got, TCP_TRAILER - s->rx_trailer_got,
-                       MSG_DONTWAIT);
+            asked = TCP_TRAILER - s->rx_trailer_got;
+            got = recv(s->fd, s->rx_trailer + s->rx_trailer_got, asked, MSG_DONTWAIT);
             if (got > 0 && (s->rx_trailer_got += (size_t)got) == TCP_TRAILER) {
                 adxl_status_t st = tcp_status_from_wire(tcp_get_u32(s->rx_trailer));
                 /* A refusal must carry a reason; "success" with no data is a broken peer. */
@@ -352,9 +356,10 @@ static bool rx_progress(tcp_stream_t *s) {
             }
             break;
         default: /* RX_REGIONS */
+            asked = (size_t)s->rx_left;
             got = recv(s->fd,
                        s->rx_regions + (size_t)s->rx_frame.count * TCP_ITEM_SIZE - s->rx_left,
-                       s->rx_left, MSG_DONTWAIT);
+                       asked, MSG_DONTWAIT);
             if (got > 0 && (s->rx_left -= (uint64_t)got) == 0) {
                 apply_regions(s);
                 s->rx_state = RX_HEADER;
@@ -368,6 +373,9 @@ static bool rx_progress(tcp_stream_t *s) {
         uint64_t now = adxl_now_ns();
         atomic_store(&s->last_alive_ns, now);
         atomic_store(&s->last_rx_ns, now);
+        /* A short read emptied the socket: poll says when there is more, no need to ask. */
+        if ((size_t)got < asked)
+            return true;
     }
 }
 
