@@ -108,15 +108,25 @@ static adxl_status_t check_remote_name(adxl_engine_t *engine, const char *remote
     return ADXL_SUCCESS;
 }
 
-adxl_status_t adxl_connect(adxl_engine_t *engine, const char *remote_engine, int32_t timeout_ms) {
-    REQUIRE_ENGINE(engine);
-    adxl_engine_addr_t addr;
-    adxl_status_t st = check_remote_name(engine, remote_engine, &addr);
+/* The arguments connect and disconnect share; also shuts down links that failed. */
+static adxl_status_t check_link_call(adxl_engine_t *engine, const char *remote,
+                                     int32_t timeout_ms, const char *what,
+                                     adxl_engine_addr_t *addr) {
+    adxl_status_t st = check_remote_name(engine, remote, addr);
     if (st != ADXL_SUCCESS)
         return st;
     if (timeout_ms <= 0)
-        return PARAM_INVALID("connect timeout %d ms is not positive", (int)timeout_ms);
+        return PARAM_INVALID("%s timeout %d ms is not positive", what, (int)timeout_ms);
     adxl_peers_reap(engine);
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_connect(adxl_engine_t *engine, const char *remote_engine, int32_t timeout_ms) {
+    REQUIRE_ENGINE(engine);
+    adxl_engine_addr_t addr;
+    adxl_status_t st = check_link_call(engine, remote_engine, timeout_ms, "connect", &addr);
+    if (st != ADXL_SUCCESS)
+        return st;
     return adxl_peers_connect(engine, remote_engine, &addr, adxl_deadline_after_ms(timeout_ms));
 }
 
@@ -124,13 +134,8 @@ adxl_status_t adxl_disconnect(adxl_engine_t *engine, const char *remote_engine,
                               int32_t timeout_ms) {
     REQUIRE_ENGINE(engine);
     adxl_engine_addr_t addr;
-    adxl_status_t st = check_remote_name(engine, remote_engine, &addr);
-    if (st != ADXL_SUCCESS)
-        return st;
-    if (timeout_ms <= 0)
-        return PARAM_INVALID("disconnect timeout %d ms is not positive", (int)timeout_ms);
-    adxl_peers_reap(engine);
-    return adxl_peers_disconnect(engine, remote_engine);
+    adxl_status_t st = check_link_call(engine, remote_engine, timeout_ms, "disconnect", &addr);
+    return st != ADXL_SUCCESS ? st : adxl_peers_disconnect(engine, remote_engine);
 }
 
 /* The link to remote, connecting first under AutoConnect. */

@@ -6,6 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What start set up before the transport, in reverse. */
+static void release_core(adxl_engine_t *engine) {
+    adxl_notify_queue_destroy(&engine->notifies);
+    adxl_transit_pool_destroy(&engine->pool);
+    adxl_registry_destroy(&engine->registry);
+    pthread_mutex_destroy(&engine->transit_wait_lock);
+    pthread_mutex_destroy(&engine->peers_lock);
+    pthread_mutex_destroy(&engine->reqs_lock);
+}
+
 adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
                                 const adxl_option_t *options, size_t num_options) {
     adxl_engine_addr_t addr;
@@ -41,12 +51,7 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
 
     st = ops->start(engine, &addr, engine->local_name, &engine->transport);
     if (st != ADXL_SUCCESS) {
-        adxl_notify_queue_destroy(&engine->notifies);
-        adxl_transit_pool_destroy(&engine->pool);
-        adxl_registry_destroy(&engine->registry);
-        pthread_mutex_destroy(&engine->transit_wait_lock);
-        pthread_mutex_destroy(&engine->peers_lock);
-        pthread_mutex_destroy(&engine->reqs_lock);
+        release_core(engine);
         return st;
     }
     LOG_INFO("engine %s initialized (transport %s)", engine->local_name, ops->name);
@@ -67,13 +72,7 @@ void adxl_engine_stop(adxl_engine_t *engine) {
             adxl_req_release(req);
     }
     adxl_ptr_set_free(&engine->async_reqs);
-
-    adxl_notify_queue_destroy(&engine->notifies);
-    adxl_transit_pool_destroy(&engine->pool);
-    adxl_registry_destroy(&engine->registry);
-    pthread_mutex_destroy(&engine->transit_wait_lock);
-    pthread_mutex_destroy(&engine->peers_lock);
-    pthread_mutex_destroy(&engine->reqs_lock);
+    release_core(engine);
 }
 
 uint8_t *adxl_engine_acquire_transit(adxl_engine_t *engine, adxl_req_t *req, size_t want,
