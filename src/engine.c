@@ -13,6 +13,7 @@ static void release_core(adxl_engine_t *engine) {
     adxl_registry_destroy(&engine->registry);
     pthread_mutex_destroy(&engine->transit_wait_lock);
     pthread_mutex_destroy(&engine->peers_lock);
+    pthread_cond_destroy(&engine->peers_changed);
     pthread_mutex_destroy(&engine->reqs_lock);
 }
 
@@ -43,6 +44,11 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
     adxl_notify_queue_init(&engine->notifies);
     pthread_mutex_init(&engine->transit_wait_lock, NULL);
     pthread_mutex_init(&engine->peers_lock, NULL);
+    pthread_condattr_t cond_attr;
+    pthread_condattr_init(&cond_attr);
+    pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&engine->peers_changed, &cond_attr);
+    pthread_condattr_destroy(&cond_attr);
     pthread_mutex_init(&engine->reqs_lock, NULL);
     engine->transit_wait_head = engine->transit_wait_tail = NULL;
     engine->peers = engine->graveyard = NULL;

@@ -42,6 +42,7 @@ struct adxl_engine {
     adxl_transport_t *transport;
 
     pthread_mutex_t peers_lock;
+    pthread_cond_t peers_changed; /* a connect in progress finished, one way or the other */
     struct adxl_peer *peers;
     struct adxl_peer *graveyard;
 

@@ -1,8 +1,10 @@
 #include "peer.h"
 
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +87,21 @@ adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
     peer->ops = engine->transport_ops;
     adxl_remote_regions_init(&peer->regions);
 
-    /* Claim the name first so that two connects to one peer cannot both proceed. */
+    /* Claim the name first so that two connects to one peer cannot both proceed. A
+     * connect that finds another one in progress waits for its outcome: a link (then
+     * it is already connected), or none (then it tries itself). */
     pthread_mutex_lock(&engine->peers_lock);
-    if (find_slot(engine, name)) {
+    adxl_peer_t **slot;
+    while ((slot = find_slot(engine, name)) && !(*slot)->ready) {
+        struct timespec ts = adxl_deadline_timespec(deadline);
+        if (pthread_cond_timedwait(&engine->peers_changed, &engine->peers_lock, &ts) ==
+            ETIMEDOUT) {
+            pthread_mutex_unlock(&engine->peers_lock);
+            adxl_peer_release(peer);
+            return ADXL_TIMEOUT;
+        }
+    }
+    if (slot) {
         pthread_mutex_unlock(&engine->peers_lock);
         adxl_peer_release(peer);
         return ADXL_ALREADY_CONNECTED;
@@ -105,10 +119,11 @@ adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
     if (st == ADXL_SUCCESS) {
         peer->ready = true;
     } else {
-        adxl_peer_t **slot = find_slot(engine, name);
+        slot = find_slot(engine, name);
         if (slot && *slot == peer)
             *slot = peer->next;
     }
+    pthread_cond_broadcast(&engine->peers_changed);
     pthread_mutex_unlock(&engine->peers_lock);
     if (st != ADXL_SUCCESS) {
         if (link)

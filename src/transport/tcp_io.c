@@ -55,6 +55,17 @@ static bool pause_until(uint64_t until) {
     return true;
 }
 
+/* Retrying a free local port can make the kernel pick that very port as the source:
+ * a TCP "simultaneous open" with ourselves, which must count as nobody answering. */
+static bool connected_to_itself(int fd) {
+    struct sockaddr_storage local, remote;
+    socklen_t llen = sizeof(local), rlen = sizeof(remote);
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
+        getpeername(fd, (struct sockaddr *)&remote, &rlen) != 0)
+        return false;
+    return llen == rlen && memcmp(&local, &remote, llen) == 0;
+}
+
 adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb,
                              uint64_t deadline, int *out_fd) {
     uint64_t backoff_ns = 5 * ADXL_NS_PER_MS;
@@ -74,7 +85,7 @@ adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb
                 err = ETIMEDOUT;
             }
         }
-        if (err == 0) {
+        if (err == 0 && !connected_to_itself(fd)) {
             *out_fd = fd;
             return ADXL_SUCCESS;
         }
