@@ -13,68 +13,57 @@
 #include <string.h>
 
 /* Every engine call starts here: NULL is a bad argument, uninitialized a failure. */
-#define REQUIRE_ENGINE(engine)                                                                 \
-    do {                                                                                       \
-        if (!(engine))                                                                         \
-            return PARAM_INVALID("engine is NULL");                                            \
-        if (!atomic_load(&(engine)->initialized)) {                                            \
-            LOG_ERROR("engine is not initialized");                                            \
-            return ADXL_FAILED;                                                                \
-        }                                                                                      \
+#define REQUIRE_ENGINE(engine)                                                                     \
+    do {                                                                                           \
+        if (!(engine)) return PARAM_INVALID("engine is NULL");                                     \
+        if (!atomic_load(&(engine)->initialized)) {                                                \
+            LOG_ERROR("engine is not initialized");                                                \
+            return ADXL_FAILED;                                                                    \
+        }                                                                                          \
     } while (0)
 
 adxl_status_t adxl_engine_create(adxl_engine_t **engine) {
-    if (!engine)
-        return PARAM_INVALID("engine out-pointer is NULL");
+    if (!engine) return PARAM_INVALID("engine out-pointer is NULL");
     *engine = calloc(1, sizeof(**engine));
     return *engine ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
 }
 
 void adxl_engine_destroy(adxl_engine_t *engine) {
-    if (!engine)
-        return;
+    if (!engine) return;
     adxl_finalize(engine);
     free(engine);
 }
 
 adxl_status_t adxl_initialize(adxl_engine_t *engine, const char *local_engine,
                               const adxl_option_t *options, size_t num_options) {
-    if (!engine)
-        return PARAM_INVALID("engine is NULL");
-    if (atomic_load(&engine->initialized))
-        return ADXL_SUCCESS;
+    if (!engine) return PARAM_INVALID("engine is NULL");
+    if (atomic_load(&engine->initialized)) return ADXL_SUCCESS;
     adxl_status_t st = adxl_engine_start(engine, local_engine, options, num_options);
-    if (st == ADXL_SUCCESS)
-        atomic_store(&engine->initialized, true);
+    if (st == ADXL_SUCCESS) atomic_store(&engine->initialized, true);
     return st;
 }
 
 void adxl_finalize(adxl_engine_t *engine) {
-    if (!engine || !atomic_load(&engine->initialized))
-        return;
+    if (!engine || !atomic_load(&engine->initialized)) return;
     atomic_store(&engine->initialized, false);
     adxl_engine_stop(engine);
 }
 
 const char *adxl_local_engine(const adxl_engine_t *engine) {
-    if (!engine || !atomic_load(&engine->initialized))
-        return NULL;
+    if (!engine || !atomic_load(&engine->initialized)) return NULL;
     return engine->local_name;
 }
 
 adxl_status_t adxl_register_mem(adxl_engine_t *engine, const adxl_mem_desc_t *mem,
                                 adxl_mem_type_t type, adxl_mem_handle_t *handle) {
     REQUIRE_ENGINE(engine);
-    if (!mem || !handle)
-        return PARAM_INVALID("mem or handle is NULL");
+    if (!mem || !handle) return PARAM_INVALID("mem or handle is NULL");
     if (type == ADXL_MEM_DEVICE) {
         LOG_ERROR("device memory is not supported by this build");
         return ADXL_UNSUPPORTED;
     }
-    if (type != ADXL_MEM_HOST)
-        return PARAM_INVALID("unknown memory type %d", (int)type);
-    if (mem->addr == 0 || mem->len == 0)
-        return PARAM_INVALID("memory address or length is zero");
+    if (type != ADXL_MEM_HOST) return PARAM_INVALID("unknown memory type %d", (int)type);
+    if (mem->addr == 0 || mem->len == 0) return PARAM_INVALID("memory address or length is zero");
     if (mem->addr + mem->len < mem->addr)
         return PARAM_INVALID("memory 0x%lx+%zu wraps around the address space",
                              (unsigned long)mem->addr, mem->len);
@@ -87,8 +76,7 @@ adxl_status_t adxl_register_mem(adxl_engine_t *engine, const adxl_mem_desc_t *me
 
 adxl_status_t adxl_deregister_mem(adxl_engine_t *engine, adxl_mem_handle_t handle) {
     REQUIRE_ENGINE(engine);
-    if (!handle)
-        return PARAM_INVALID("handle is NULL");
+    if (!handle) return PARAM_INVALID("handle is NULL");
     uintptr_t addr = 0;
     size_t len = 0;
     adxl_status_t st = adxl_registry_remove(&engine->registry, handle, &addr, &len);
@@ -99,8 +87,7 @@ adxl_status_t adxl_deregister_mem(adxl_engine_t *engine, adxl_mem_handle_t handl
 
 static adxl_status_t check_remote_name(adxl_engine_t *engine, const char *remote,
                                        adxl_engine_addr_t *addr) {
-    if (!remote)
-        return PARAM_INVALID("remote engine name is NULL");
+    if (!remote) return PARAM_INVALID("remote engine name is NULL");
     if (!adxl_engine_name_parse(remote, addr) || !addr->has_port)
         return PARAM_INVALID("remote engine name '%s' is not ip:port or [ipv6]:port", remote);
     if (strcmp(remote, engine->local_name) == 0)
@@ -109,12 +96,10 @@ static adxl_status_t check_remote_name(adxl_engine_t *engine, const char *remote
 }
 
 /* The arguments connect and disconnect share; also shuts down links that failed. */
-static adxl_status_t check_link_call(adxl_engine_t *engine, const char *remote,
-                                     int32_t timeout_ms, const char *what,
-                                     adxl_engine_addr_t *addr) {
+static adxl_status_t check_link_call(adxl_engine_t *engine, const char *remote, int32_t timeout_ms,
+                                     const char *what, adxl_engine_addr_t *addr) {
     adxl_status_t st = check_remote_name(engine, remote, addr);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     if (timeout_ms <= 0)
         return PARAM_INVALID("%s timeout %d ms is not positive", what, (int)timeout_ms);
     adxl_peers_reap(engine);
@@ -125,8 +110,7 @@ adxl_status_t adxl_connect(adxl_engine_t *engine, const char *remote_engine, int
     REQUIRE_ENGINE(engine);
     adxl_engine_addr_t addr;
     adxl_status_t st = check_link_call(engine, remote_engine, timeout_ms, "connect", &addr);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     return adxl_peers_connect(engine, remote_engine, &addr, adxl_deadline_after_ms(timeout_ms));
 }
 
@@ -143,39 +127,33 @@ static adxl_status_t get_peer(adxl_engine_t *engine, const char *remote, int32_t
                               adxl_peer_t **out) {
     adxl_engine_addr_t addr;
     adxl_status_t st = check_remote_name(engine, remote, &addr);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     adxl_peers_reap(engine);
     *out = adxl_peers_find(engine, remote);
-    if (*out)
-        return ADXL_SUCCESS;
+    if (*out) return ADXL_SUCCESS;
     if (!engine->config.auto_connect) {
         LOG_ERROR("not connected to %s", remote);
         return ADXL_NOT_CONNECTED;
     }
-    st = adxl_peers_connect(engine, remote, &addr,
-                            adxl_deadline_after_ms(timeout_ms > 0 ? timeout_ms
-                                                                  : ADXL_DEFAULT_TIMEOUT_MS));
-    if (st != ADXL_SUCCESS && st != ADXL_ALREADY_CONNECTED)
-        return st;
+    st = adxl_peers_connect(
+        engine, remote, &addr,
+        adxl_deadline_after_ms(timeout_ms > 0 ? timeout_ms : ADXL_DEFAULT_TIMEOUT_MS));
+    if (st != ADXL_SUCCESS && st != ADXL_ALREADY_CONNECTED) return st;
     *out = adxl_peers_find(engine, remote);
     return *out ? ADXL_SUCCESS : ADXL_NOT_CONNECTED;
 }
 
 static adxl_status_t check_transfer(const char *remote, adxl_transfer_op_t op,
                                     const adxl_transfer_op_desc_t *descs, size_t num_descs) {
-    if (!remote)
-        return PARAM_INVALID("remote engine name is NULL");
+    if (!remote) return PARAM_INVALID("remote engine name is NULL");
     if (op != ADXL_READ && op != ADXL_WRITE)
         return PARAM_INVALID("unknown transfer op %d", (int)op);
-    if (!descs || num_descs == 0)
-        return PARAM_INVALID("the batch is empty");
+    if (!descs || num_descs == 0) return PARAM_INVALID("the batch is empty");
     for (size_t i = 0; i < num_descs; i++) {
         const adxl_transfer_op_desc_t *d = &descs[i];
         if (d->local_addr == 0 || d->remote_addr == 0)
             return PARAM_INVALID("descriptor %zu has a zero address", i);
-        if (d->len == 0)
-            return PARAM_INVALID("descriptor %zu has length 0", i);
+        if (d->len == 0) return PARAM_INVALID("descriptor %zu has length 0", i);
         if (d->local_addr + d->len < d->local_addr || d->remote_addr + d->len < d->remote_addr)
             return PARAM_INVALID("descriptor %zu wraps around the address space", i);
     }
@@ -187,20 +165,17 @@ adxl_status_t adxl_transfer_sync(adxl_engine_t *engine, const char *remote_engin
                                  size_t num_descs, int32_t timeout_ms) {
     REQUIRE_ENGINE(engine);
     adxl_status_t st = check_transfer(remote_engine, op, op_descs, num_descs);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     if (timeout_ms <= 0)
         return PARAM_INVALID("transfer timeout %d ms is not positive", (int)timeout_ms);
     uint64_t deadline = adxl_deadline_after_ms(timeout_ms);
     adxl_peer_t *peer;
     st = get_peer(engine, remote_engine, timeout_ms, &peer);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     adxl_req_t *req = NULL;
     st = adxl_planner_submit(engine, peer, op, op_descs, num_descs, deadline, &req);
     adxl_peer_release(peer);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     st = adxl_req_wait(req);
     adxl_req_release(req);
     return st;
@@ -212,23 +187,19 @@ adxl_status_t adxl_transfer_async(adxl_engine_t *engine, const char *remote_engi
                                   adxl_transfer_req_t *req) {
     REQUIRE_ENGINE(engine);
     adxl_status_t st = check_transfer(remote_engine, op, op_descs, num_descs);
-    if (st != ADXL_SUCCESS)
-        return st;
-    if (!req)
-        return PARAM_INVALID("request out-pointer is NULL");
+    if (st != ADXL_SUCCESS) return st;
+    if (!req) return PARAM_INVALID("request out-pointer is NULL");
     if (args && args->timeout_ms < 0)
         return PARAM_INVALID("transfer timeout %d ms is negative", (int)args->timeout_ms);
     int32_t timeout_ms = args ? args->timeout_ms : 0;
     adxl_peer_t *peer;
     st = get_peer(engine, remote_engine, timeout_ms, &peer);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     adxl_req_t *r = NULL;
     st = adxl_planner_submit(engine, peer, op, op_descs, num_descs,
                              adxl_deadline_after_ms(timeout_ms), &r);
     adxl_peer_release(peer);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     r->user_data = args ? args->user_data : NULL;
     pthread_mutex_lock(&engine->reqs_lock);
     bool added = adxl_ptr_set_add(&engine->async_reqs, r);
@@ -249,8 +220,7 @@ adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_
         LOG_ERROR("request is NULL");
         return ADXL_FAILED;
     }
-    if (!status)
-        return PARAM_INVALID("status out-pointer is NULL");
+    if (!status) return PARAM_INVALID("status out-pointer is NULL");
     pthread_mutex_lock(&engine->reqs_lock);
     bool known = adxl_ptr_set_contains(&engine->async_reqs, req);
     pthread_mutex_unlock(&engine->reqs_lock);
@@ -258,8 +228,8 @@ adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_
         return PARAM_INVALID("request %p is unknown or was already reported final", (void *)req);
 
     if (atomic_load(&req->done)) {
-        *status = adxl_req_result(req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED
-                                                       : ADXL_TRANSFER_FAILED;
+        *status =
+            adxl_req_result(req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED : ADXL_TRANSFER_FAILED;
     } else if (req->deadline != ADXL_NO_DEADLINE && adxl_now_ns() >= req->deadline) {
         adxl_req_cancel(req);
         *status = ADXL_TRANSFER_TIMEOUT;
@@ -271,14 +241,13 @@ adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_
     pthread_mutex_lock(&engine->reqs_lock);
     bool mine = adxl_ptr_set_remove(&engine->async_reqs, req);
     pthread_mutex_unlock(&engine->reqs_lock);
-    if (!mine)
-        return PARAM_INVALID("request %p was already reported final", (void *)req);
+    if (!mine) return PARAM_INVALID("request %p was already reported final", (void *)req);
     adxl_req_release(req);
     return ADXL_SUCCESS;
 }
 
-adxl_status_t adxl_send_notify(adxl_engine_t *engine, const char *remote_engine,
-                               const char *name, const char *msg, int32_t timeout_ms) {
+adxl_status_t adxl_send_notify(adxl_engine_t *engine, const char *remote_engine, const char *name,
+                               const char *msg, int32_t timeout_ms) {
     REQUIRE_ENGINE(engine);
     if (!remote_engine || !name || !msg)
         return PARAM_INVALID("remote engine, notify name or message is NULL");
@@ -291,14 +260,12 @@ adxl_status_t adxl_send_notify(adxl_engine_t *engine, const char *remote_engine,
         return PARAM_INVALID("notify timeout %d ms is not positive", (int)timeout_ms);
     adxl_peer_t *peer;
     adxl_status_t st = get_peer(engine, remote_engine, timeout_ms, &peer);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     adxl_req_t *req = NULL;
     st = adxl_planner_submit_notify(engine, peer, name, name_len, msg, msg_len,
                                     adxl_deadline_after_ms(timeout_ms), &req);
     adxl_peer_release(peer);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     st = adxl_req_wait(req);
     adxl_req_release(req);
     return st;
@@ -307,8 +274,7 @@ adxl_status_t adxl_send_notify(adxl_engine_t *engine, const char *remote_engine,
 adxl_status_t adxl_get_notifies(adxl_engine_t *engine, adxl_notify_t *notifies, size_t capacity,
                                 size_t *count) {
     REQUIRE_ENGINE(engine);
-    if (!count)
-        return PARAM_INVALID("count out-pointer is NULL");
+    if (!count) return PARAM_INVALID("count out-pointer is NULL");
     if (!notifies && capacity > 0)
         return PARAM_INVALID("notifies is NULL but capacity is %zu", capacity);
     adxl_notify_queue_pop(&engine->notifies, notifies, capacity, count);
@@ -317,8 +283,7 @@ adxl_status_t adxl_get_notifies(adxl_engine_t *engine, adxl_notify_t *notifies, 
 
 adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats) {
     REQUIRE_ENGINE(engine);
-    if (!stats)
-        return PARAM_INVALID("stats out-pointer is NULL");
+    if (!stats) return PARAM_INVALID("stats out-pointer is NULL");
     const adxl_engine_stats_t *s = &engine->stats;
     *stats = (adxl_stats_t){
         .batches_direct = atomic_load(&s->batches_direct),

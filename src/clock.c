@@ -7,17 +7,14 @@ uint64_t adxl_now_ns(void) {
 }
 
 uint64_t adxl_deadline_after_ms(int64_t timeout_ms) {
-    if (timeout_ms <= 0)
-        return ADXL_NO_DEADLINE;
+    if (timeout_ms <= 0) return ADXL_NO_DEADLINE;
     return adxl_now_ns() + (uint64_t)timeout_ms * ADXL_NS_PER_MS;
 }
 
 int adxl_poll_timeout_ms(uint64_t deadline) {
-    if (deadline == ADXL_NO_DEADLINE)
-        return -1;
+    if (deadline == ADXL_NO_DEADLINE) return -1;
     uint64_t now = adxl_now_ns();
-    if (now >= deadline)
-        return 0;
+    if (now >= deadline) return 0;
     uint64_t ms = (deadline - now + ADXL_NS_PER_MS - 1) / ADXL_NS_PER_MS;
     return ms > 1000000 ? 1000000 : (int)ms;
 }

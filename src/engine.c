@@ -26,16 +26,13 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
     adxl_config_t config;
     adxl_config_defaults(&config);
     adxl_status_t st = adxl_config_parse(&config, options, num_options);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     const adxl_transport_ops_t *ops = adxl_transport_select(&config);
-    if (!ops)
-        return ADXL_UNSUPPORTED;
+    if (!ops) return ADXL_UNSUPPORTED;
 
     engine->config = config;
     memset(&engine->stats, 0, sizeof(engine->stats));
-    if (!adxl_registry_init(&engine->registry))
-        return ADXL_FAILED;
+    if (!adxl_registry_init(&engine->registry)) return ADXL_FAILED;
     if (!adxl_transit_pool_init(&engine->pool, config.pool_buffers,
                                 (size_t)config.pool_buffer_mb << 20)) {
         adxl_registry_destroy(&engine->registry);
@@ -74,8 +71,7 @@ void adxl_engine_stop(adxl_engine_t *engine) {
     /* Async handles the caller never collected. Their chunks are all complete now. */
     for (size_t i = 0; i < engine->async_reqs.capacity; i++) {
         adxl_req_t *req = adxl_ptr_set_slot(&engine->async_reqs, i);
-        if (req)
-            adxl_req_release(req);
+        if (req) adxl_req_release(req);
     }
     adxl_ptr_set_free(&engine->async_reqs);
     release_core(engine);
@@ -103,8 +99,7 @@ static adxl_req_t *pop_waiter_locked(adxl_engine_t *engine) {
     adxl_req_t *req = engine->transit_wait_head;
     if (req) {
         engine->transit_wait_head = req->next_waiting;
-        if (!engine->transit_wait_head)
-            engine->transit_wait_tail = NULL;
+        if (!engine->transit_wait_head) engine->transit_wait_tail = NULL;
         req->waiting = false;
         req->next_waiting = NULL;
     }
@@ -119,8 +114,7 @@ void adxl_engine_release_transit(adxl_engine_t *engine, uint8_t *buffer, size_t 
         adxl_req_t *req =
             adxl_transit_pool_has_free(&engine->pool) ? pop_waiter_locked(engine) : NULL;
         pthread_mutex_unlock(&engine->transit_wait_lock);
-        if (!req)
-            break;
+        if (!req) break;
         adxl_planner_pump_waiter(req);
     }
 }
@@ -129,8 +123,7 @@ bool adxl_engine_unqueue_transit(adxl_engine_t *engine, adxl_req_t *req) {
     bool found = false;
     pthread_mutex_lock(&engine->transit_wait_lock);
     for (adxl_req_t **p = &engine->transit_wait_head; *p; p = &(*p)->next_waiting) {
-        if (*p != req)
-            continue;
+        if (*p != req) continue;
         *p = req->next_waiting;
         if (engine->transit_wait_tail == req) {
             engine->transit_wait_tail = NULL;

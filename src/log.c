@@ -14,8 +14,7 @@ static pthread_once_t g_level_once = PTHREAD_ONCE_INIT;
 static void read_level(void) {
     static const char *const names[] = {"none", "error", "warn", "info", "debug"};
     const char *env = getenv("ADXL_LOG_LEVEL");
-    if (!env)
-        return;
+    if (!env) return;
     for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++) {
         if (strcasecmp(env, names[i]) == 0) {
             g_level = i;

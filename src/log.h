@@ -15,7 +15,7 @@ void adxl_log_write(enum adxl_log_level level, const char *func, const char *fmt
     __attribute__((format(printf, 3, 4)));
 
 /* An expression, so that PARAM_INVALID below can log and yield a status. */
-#define ADXL_LOG_(level, ...)                                                                  \
+#define ADXL_LOG_(level, ...)                                                                      \
     (adxl_log_enabled(level) ? adxl_log_write(level, __func__, __VA_ARGS__) : (void)0)
 
 #define LOG_ERROR(...) ADXL_LOG_(ADXL_LOG_ERROR, __VA_ARGS__)

@@ -34,22 +34,19 @@ void adxl_notify_queue_destroy(adxl_notify_queue_t *q) {
 
 adxl_notify_source_t *adxl_notify_source_new(void) {
     adxl_notify_source_t *src = calloc(1, sizeof(*src));
-    if (src)
-        atomic_init(&src->refs, 1);
+    if (src) atomic_init(&src->refs, 1);
     return src;
 }
 
 void adxl_notify_source_release(adxl_notify_source_t *src) {
-    if (src && atomic_fetch_sub(&src->refs, 1) == 1)
-        free(src);
+    if (src && atomic_fetch_sub(&src->refs, 1) == 1) free(src);
 }
 
 adxl_status_t adxl_notify_queue_push(adxl_notify_queue_t *q, adxl_notify_source_t *src,
                                      const char *name, size_t name_len, const char *msg,
                                      size_t msg_len) {
     adxl_notify_entry_t *e = malloc(sizeof(*e) + name_len + msg_len + 2);
-    if (!e)
-        return ADXL_RESOURCE_EXHAUSTED;
+    if (!e) return ADXL_RESOURCE_EXHAUSTED;
     e->next = NULL;
     e->src = src;
     e->name = (char *)(e + 1);
@@ -95,8 +92,7 @@ void adxl_notify_queue_pop(adxl_notify_queue_t *q, adxl_notify_t *out, size_t ca
     }
     if (n > 0) {
         q->head = last->next;
-        if (!q->head)
-            q->tail = NULL;
+        if (!q->head) q->tail = NULL;
         last->next = NULL;
         q->count -= n;
     }

@@ -24,13 +24,11 @@ void adxl_config_defaults(adxl_config_t *config) {
 
 /* A decimal unsigned integer with nothing around it, within [min, max]. */
 static bool parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out) {
-    if (text[0] < '0' || text[0] > '9')
-        return false;
+    if (text[0] < '0' || text[0] > '9') return false;
     errno = 0;
     char *end = NULL;
     unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return false;
+    if (errno != 0 || *end != '\0' || v < min || v > max) return false;
     *out = (uint32_t)v;
     return true;
 }
@@ -45,17 +43,14 @@ static bool parse_bool(const char *text, bool *out) {
 
 static bool parse_pool(const char *text, adxl_config_t *config) {
     const char *colon = strchr(text, ':');
-    if (!colon || colon == text || colon[1] == '\0')
-        return false;
+    if (!colon || colon == text || colon[1] == '\0') return false;
     char num[16];
     size_t n = (size_t)(colon - text);
-    if (n >= sizeof(num))
-        return false;
+    if (n >= sizeof(num)) return false;
     memcpy(num, text, n);
     num[n] = '\0';
     uint32_t count, size_mb;
-    if (!parse_u32(num, 0, 1024, &count) || !parse_u32(colon + 1, 0, 1024, &size_mb))
-        return false;
+    if (!parse_u32(num, 0, 1024, &count) || !parse_u32(colon + 1, 0, 1024, &size_mb)) return false;
     /* Either one zero turns the pool off, as "0:0" does. */
     config->pool_buffers = count;
     config->pool_buffer_mb = size_mb;
@@ -74,16 +69,14 @@ static bool parse_transport(const char *text, adxl_transport_kind_t *out) {
 
 static bool parse_traffic_class(const char *text, uint32_t *out) {
     uint32_t v;
-    if (!parse_u32(text, 0, 255, &v) || v % 4 != 0)
-        return false;
+    if (!parse_u32(text, 0, 255, &v) || v % 4 != 0) return false;
     *out = v;
     return true;
 }
 
 static bool parse_sockbuf(const char *text, uint32_t *out) {
     uint32_t v;
-    if (!parse_u32(text, 0, 65536, &v) || (v != 0 && v < 64))
-        return false;
+    if (!parse_u32(text, 0, 65536, &v) || (v != 0 && v < 64)) return false;
     *out = v;
     return true;
 }
@@ -112,8 +105,7 @@ static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char 
         ok = parse_bool(value, &c->allow_unregistered);
     else
         return PARAM_INVALID("unknown option key '%s'", key);
-    if (!ok)
-        return PARAM_INVALID("option %s: malformed or out-of-range value '%s'", key, value);
+    if (!ok) return PARAM_INVALID("option %s: malformed or out-of-range value '%s'", key, value);
     return ADXL_SUCCESS;
 }
 
@@ -124,13 +116,10 @@ adxl_status_t adxl_config_parse(adxl_config_t *config, const adxl_option_t *opti
     for (size_t i = 0; i < num_options; i++) {
         const char *key = options[i].key;
         const char *value = options[i].value;
-        if (!key || !value)
-            return PARAM_INVALID("option %zu has a NULL key or value", i);
-        if (strncmp(key, "adxl.", 5) == 0)
-            key += 5;
+        if (!key || !value) return PARAM_INVALID("option %zu has a NULL key or value", i);
+        if (strncmp(key, "adxl.", 5) == 0) key += 5;
         adxl_status_t st = apply_option(config, key, value);
-        if (st != ADXL_SUCCESS)
-            return st;
+        if (st != ADXL_SUCCESS) return st;
     }
     /* A peer must get several heartbeats in before it is declared dead. */
     if (config->heartbeat_ms > config->peer_timeout_ms / 3)

@@ -9,17 +9,17 @@
 typedef enum { ADXL_TRANSPORT_AUTO = 0, ADXL_TRANSPORT_TCP = 1 } adxl_transport_kind_t;
 
 typedef struct {
-    uint32_t pool_buffers;     /* BufferPool NUM; 0 turns the pool off */
-    uint32_t pool_buffer_mb;   /* BufferPool SIZE_MB */
-    bool auto_connect;         /* AutoConnect */
+    uint32_t pool_buffers;   /* BufferPool NUM; 0 turns the pool off */
+    uint32_t pool_buffer_mb; /* BufferPool SIZE_MB */
+    bool auto_connect;       /* AutoConnect */
     uint32_t rdma_traffic_class;
     uint32_t rdma_service_level;
     adxl_transport_kind_t transport;
-    uint32_t tcp_streams;      /* TCP connections per link */
-    uint32_t tcp_sockbuf_kb;   /* 0: kernel default */
+    uint32_t tcp_streams;    /* TCP connections per link */
+    uint32_t tcp_sockbuf_kb; /* 0: kernel default */
     uint32_t heartbeat_ms;
     uint32_t peer_timeout_ms;
-    bool allow_unregistered;   /* serve unregistered host memory as a target */
+    bool allow_unregistered; /* serve unregistered host memory as a target */
 } adxl_config_t;
 
 void adxl_config_defaults(adxl_config_t *config);

@@ -14,11 +14,9 @@ void adxl_peer_retain(adxl_peer_t *peer) {
 }
 
 void adxl_peer_release(adxl_peer_t *peer) {
-    if (atomic_fetch_sub(&peer->refs, 1) != 1)
-        return;
+    if (atomic_fetch_sub(&peer->refs, 1) != 1) return;
     /* The last reference goes only after the link was shut down (see peer.h). */
-    if (peer->link)
-        peer->ops->destroy(peer->link);
+    if (peer->link) peer->ops->destroy(peer->link);
     adxl_remote_regions_destroy(&peer->regions);
     free(peer);
 }
@@ -38,8 +36,7 @@ adxl_remote_regions_t *adxl_peer_regions(adxl_peer_t *peer) {
 /* With the peers lock held. */
 static adxl_peer_t **find_slot(adxl_engine_t *engine, const char *name) {
     for (adxl_peer_t **p = &engine->peers; *p; p = &(*p)->next)
-        if (strcmp((*p)->name, name) == 0)
-            return p;
+        if (strcmp((*p)->name, name) == 0) return p;
     return NULL;
 }
 
@@ -47,8 +44,7 @@ adxl_peer_t *adxl_peers_find(adxl_engine_t *engine, const char *name) {
     pthread_mutex_lock(&engine->peers_lock);
     adxl_peer_t **slot = find_slot(engine, name);
     adxl_peer_t *peer = slot && (*slot)->ready ? *slot : NULL;
-    if (peer)
-        adxl_peer_retain(peer);
+    if (peer) adxl_peer_retain(peer);
     pthread_mutex_unlock(&engine->peers_lock);
     return peer;
 }
@@ -64,22 +60,19 @@ static void bury_locked(adxl_engine_t *engine, adxl_peer_t *peer) {
 
 void adxl_peer_link_down(adxl_peer_t *peer) {
     adxl_engine_t *engine = peer->engine;
-    if (atomic_exchange(&peer->down, true))
-        return;
+    if (atomic_exchange(&peer->down, true)) return;
     atomic_fetch_add(&engine->stats.links_dropped, 1);
     LOG_WARN("link to %s is down", peer->name);
     pthread_mutex_lock(&engine->peers_lock);
     /* A peer still connecting is buried by adxl_peers_connect when it sees down. */
-    if (peer->ready)
-        bury_locked(engine, peer);
+    if (peer->ready) bury_locked(engine, peer);
     pthread_mutex_unlock(&engine->peers_lock);
 }
 
 adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
                                  const adxl_engine_addr_t *addr, uint64_t deadline) {
     adxl_peer_t *peer = calloc(1, sizeof(*peer));
-    if (!peer)
-        return ADXL_RESOURCE_EXHAUSTED;
+    if (!peer) return ADXL_RESOURCE_EXHAUSTED;
     peer->engine = engine;
     snprintf(peer->name, sizeof(peer->name), "%s", name);
     atomic_init(&peer->refs, 1);
@@ -94,8 +87,7 @@ adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
     adxl_peer_t **slot;
     while ((slot = find_slot(engine, name)) && !(*slot)->ready) {
         struct timespec ts = adxl_deadline_timespec(deadline);
-        if (pthread_cond_timedwait(&engine->peers_changed, &engine->peers_lock, &ts) ==
-            ETIMEDOUT) {
+        if (pthread_cond_timedwait(&engine->peers_changed, &engine->peers_lock, &ts) == ETIMEDOUT) {
             pthread_mutex_unlock(&engine->peers_lock);
             adxl_peer_release(peer);
             return ADXL_TIMEOUT;
@@ -114,20 +106,17 @@ adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
     adxl_status_t st = peer->ops->connect(engine->transport, peer, name, addr, deadline, &link);
     pthread_mutex_lock(&engine->peers_lock);
     peer->link = link;
-    if (st == ADXL_SUCCESS && atomic_load(&peer->down))
-        st = ADXL_FAILED;
+    if (st == ADXL_SUCCESS && atomic_load(&peer->down)) st = ADXL_FAILED;
     if (st == ADXL_SUCCESS) {
         peer->ready = true;
     } else {
         slot = find_slot(engine, name);
-        if (slot && *slot == peer)
-            *slot = peer->next;
+        if (slot && *slot == peer) *slot = peer->next;
     }
     pthread_cond_broadcast(&engine->peers_changed);
     pthread_mutex_unlock(&engine->peers_lock);
     if (st != ADXL_SUCCESS) {
-        if (link)
-            peer->ops->shutdown(link, ADXL_FAILED);
+        if (link) peer->ops->shutdown(link, ADXL_FAILED);
         adxl_peer_release(peer);
     }
     return st;
@@ -137,11 +126,9 @@ adxl_status_t adxl_peers_disconnect(adxl_engine_t *engine, const char *name) {
     pthread_mutex_lock(&engine->peers_lock);
     adxl_peer_t **slot = find_slot(engine, name);
     adxl_peer_t *peer = slot && (*slot)->ready ? *slot : NULL;
-    if (peer)
-        *slot = peer->next;
+    if (peer) *slot = peer->next;
     pthread_mutex_unlock(&engine->peers_lock);
-    if (!peer)
-        return ADXL_NOT_CONNECTED;
+    if (!peer) return ADXL_NOT_CONNECTED;
     atomic_store(&peer->down, true);
     peer->ops->shutdown(peer->link, ADXL_NOT_CONNECTED);
     adxl_peer_release(peer);
@@ -165,14 +152,11 @@ void adxl_peers_close_all(adxl_engine_t *engine) {
     for (;;) {
         pthread_mutex_lock(&engine->peers_lock);
         adxl_peer_t *peer = engine->peers;
-        if (peer)
-            engine->peers = peer->next;
+        if (peer) engine->peers = peer->next;
         pthread_mutex_unlock(&engine->peers_lock);
-        if (!peer)
-            break;
+        if (!peer) break;
         atomic_store(&peer->down, true);
-        if (peer->link)
-            peer->ops->shutdown(peer->link, ADXL_FAILED);
+        if (peer->link) peer->ops->shutdown(peer->link, ADXL_FAILED);
         adxl_peer_release(peer);
     }
     adxl_peers_reap(engine);

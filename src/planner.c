@@ -14,14 +14,12 @@ static adxl_chunk_t *chunk_alloc(adxl_req_t *req, adxl_chunk_kind_t kind, uint32
     size_t size = sizeof(adxl_chunk_t) + (size_t)max_segs * sizeof(adxl_segment_t) +
                   (with_scatter ? (size_t)max_segs * sizeof(uint8_t *) : 0);
     adxl_chunk_t *chunk = malloc(size);
-    if (!chunk)
-        return NULL;
+    if (!chunk) return NULL;
     memset(chunk, 0, sizeof(*chunk));
     chunk->req = req;
     chunk->kind = kind;
     chunk->segs = (adxl_segment_t *)(chunk + 1);
-    if (with_scatter)
-        chunk->scatter = (uint8_t **)(chunk->segs + max_segs);
+    if (with_scatter) chunk->scatter = (uint8_t **)(chunk->segs + max_segs);
     return chunk;
 }
 
@@ -48,8 +46,7 @@ static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t 
                 size_t left = num_descs - i;
                 cap = left < max_segs ? (uint32_t)left : max_segs;
                 chunk = chunk_alloc(req, kind_of(req->op), cap, false);
-                if (!chunk)
-                    return ADXL_RESOURCE_EXHAUSTED;
+                if (!chunk) return ADXL_RESOURCE_EXHAUSTED;
                 chunk->user_memory = true;
             }
             uint64_t len = descs[i].len - off;
@@ -68,8 +65,7 @@ static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t 
             }
         }
     }
-    if (chunk)
-        post_chunk(req, chunk);
+    if (chunk) post_chunk(req, chunk);
     return ADXL_SUCCESS;
 }
 
@@ -80,19 +76,16 @@ static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t 
 static adxl_chunk_t *pack_buffer(adxl_req_t *req, uint8_t *buffer, size_t buffer_size,
                                  uint32_t max_segs) {
     size_t left = req->num_descs - req->next_desc;
-    if (left < max_segs)
-        max_segs = (uint32_t)left;
+    if (left < max_segs) max_segs = (uint32_t)left;
     adxl_chunk_t *chunk = chunk_alloc(req, kind_of(req->op), max_segs, req->op == ADXL_READ);
-    if (!chunk)
-        return NULL;
+    if (!chunk) return NULL;
     chunk->pool_buffer = buffer;
     chunk->pool_bytes = buffer_size;
     while (req->next_desc < req->num_descs && chunk->nsegs < max_segs &&
            chunk->bytes < buffer_size) {
         const adxl_transfer_op_desc_t *d = &req->descs[req->next_desc];
         uint64_t len = d->len - req->next_offset;
-        if (len > buffer_size - chunk->bytes)
-            len = buffer_size - chunk->bytes;
+        if (len > buffer_size - chunk->bytes) len = buffer_size - chunk->bytes;
         uint8_t *user = (uint8_t *)d->local_addr + req->next_offset;
         uint8_t *staged = buffer + chunk->bytes;
         if (req->op == ADXL_WRITE)
@@ -154,8 +147,7 @@ static void pump(adxl_req_t *req) {
         drop_hold = true;
     }
     pthread_mutex_unlock(&req->guard);
-    if (drop_hold)
-        adxl_req_pending_done(req, ADXL_SUCCESS);
+    if (drop_hold) adxl_req_pending_done(req, ADXL_SUCCESS);
 }
 
 void adxl_planner_pump_waiter(adxl_req_t *req) {
@@ -164,16 +156,13 @@ void adxl_planner_pump_waiter(adxl_req_t *req) {
 }
 
 void adxl_planner_forget(adxl_req_t *req) {
-    if (!adxl_engine_unqueue_transit(req->engine, req))
-        return;
+    if (!adxl_engine_unqueue_transit(req->engine, req)) return;
     /* It was waiting for a buffer: nobody else will pump it, so drop the hold here. */
     pthread_mutex_lock(&req->guard);
     bool drop_hold = req->descs != NULL;
-    if (drop_hold)
-        planner_finish(req);
+    if (drop_hold) planner_finish(req);
     pthread_mutex_unlock(&req->guard);
-    if (drop_hold)
-        adxl_req_pending_done(req, ADXL_SUCCESS);
+    if (drop_hold) adxl_req_pending_done(req, ADXL_SUCCESS);
     adxl_req_release(req); /* the queue's reference */
 }
 
@@ -185,10 +174,8 @@ static bool choose_buffered(adxl_engine_t *engine, adxl_peer_t *peer,
     bool any_small = false, all_registered = true;
     adxl_registry_pin(&engine->registry);
     for (size_t i = 0; i < num_descs; i++) {
-        if (descs[i].len < ADXL_BUFFERED_THRESHOLD)
-            any_small = true;
-        if (!adxl_registry_contains_pinned(&engine->registry, descs[i].local_addr,
-                                           descs[i].len)) {
+        if (descs[i].len < ADXL_BUFFERED_THRESHOLD) any_small = true;
+        if (!adxl_registry_contains_pinned(&engine->registry, descs[i].local_addr, descs[i].len)) {
             all_registered = false;
             if (!pool_on) {
                 adxl_registry_unpin(&engine->registry);
@@ -201,25 +188,21 @@ static bool choose_buffered(adxl_engine_t *engine, adxl_peer_t *peer,
         }
     }
     adxl_registry_unpin(&engine->registry);
-    if (!pool_on)
-        return false;
+    if (!pool_on) return false;
     for (size_t i = 0; all_registered && i < num_descs; i++)
-        all_registered =
-            adxl_remote_regions_contains(adxl_peer_regions(peer), descs[i].remote_addr,
-                                         descs[i].len);
+        all_registered = adxl_remote_regions_contains(adxl_peer_regions(peer), descs[i].remote_addr,
+                                                      descs[i].len);
     return any_small || !all_registered;
 }
 
-adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer,
-                                  adxl_transfer_op_t op, const adxl_transfer_op_desc_t *descs,
-                                  size_t num_descs, uint64_t deadline, adxl_req_t **out) {
+adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer_op_t op,
+                                  const adxl_transfer_op_desc_t *descs, size_t num_descs,
+                                  uint64_t deadline, adxl_req_t **out) {
     adxl_status_t st = ADXL_SUCCESS;
     bool buffered = choose_buffered(engine, peer, descs, num_descs, &st);
-    if (st != ADXL_SUCCESS)
-        return st;
+    if (st != ADXL_SUCCESS) return st;
     adxl_req_t *req = adxl_req_new(engine, peer, op, deadline);
-    if (!req)
-        return ADXL_RESOURCE_EXHAUSTED;
+    if (!req) return ADXL_RESOURCE_EXHAUSTED;
     if (buffered) {
         req->descs = malloc(num_descs * sizeof(*descs));
         if (!req->descs) {
@@ -243,9 +226,9 @@ adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer,
     return ADXL_SUCCESS;
 }
 
-adxl_status_t adxl_planner_submit_notify(adxl_engine_t *engine, adxl_peer_t *peer,
-                                         const char *name, size_t name_len, const char *msg,
-                                         size_t msg_len, uint64_t deadline, adxl_req_t **out) {
+adxl_status_t adxl_planner_submit_notify(adxl_engine_t *engine, adxl_peer_t *peer, const char *name,
+                                         size_t name_len, const char *msg, size_t msg_len,
+                                         uint64_t deadline, adxl_req_t **out) {
     adxl_req_t *req = adxl_req_new(engine, peer, ADXL_WRITE, deadline);
     adxl_chunk_t *chunk = req ? calloc(1, sizeof(*chunk) + name_len + msg_len + 2) : NULL;
     if (!chunk) {
@@ -285,14 +268,12 @@ void adxl_chunk_complete(adxl_chunk_t *chunk, adxl_status_t status) {
     size_t pool_bytes = chunk->pool_bytes;
     free(chunk);
     adxl_req_pending_done(req, status);
-    if (buffer)
-        adxl_engine_release_transit(engine, buffer, pool_bytes, true);
+    if (buffer) adxl_engine_release_transit(engine, buffer, pool_bytes, true);
 }
 
 bool adxl_req_guard_enter(adxl_req_t *req) {
     pthread_mutex_lock(&req->guard);
-    if (!req->cancelled)
-        return true;
+    if (!req->cancelled) return true;
     pthread_mutex_unlock(&req->guard);
     return false;
 }

@@ -14,12 +14,12 @@
 #define ADXL_DIRECT_CHUNK_BYTES (4u * 1024u * 1024u)
 
 /* Validated arguments in; *out is a request with its chunks on their way. */
-adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer,
-                                  adxl_transfer_op_t op, const adxl_transfer_op_desc_t *descs,
-                                  size_t num_descs, uint64_t deadline, adxl_req_t **out);
-adxl_status_t adxl_planner_submit_notify(adxl_engine_t *engine, adxl_peer_t *peer,
-                                         const char *name, size_t name_len, const char *msg,
-                                         size_t msg_len, uint64_t deadline, adxl_req_t **out);
+adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer_op_t op,
+                                  const adxl_transfer_op_desc_t *descs, size_t num_descs,
+                                  uint64_t deadline, adxl_req_t **out);
+adxl_status_t adxl_planner_submit_notify(adxl_engine_t *engine, adxl_peer_t *peer, const char *name,
+                                         size_t name_len, const char *msg, size_t msg_len,
+                                         uint64_t deadline, adxl_req_t **out);
 /* Takes a cancelled request out of the wait for transit buffers. */
 void adxl_planner_forget(adxl_req_t *req);
 

@@ -18,12 +18,10 @@ void adxl_ptr_set_free(adxl_ptr_set_t *set) {
 
 static bool rehash(adxl_ptr_set_t *set, size_t capacity) {
     void **slots = calloc(capacity, sizeof(void *));
-    if (!slots)
-        return false;
+    if (!slots) return false;
     for (size_t i = 0; i < set->capacity; i++) {
         void *p = set->slots[i];
-        if (!p || p == TOMBSTONE)
-            continue;
+        if (!p || p == TOMBSTONE) continue;
         size_t s = slot_of(p, capacity);
         while (slots[s])
             s = (s + 1) & (capacity - 1);
@@ -42,26 +40,22 @@ bool adxl_ptr_set_add(adxl_ptr_set_t *set, void *p) {
         size_t cap = 64;
         while (cap < (set->count + 1) * 4)
             cap *= 2;
-        if (!rehash(set, cap))
-            return false;
+        if (!rehash(set, cap)) return false;
     }
     size_t s = slot_of(p, set->capacity);
     while (set->slots[s] && set->slots[s] != TOMBSTONE)
         s = (s + 1) & (set->capacity - 1);
-    if (!set->slots[s])
-        set->used++;
+    if (!set->slots[s]) set->used++;
     set->slots[s] = p;
     set->count++;
     return true;
 }
 
 static ptrdiff_t find(const adxl_ptr_set_t *set, const void *p) {
-    if (!set->capacity || !p)
-        return -1;
+    if (!set->capacity || !p) return -1;
     size_t s = slot_of(p, set->capacity);
     for (size_t n = 0; n < set->capacity && set->slots[s]; n++) {
-        if (set->slots[s] == p)
-            return (ptrdiff_t)s;
+        if (set->slots[s] == p) return (ptrdiff_t)s;
         s = (s + 1) & (set->capacity - 1);
     }
     return -1;
@@ -73,8 +67,7 @@ bool adxl_ptr_set_contains(const adxl_ptr_set_t *set, const void *p) {
 
 bool adxl_ptr_set_remove(adxl_ptr_set_t *set, const void *p) {
     ptrdiff_t s = find(set, p);
-    if (s < 0)
-        return false;
+    if (s < 0) return false;
     set->slots[s] = TOMBSTONE;
     set->count--;
     return true;

@@ -32,8 +32,7 @@ ptrdiff_t adxl_region_set_find_exact(const adxl_region_set_t *set, uintptr_t add
 bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size_t len) {
     size_t i = upper_bound(set, addr);
     /* The range starting at or before addr may reach into it... */
-    if (i > 0 && set->items[i - 1].addr + set->items[i - 1].len > addr)
-        return true;
+    if (i > 0 && set->items[i - 1].addr + set->items[i - 1].len > addr) return true;
     /* ...and so may the first one starting after it. */
     return i < set->count && set->items[i].addr < addr + len;
 }
@@ -41,12 +40,10 @@ bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size
 const adxl_region_t *adxl_region_set_containing(const adxl_region_set_t *set, uintptr_t addr,
                                                 size_t len) {
     size_t i = upper_bound(set, addr);
-    if (i == 0)
-        return NULL;
+    if (i == 0) return NULL;
     const adxl_region_t *r = &set->items[i - 1];
     /* Written so that nothing overflows: addr >= r->addr here. */
-    if (addr - r->addr < r->len && len <= r->len - (addr - r->addr))
-        return r;
+    if (addr - r->addr < r->len && len <= r->len - (addr - r->addr)) return r;
     return NULL;
 }
 
@@ -54,8 +51,7 @@ bool adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, size_t len, 
     if (set->count == set->capacity) {
         size_t cap = set->capacity ? set->capacity * 2 : 16;
         adxl_region_t *items = realloc(set->items, cap * sizeof(*items));
-        if (!items)
-            return false;
+        if (!items) return false;
         set->items = items;
         set->capacity = cap;
     }

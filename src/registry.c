@@ -63,8 +63,7 @@ adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handl
     pthread_rwlock_wrlock(&reg->lock);
     for (size_t i = 0; i < reg->regions.count; i++) {
         adxl_region_t *r = &reg->regions.items[i];
-        if (r->tag != handle)
-            continue;
+        if (r->tag != handle) continue;
         if (--r->refs == 0) {
             *removed_addr = r->addr;
             *removed_len = r->len;
@@ -85,8 +84,7 @@ bool adxl_registry_contains(adxl_registry_t *reg, uintptr_t addr, size_t len) {
     return found;
 }
 
-adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges,
-                                     size_t *count) {
+adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges, size_t *count) {
     *ranges = NULL;
     *count = 0;
     pthread_rwlock_rdlock(&reg->lock);

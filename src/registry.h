@@ -33,8 +33,7 @@ adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handl
 
 bool adxl_registry_contains(adxl_registry_t *reg, uintptr_t addr, size_t len);
 /* A copy of every registered range, for a new peer; *count 0 and NULL when empty. */
-adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges,
-                                     size_t *count);
+adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges, size_t *count);
 
 static inline void adxl_registry_pin(adxl_registry_t *reg) {
     pthread_rwlock_rdlock(&reg->lock);

@@ -11,8 +11,7 @@ void adxl_remote_regions_destroy(adxl_remote_regions_t *rr) {
 }
 
 void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
-    if (len == 0 || addr + len < addr)
-        return;
+    if (len == 0 || addr + len < addr) return;
     pthread_mutex_lock(&rr->lock);
     if (rr->regions.count < ADXL_REMOTE_REGIONS_MAX &&
         !adxl_region_set_overlaps(&rr->regions, addr, len))
@@ -23,8 +22,7 @@ void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t l
 void adxl_remote_regions_remove(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
     pthread_mutex_lock(&rr->lock);
     ptrdiff_t idx = adxl_region_set_find_exact(&rr->regions, addr, len);
-    if (idx >= 0)
-        adxl_region_set_remove_at(&rr->regions, (size_t)idx);
+    if (idx >= 0) adxl_region_set_remove_at(&rr->regions, (size_t)idx);
     pthread_mutex_unlock(&rr->lock);
 }
 

@@ -15,8 +15,7 @@
 adxl_req_t *adxl_req_new(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer_op_t op,
                          uint64_t deadline) {
     adxl_req_t *req = calloc(1, sizeof(*req));
-    if (!req)
-        return NULL;
+    if (!req) return NULL;
     req->engine = engine;
     req->peer = peer;
     adxl_peer_retain(peer);
@@ -37,8 +36,7 @@ adxl_req_t *adxl_req_new(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer
 }
 
 void adxl_req_release(adxl_req_t *req) {
-    if (atomic_fetch_sub(&req->refs, 1) != 1)
-        return;
+    if (atomic_fetch_sub(&req->refs, 1) != 1) return;
     adxl_peer_release(req->peer);
     pthread_mutex_destroy(&req->guard);
     pthread_mutex_destroy(&req->wait_lock);
@@ -58,8 +56,7 @@ void adxl_req_pending_done(adxl_req_t *req, adxl_status_t status) {
     if (atomic_fetch_sub(&req->pending, 1) == 1) {
         pthread_mutex_lock(&req->wait_lock);
         atomic_store(&req->done, true);
-        if (req->waiter_sleeping)
-            pthread_cond_signal(&req->wait_cond);
+        if (req->waiter_sleeping) pthread_cond_signal(&req->wait_cond);
         pthread_mutex_unlock(&req->wait_lock);
     }
     adxl_req_release(req);
@@ -69,8 +66,7 @@ void adxl_req_cancel(adxl_req_t *req) {
     pthread_mutex_lock(&req->guard);
     req->cancelled = true;
     /* Whatever is still pending will not happen now: the request did not succeed. */
-    if (!atomic_load(&req->done))
-        adxl_req_record_error(req, ADXL_TIMEOUT);
+    if (!atomic_load(&req->done)) adxl_req_record_error(req, ADXL_TIMEOUT);
     pthread_mutex_unlock(&req->guard);
     adxl_planner_forget(req);
 }
@@ -82,8 +78,7 @@ adxl_status_t adxl_req_result(adxl_req_t *req) {
 adxl_status_t adxl_req_wait(adxl_req_t *req) {
     uint64_t spin_until = adxl_now_ns() + SPIN_NS;
     while (!atomic_load_explicit(&req->done, memory_order_acquire)) {
-        if (adxl_now_ns() >= spin_until)
-            break;
+        if (adxl_now_ns() >= spin_until) break;
         sched_yield();
     }
     if (!atomic_load(&req->done)) {
@@ -94,14 +89,12 @@ adxl_status_t adxl_req_wait(adxl_req_t *req) {
             int rc = req->deadline == ADXL_NO_DEADLINE
                          ? pthread_cond_wait(&req->wait_cond, &req->wait_lock)
                          : pthread_cond_timedwait(&req->wait_cond, &req->wait_lock, &ts);
-            if (rc == ETIMEDOUT)
-                break;
+            if (rc == ETIMEDOUT) break;
         }
         req->waiter_sleeping = false;
         pthread_mutex_unlock(&req->wait_lock);
     }
-    if (atomic_load(&req->done))
-        return adxl_req_result(req);
+    if (atomic_load(&req->done)) return adxl_req_result(req);
     adxl_req_cancel(req);
     /* It may have finished just before we gave up; the caller's memory is safe either way. */
     return adxl_req_result(req);

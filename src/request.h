@@ -42,9 +42,9 @@ struct adxl_transfer_req {
     size_t num_descs;
     size_t next_desc;
     size_t next_offset;
-    uint64_t bytes_left; /* not yet cut into chunks */
+    uint64_t bytes_left;                    /* not yet cut into chunks */
     struct adxl_transfer_req *next_waiting; /* the engine's queue for a transit buffer */
-    bool waiting;                            /* in that queue (under its lock) */
+    bool waiting;                           /* in that queue (under its lock) */
 };
 
 typedef struct adxl_transfer_req adxl_req_t;

@@ -10,8 +10,7 @@
 bool adxl_transit_pool_init(adxl_transit_pool_t *pool, uint32_t count, size_t buffer_size) {
     memset(pool, 0, sizeof(*pool));
     pthread_mutex_init(&pool->lock, NULL);
-    if (count == 0 || buffer_size == 0)
-        return true;
+    if (count == 0 || buffer_size == 0) return true;
     size_t total = (size_t)count * buffer_size;
     size_t page = MIN_PAGE;
     while (total / page > MAX_PAGES)
@@ -19,8 +18,7 @@ bool adxl_transit_pool_init(adxl_transit_pool_t *pool, uint32_t count, size_t bu
     /* The pool may be far larger than memory; pages are only backed once used. */
     void *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED)
-        return false;
+    if (base == MAP_FAILED) return false;
     pool->npages = total / page;
     pool->used = calloc((pool->npages + 63) / 64, sizeof(uint64_t));
     if (!pool->used) {
@@ -36,8 +34,7 @@ bool adxl_transit_pool_init(adxl_transit_pool_t *pool, uint32_t count, size_t bu
 }
 
 void adxl_transit_pool_destroy(adxl_transit_pool_t *pool) {
-    if (pool->base)
-        munmap(pool->base, pool->total);
+    if (pool->base) munmap(pool->base, pool->total);
     free(pool->used);
     pthread_mutex_destroy(&pool->lock);
     memset(pool, 0, sizeof(*pool));
@@ -57,10 +54,8 @@ static void mark(adxl_transit_pool_t *pool, size_t first, size_t n, bool used) {
 }
 
 uint8_t *adxl_transit_pool_try_acquire(adxl_transit_pool_t *pool, size_t want, size_t *got) {
-    if (!pool->base || want == 0)
-        return NULL;
-    if (want > pool->max_alloc)
-        want = pool->max_alloc;
+    if (!pool->base || want == 0) return NULL;
+    if (want > pool->max_alloc) want = pool->max_alloc;
     size_t need = (want + pool->page - 1) / pool->page;
     uint8_t *buffer = NULL;
     pthread_mutex_lock(&pool->lock);
@@ -74,8 +69,7 @@ uint8_t *adxl_transit_pool_try_acquire(adxl_transit_pool_t *pool, size_t want, s
             run_len = 0;
             continue;
         }
-        if (run_len++ == 0)
-            run_start = i;
+        if (run_len++ == 0) run_start = i;
         if (run_len > best_len) {
             best_start = run_start;
             best_len = run_len;

@@ -16,11 +16,11 @@
 typedef struct {
     pthread_mutex_t lock;
     uint8_t *base;
-    size_t total;        /* bytes mapped */
-    size_t max_alloc;    /* SIZE MiB: the most one allocation gets */
-    size_t page;         /* allocation granule */
+    size_t total;     /* bytes mapped */
+    size_t max_alloc; /* SIZE MiB: the most one allocation gets */
+    size_t page;      /* allocation granule */
     size_t npages;
-    uint64_t *used;      /* one bit per page */
+    uint64_t *used; /* one bit per page */
     size_t free_pages;
 } adxl_transit_pool_t;
 

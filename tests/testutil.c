@@ -48,8 +48,8 @@ bool tu_verify(const void *buf, size_t len, uint64_t seed) {
     for (size_t off = 0; off < len; off++) {
         uint8_t want = tu_pattern_byte(seed, off);
         if (p[off] != want) {
-            fprintf(stderr, "verify: offset %zu of %zu holds 0x%02x, expected 0x%02x\n", off,
-                    len, p[off], want);
+            fprintf(stderr, "verify: offset %zu of %zu holds 0x%02x, expected 0x%02x\n", off, len,
+                    p[off], want);
             return false;
         }
     }
@@ -80,8 +80,7 @@ uint64_t tu_now_ms(void) {
 
 bool tu_spawn(tu_child_t *child, tu_child_fn fn, void *arg) {
     int down[2], up[2];
-    if (pipe(down) != 0)
-        return false;
+    if (pipe(down) != 0) return false;
     if (pipe(up) != 0) {
         close(down[0]);
         close(down[1]);
@@ -90,8 +89,7 @@ bool tu_spawn(tu_child_t *child, tu_child_fn fn, void *arg) {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
-    if (pid < 0)
-        return false;
+    if (pid < 0) return false;
     if (pid == 0) {
         close(down[1]);
         close(up[0]);
@@ -114,15 +112,12 @@ bool tu_send_line(int fd, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(buf) - 1)
-        return false;
+    if (n < 0 || (size_t)n >= sizeof(buf) - 1) return false;
     buf[n++] = '\n';
     for (int off = 0; off < n;) {
         ssize_t w = write(fd, buf + off, (size_t)(n - off));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
         off += (int)w;
     }
     return true;
@@ -133,20 +128,15 @@ bool tu_recv_line(int fd, char *buf, size_t cap, int timeout_ms) {
     uint64_t deadline = tu_now_ms() + (uint64_t)timeout_ms;
     while (len + 1 < cap) {
         uint64_t now = tu_now_ms();
-        if (now >= deadline)
-            return false;
+        if (now >= deadline) return false;
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         int r = poll(&pfd, 1, (int)(deadline - now));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
         char c;
         ssize_t got = read(fd, &c, 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return false;
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return false;
         if (c == '\n') {
             buf[len] = '\0';
             return true;
@@ -161,10 +151,8 @@ int tu_wait_child(tu_child_t *child, int timeout_ms) {
     int status = 0;
     for (;;) {
         pid_t r = waitpid(child->pid, &status, WNOHANG);
-        if (r == child->pid)
-            break;
-        if (r < 0)
-            return -1;
+        if (r == child->pid) break;
+        if (r < 0) return -1;
         if (tu_now_ms() >= deadline) {
             kill(child->pid, SIGKILL);
             waitpid(child->pid, &status, 0);
@@ -179,8 +167,7 @@ int tu_wait_child(tu_child_t *child, int timeout_ms) {
 }
 
 bool tu_stop_child(pid_t pid) {
-    if (kill(pid, SIGSTOP) != 0)
-        return false;
+    if (kill(pid, SIGSTOP) != 0) return false;
     int status;
     pid_t r;
     do
@@ -190,8 +177,7 @@ bool tu_stop_child(pid_t pid) {
 }
 
 bool tu_cont_child(pid_t pid) {
-    if (kill(pid, SIGCONT) != 0)
-        return false;
+    if (kill(pid, SIGCONT) != 0) return false;
     int status;
     pid_t r;
     do

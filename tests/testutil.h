@@ -15,39 +15,39 @@
 extern int tu_checks_passed;
 extern int tu_checks_failed;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (cond) {                                                                            \
-            tu_checks_passed++;                                                                \
-        } else {                                                                               \
-            tu_checks_failed++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);           \
-        }                                                                                      \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            tu_checks_passed++;                                                                    \
+        } else {                                                                                   \
+            tu_checks_failed++;                                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* Compares two statuses and prints both by name when they differ. */
-#define CHECK_STATUS(expr, expected)                                                           \
-    do {                                                                                       \
-        adxl_status_t tu_got_ = (expr);                                                        \
-        adxl_status_t tu_want_ = (expected);                                                   \
-        if (tu_got_ == tu_want_) {                                                             \
-            tu_checks_passed++;                                                                \
-        } else {                                                                               \
-            tu_checks_failed++;                                                                \
-            fprintf(stderr, "%s:%d: %s returned %s (%u), expected %s (%u)\n", __FILE__,        \
-                    __LINE__, #expr, adxl_status_str(tu_got_), tu_got_,                        \
-                    adxl_status_str(tu_want_), tu_want_);                                      \
-        }                                                                                      \
+#define CHECK_STATUS(expr, expected)                                                               \
+    do {                                                                                           \
+        adxl_status_t tu_got_ = (expr);                                                            \
+        adxl_status_t tu_want_ = (expected);                                                       \
+        if (tu_got_ == tu_want_) {                                                                 \
+            tu_checks_passed++;                                                                    \
+        } else {                                                                                   \
+            tu_checks_failed++;                                                                    \
+            fprintf(stderr, "%s:%d: %s returned %s (%u), expected %s (%u)\n", __FILE__, __LINE__,  \
+                    #expr, adxl_status_str(tu_got_), tu_got_, adxl_status_str(tu_want_),           \
+                    tu_want_);                                                                     \
+        }                                                                                          \
     } while (0)
 
 /* Like CHECK but ends the test at once: for set-up steps that later checks depend on. */
-#define REQUIRE(cond)                                                                          \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond);         \
-            tu_checks_failed++;                                                                \
-            exit(tu_finish());                                                                 \
-        }                                                                                      \
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond);             \
+            tu_checks_failed++;                                                                    \
+            exit(tu_finish());                                                                     \
+        }                                                                                          \
     } while (0)
 
 /* Prints "N passed, M failed" and returns the process exit code. */

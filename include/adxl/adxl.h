@@ -104,8 +104,8 @@ ADXL_API adxl_status_t adxl_disconnect(adxl_engine_t *engine, const char *remote
 
 ADXL_API adxl_status_t adxl_transfer_sync(adxl_engine_t *engine, const char *remote_engine,
                                           adxl_transfer_op_t op,
-                                          const adxl_transfer_op_desc_t *op_descs,
-                                          size_t num_descs, int32_t timeout_ms);
+                                          const adxl_transfer_op_desc_t *op_descs, size_t num_descs,
+                                          int32_t timeout_ms);
 /* args may be NULL (no timeout, no user data). */
 ADXL_API adxl_status_t adxl_transfer_async(adxl_engine_t *engine, const char *remote_engine,
                                            adxl_transfer_op_t op,
@@ -133,13 +133,13 @@ ADXL_API adxl_status_t adxl_free_mem(void *ptr);
  * batches each mode carried as initiator, and what the target side served or refused.
  */
 typedef struct {
-    uint64_t batches_direct;    /* batches sent in direct (zero-copy) mode */
-    uint64_t batches_buffered;  /* batches sent through the transit pool */
-    uint64_t bytes_written;     /* payload bytes moved by WRITE as initiator */
-    uint64_t bytes_read;        /* payload bytes moved by READ as initiator */
-    uint64_t frames_served;     /* request frames served as target */
-    uint64_t frames_refused;    /* request frames refused as target (bad range etc.) */
-    uint64_t links_dropped;     /* links torn down by a peer failure or heartbeat loss */
+    uint64_t batches_direct;   /* batches sent in direct (zero-copy) mode */
+    uint64_t batches_buffered; /* batches sent through the transit pool */
+    uint64_t bytes_written;    /* payload bytes moved by WRITE as initiator */
+    uint64_t bytes_read;       /* payload bytes moved by READ as initiator */
+    uint64_t frames_served;    /* request frames served as target */
+    uint64_t frames_refused;   /* request frames refused as target (bad range etc.) */
+    uint64_t links_dropped;    /* links torn down by a peer failure or heartbeat loss */
 } adxl_stats_t;
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);

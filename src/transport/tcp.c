@@ -55,8 +55,7 @@ static void reap_inbound(adxl_transport_t *t, bool all) {
 
 static void accept_one(adxl_transport_t *t) {
     int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
+    if (fd < 0) return;
     tcp_io_tune(fd, t->config->tcp_sockbuf_kb);
     tcp_inbound_t *in = calloc(1, sizeof(*in));
     if (in) {
@@ -72,8 +71,7 @@ static void accept_one(adxl_transport_t *t) {
         if (in) {
             free(in->items);
             free(in->iov);
-            if (in->wake_fd >= 0)
-                close(in->wake_fd);
+            if (in->wake_fd >= 0) close(in->wake_fd);
             free(in);
         }
         close(fd);
@@ -103,12 +101,9 @@ static void *accept_main(void *arg) {
                                 {.fd = t->stop_fd, .events = POLLIN}};
         /* The timeout only bounds how long finished connections wait to be freed. */
         int rc = poll(pfd, 2, 1000);
-        if (rc < 0 && errno != EINTR)
-            break;
-        if (rc > 0 && (pfd[1].revents & POLLIN))
-            break;
-        if (rc > 0 && (pfd[0].revents & POLLIN))
-            accept_one(t);
+        if (rc < 0 && errno != EINTR) break;
+        if (rc > 0 && (pfd[1].revents & POLLIN)) break;
+        if (rc > 0 && (pfd[0].revents & POLLIN)) accept_one(t);
         reap_inbound(t, false);
     }
     return NULL;
@@ -117,8 +112,7 @@ static void *accept_main(void *arg) {
 static adxl_status_t open_listener(adxl_transport_t *t, const adxl_engine_addr_t *addr,
                                    char *bound_name) {
     int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return ADXL_FAILED;
+    if (fd < 0) return ADXL_FAILED;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (addr->addr.ss_family == AF_INET6)
@@ -140,8 +134,7 @@ static adxl_status_t open_listener(adxl_transport_t *t, const adxl_engine_addr_t
 static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
                                char *bound_name, adxl_transport_t **out) {
     adxl_transport_t *t = calloc(1, sizeof(*t));
-    if (!t)
-        return ADXL_RESOURCE_EXHAUSTED;
+    if (!t) return ADXL_RESOURCE_EXHAUSTED;
     t->engine = engine;
     t->config = adxl_engine_config(engine);
     t->listen_fd = -1;
@@ -153,17 +146,14 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
         st = open_listener(t, listen_addr, bound_name);
         if (st == ADXL_SUCCESS) {
             t->accept_started = tcp_io_thread(&t->accept_thread, accept_main, t);
-            if (!t->accept_started)
-                st = ADXL_RESOURCE_EXHAUSTED;
+            if (!t->accept_started) st = ADXL_RESOURCE_EXHAUSTED;
         }
     } else if (st == ADXL_SUCCESS) {
         adxl_engine_name_format((const struct sockaddr *)&listen_addr->addr, false, bound_name);
     }
     if (st != ADXL_SUCCESS) {
-        if (t->listen_fd >= 0)
-            close(t->listen_fd);
-        if (t->stop_fd >= 0)
-            close(t->stop_fd);
+        if (t->listen_fd >= 0) close(t->listen_fd);
+        if (t->stop_fd >= 0) close(t->stop_fd);
         pthread_mutex_destroy(&t->inbound_lock);
         free(t);
         return st;
@@ -175,12 +165,10 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
 static void tcp_stop(adxl_transport_t *t) {
     atomic_store(&t->stopping, true);
     tcp_io_wake(t->stop_fd);
-    if (t->accept_started)
-        pthread_join(t->accept_thread, NULL);
+    if (t->accept_started) pthread_join(t->accept_thread, NULL);
     /* Every serving thread watches stop_fd, so they all end promptly. */
     reap_inbound(t, true);
-    if (t->listen_fd >= 0)
-        close(t->listen_fd);
+    if (t->listen_fd >= 0) close(t->listen_fd);
     close(t->stop_fd);
     pthread_mutex_destroy(&t->inbound_lock);
     free(t);
@@ -193,8 +181,8 @@ static void tcp_publish(adxl_transport_t *t, uintptr_t addr, size_t len, bool ad
         bool publishes = in->publishes;
         pthread_mutex_unlock(&in->lock);
         if (publishes && !atomic_load(&in->finished))
-            tcp_inbound_queue_update(in, added ? TCP_FRAME_REGION_ADD : TCP_FRAME_REGION_DEL,
-                                     addr, len);
+            tcp_inbound_queue_update(in, added ? TCP_FRAME_REGION_ADD : TCP_FRAME_REGION_DEL, addr,
+                                     len);
     }
     pthread_mutex_unlock(&t->inbound_lock);
 }
@@ -212,8 +200,7 @@ static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *it
         tcp_frame_header_decode(raw, &h);
         if (h.type != TCP_FRAME_REGION_ADD || h.count > TCP_MAX_ITEMS || h.length != 0)
             return ADXL_FAILED;
-        if (h.count == 0)
-            return ADXL_SUCCESS;
+        if (h.count == 0) return ADXL_SUCCESS;
         if (!tcp_io_read_full(fd, items, (size_t)h.count * TCP_ITEM_SIZE, -1, deadline))
             return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
         for (uint32_t i = 0; i < h.count; i++) {
@@ -229,9 +216,8 @@ static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *it
 static adxl_status_t handshake(int fd, const char *local_name, int index, int count,
                                uint64_t link_id, uint64_t deadline) {
     uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
-    tcp_hello_t hello = {.stream_index = (uint16_t)index,
-                         .stream_count = (uint16_t)count,
-                         .link_id = link_id};
+    tcp_hello_t hello = {
+        .stream_index = (uint16_t)index, .stream_count = (uint16_t)count, .link_id = link_id};
     hello.name_len = (uint16_t)strlen(local_name);
     memcpy(hello.name, local_name, hello.name_len);
     size_t len = tcp_hello_encode(buf, &hello);
@@ -241,10 +227,8 @@ static adxl_status_t handshake(int fd, const char *local_name, int index, int co
     if (!tcp_io_read_full(fd, buf, TCP_HELLO_ACK_FIXED, -1, deadline))
         return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
     if (!tcp_hello_ack_decode_fixed(buf, &ack) ||
-        !tcp_io_read_full(fd, ack.name, ack.name_len, -1, deadline) ||
-        ack.status != ADXL_SUCCESS) {
-        LOG_ERROR("the peer is not an adxl engine speaking protocol version %u",
-                  TCP_WIRE_VERSION);
+        !tcp_io_read_full(fd, ack.name, ack.name_len, -1, deadline) || ack.status != ADXL_SUCCESS) {
+        LOG_ERROR("the peer is not an adxl engine speaking protocol version %u", TCP_WIRE_VERSION);
         return ADXL_FAILED;
     }
     return ADXL_SUCCESS;
@@ -253,10 +237,8 @@ static adxl_status_t handshake(int fd, const char *local_name, int index, int co
 static void tcp_destroy(adxl_link_t *link) {
     for (int i = 0; i < link->nstreams; i++) {
         tcp_stream_t *s = &link->streams[i];
-        if (s->fd >= 0)
-            close(s->fd);
-        if (s->wake_fd >= 0)
-            close(s->wake_fd);
+        if (s->fd >= 0) close(s->fd);
+        if (s->wake_fd >= 0) close(s->wake_fd);
         pthread_mutex_destroy(&s->lock);
         free(s->tx_meta);
         free(s->rx_regions);
@@ -280,8 +262,7 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
                                  const adxl_engine_addr_t *remote, uint64_t deadline,
                                  adxl_link_t **out) {
     tcp_link_t *link = calloc(1, sizeof(*link));
-    if (!link)
-        return ADXL_RESOURCE_EXHAUSTED;
+    if (!link) return ADXL_RESOURCE_EXHAUSTED;
     link->transport = t;
     link->peer = peer;
     link->nstreams = (int)t->config->tcp_streams;
@@ -299,22 +280,21 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
         s->tx_meta = malloc(TX_META_BYTES);
         s->rx_regions = malloc((size_t)TCP_MAX_ITEMS * TCP_ITEM_SIZE);
         s->rx_discard = malloc(64u * 1024u);
-        if (st == ADXL_SUCCESS && (s->wake_fd < 0 || !s->tx_meta || !s->rx_regions ||
-                                   !s->rx_discard))
+        if (st == ADXL_SUCCESS &&
+            (s->wake_fd < 0 || !s->tx_meta || !s->rx_regions || !s->rx_discard))
             st = ADXL_RESOURCE_EXHAUSTED;
         if (st == ADXL_SUCCESS)
             st = tcp_io_connect(remote, t->config->tcp_sockbuf_kb, deadline, &s->fd);
         if (st == ADXL_SUCCESS)
-            st = handshake(s->fd, adxl_engine_name(t->engine), i, link->nstreams, link_id,
-                           deadline);
+            st =
+                handshake(s->fd, adxl_engine_name(t->engine), i, link->nstreams, link_id, deadline);
         if (st == ADXL_SUCCESS && i == 0)
             st = read_region_snapshot(s->fd, peer, s->rx_regions, deadline);
     }
     for (int i = 0; st == ADXL_SUCCESS && i < link->nstreams; i++) {
         tcp_stream_t *s = &link->streams[i];
         s->thread_started = tcp_io_thread(&s->thread, tcp_stream_main, s);
-        if (!s->thread_started)
-            st = ADXL_RESOURCE_EXHAUSTED;
+        if (!s->thread_started) st = ADXL_RESOURCE_EXHAUSTED;
     }
     if (st != ADXL_SUCCESS) {
         LOG_ERROR("connect to %s: %s", remote_name, adxl_status_str(st));

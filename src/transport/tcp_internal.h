@@ -34,7 +34,7 @@ typedef struct {
     pthread_t thread;
     bool thread_started;
 
-    pthread_mutex_t lock;  /* the lists, closed, and all tx state */
+    pthread_mutex_t lock; /* the lists, closed, and all tx state */
     tcp_chunk_list_t unsent;
     tcp_chunk_list_t sent; /* awaiting their answer, oldest first */
     bool closed;           /* drained for good: posts complete at once */
@@ -89,14 +89,14 @@ typedef struct tcp_inbound {
     int wake_fd;
     pthread_t thread;
     atomic_bool finished;
-    bool publishes;               /* stream 0 of its link: gets region updates */
+    bool publishes; /* stream 0 of its link: gets region updates */
     adxl_notify_source_t *notify_source;
-    pthread_mutex_t lock;         /* pending region updates */
-    uint8_t *updates;             /* queued REGION frames, ready to send */
+    pthread_mutex_t lock; /* pending region updates */
+    uint8_t *updates;     /* queued REGION frames, ready to send */
     size_t updates_len;
     size_t updates_cap;
-    uint8_t *items;               /* TCP_MAX_ITEMS items of the frame in hand */
-    struct iovec *iov;            /* TCP_IOV_MAX */
+    uint8_t *items;    /* TCP_MAX_ITEMS items of the frame in hand */
+    struct iovec *iov; /* TCP_IOV_MAX */
 } tcp_inbound_t;
 
 struct adxl_transport {

@@ -34,21 +34,16 @@ bool tcp_io_wait(int fd, short events, int stop_fd, uint64_t deadline) {
         struct pollfd pfd[2] = {{.fd = fd, .events = events}, {.fd = stop_fd, .events = POLLIN}};
         int timeout = adxl_poll_timeout_ms(deadline);
         int n = poll(pfd, stop_fd >= 0 ? 2 : 1, timeout);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        if (stop_fd >= 0 && (pfd[1].revents & POLLIN))
-            return false;
-        if (pfd[0].revents & (events | POLLERR | POLLHUP))
-            return true;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        if (stop_fd >= 0 && (pfd[1].revents & POLLIN)) return false;
+        if (pfd[0].revents & (events | POLLERR | POLLHUP)) return true;
     }
 }
 
 static bool pause_until(uint64_t until) {
     uint64_t now = adxl_now_ns();
-    if (now >= until)
-        return false;
+    if (now >= until) return false;
     struct timespec ts = {.tv_sec = (time_t)((until - now) / 1000000000ull),
                           .tv_nsec = (long)((until - now) % 1000000000ull)};
     nanosleep(&ts, NULL);
@@ -66,13 +61,12 @@ static bool connected_to_itself(int fd) {
     return llen == rlen && memcmp(&local, &remote, llen) == 0;
 }
 
-adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb,
-                             uint64_t deadline, int *out_fd) {
+adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb, uint64_t deadline,
+                             int *out_fd) {
     uint64_t backoff_ns = 5 * ADXL_NS_PER_MS;
     for (;;) {
         int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return ADXL_RESOURCE_EXHAUSTED;
+        if (fd < 0) return ADXL_RESOURCE_EXHAUSTED;
         /* Buffer sizes must be set before connect to take effect on the window. */
         tcp_io_tune(fd, sockbuf_kb);
         int rc = connect(fd, (const struct sockaddr *)&addr->addr, addr->addr_len);
@@ -92,12 +86,10 @@ adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb
         close(fd);
         /* Refused or unreachable: the peer may not be up yet; try again until deadline. */
         uint64_t until = adxl_now_ns() + backoff_ns;
-        if (until > deadline)
-            until = deadline;
+        if (until > deadline) until = deadline;
         if (err == ETIMEDOUT || !pause_until(until) || adxl_now_ns() >= deadline)
             return ADXL_TIMEOUT;
-        if (backoff_ns < 100 * ADXL_NS_PER_MS)
-            backoff_ns *= 2;
+        if (backoff_ns < 100 * ADXL_NS_PER_MS) backoff_ns *= 2;
     }
 }
 
@@ -110,14 +102,10 @@ bool tcp_io_read_full(int fd, void *buf, size_t len, int stop_fd, uint64_t deadl
             len -= (size_t)n;
             continue;
         }
-        if (n == 0)
-            return false;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return false;
-        if (!tcp_io_wait(fd, POLLIN, stop_fd, deadline))
-            return false;
+        if (n == 0) return false;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
+        if (!tcp_io_wait(fd, POLLIN, stop_fd, deadline)) return false;
     }
     return true;
 }
@@ -132,12 +120,9 @@ bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_
             len -= (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return false;
-        if (!tcp_io_wait(fd, POLLOUT, stop_fd, deadline))
-            return false;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+        if (!tcp_io_wait(fd, POLLOUT, stop_fd, deadline)) return false;
     }
     return true;
 }
@@ -177,7 +162,6 @@ bool tcp_io_thread(pthread_t *thread, void *(*fn)(void *), void *arg) {
     pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
     int rc = pthread_create(thread, &attr, fn, arg);
     pthread_attr_destroy(&attr);
-    if (rc != 0)
-        LOG_ERROR("pthread_create: %s", strerror(rc));
+    if (rc != 0) LOG_ERROR("pthread_create: %s", strerror(rc));
     return rc == 0;
 }

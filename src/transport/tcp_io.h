@@ -15,8 +15,8 @@
 /* Non-blocking, close-on-exec, TCP_NODELAY, and the configured buffer sizes. */
 void tcp_io_tune(int fd, uint32_t sockbuf_kb);
 /* Connects, retrying refusals until deadline (so start order does not matter). */
-adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb,
-                             uint64_t deadline, int *out_fd);
+adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb, uint64_t deadline,
+                             int *out_fd);
 
 /* Waits for events on fd; false on timeout, on stop_fd readable, or on error. */
 bool tcp_io_wait(int fd, short events, int stop_fd, uint64_t deadline);

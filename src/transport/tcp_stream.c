@@ -33,8 +33,7 @@ static adxl_chunk_t *list_pop(tcp_chunk_list_t *l) {
     adxl_chunk_t *c = l->head;
     if (c) {
         l->head = c->next;
-        if (!l->head)
-            l->tail = NULL;
+        if (!l->head) l->tail = NULL;
         c->next = NULL;
     }
     return c;
@@ -49,8 +48,7 @@ static void complete_list(adxl_chunk_t *c, adxl_status_t status) {
 }
 
 void tcp_link_fail(tcp_link_t *link, adxl_status_t status) {
-    if (atomic_exchange(&link->failed, true))
-        return;
+    if (atomic_exchange(&link->failed, true)) return;
     atomic_store(&link->fail_status, status);
     for (int i = 0; i < link->nstreams; i++) {
         shutdown(link->streams[i].fd, SHUT_RDWR);
@@ -104,15 +102,13 @@ static bool start_frame(tcp_stream_t *s, adxl_chunk_t **dropped) {
     }
     for (;;) {
         adxl_chunk_t *c = list_pop(&s->unsent);
-        if (!c)
-            return false;
+        if (!c) return false;
         if (c->user_memory && !adxl_req_guard_enter(c->req)) {
             c->next = *dropped;
             *dropped = c;
             continue;
         }
-        if (c->user_memory)
-            adxl_req_guard_leave(c->req);
+        if (c->user_memory) adxl_req_guard_leave(c->req);
         c->transport_tag = ++s->next_id;
         build_meta(s, c);
         list_push(&s->sent, c); /* before any byte leaves: the answer may be quick */
@@ -126,8 +122,7 @@ static bool start_frame(tcp_stream_t *s, adxl_chunk_t **dropped) {
 static bool tx_progress(tcp_stream_t *s, adxl_chunk_t **dropped) {
     struct iovec iov[TCP_IOV_MAX];
     for (;;) {
-        if (!s->tx_active && !start_frame(s, dropped))
-            return true;
+        if (!s->tx_active && !start_frame(s, dropped)) return true;
         adxl_chunk_t *c = s->tx_chunk;
         int n = 0;
         if (s->tx_meta_off < s->tx_meta_len)
@@ -153,11 +148,9 @@ static bool tx_progress(tcp_stream_t *s, adxl_chunk_t **dropped) {
         }
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t sent = sendmsg(s->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (guarded)
-            adxl_req_guard_leave(c->req);
+        if (guarded) adxl_req_guard_leave(c->req);
         if (sent < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return errno == EAGAIN || errno == EWOULDBLOCK;
         }
         size_t left = (size_t)sent;
@@ -175,12 +168,10 @@ static bool tx_progress(tcp_stream_t *s, adxl_chunk_t **dropped) {
                 s->tx_seg_off = 0;
             }
         }
-        if (c)
-            atomic_store(&s->last_alive_ns, adxl_now_ns());
+        if (c) atomic_store(&s->last_alive_ns, adxl_now_ns());
         bool done = s->tx_meta_off == s->tx_meta_len &&
                     (!c || c->kind != ADXL_CHUNK_WRITE || s->tx_seg == c->nsegs);
-        if (!done)
-            continue; /* the socket may take more; EAGAIN ends the loop */
+        if (!done) continue; /* the socket may take more; EAGAIN ends the loop */
         s->tx_active = false;
         s->tx_chunk = NULL;
     }
@@ -217,8 +208,7 @@ static adxl_chunk_t *expect_answer(tcp_stream_t *s, adxl_chunk_kind_t kind) {
     pthread_mutex_lock(&s->lock);
     adxl_chunk_t *c = s->sent.head;
     /* An answer to a frame still going out, or to another kind, is a broken peer. */
-    if (c && (c == s->tx_chunk || c->kind != kind || c->transport_tag != s->rx_frame.id))
-        c = NULL;
+    if (c && (c == s->tx_chunk || c->kind != kind || c->transport_tag != s->rx_frame.id)) c = NULL;
     pthread_mutex_unlock(&s->lock);
     return c;
 }
@@ -253,15 +243,13 @@ static bool on_header(tcp_stream_t *s) {
     case TCP_FRAME_ACK:
     case TCP_FRAME_NOTIFY_ACK:
         c = expect_answer(s, h->type == TCP_FRAME_ACK ? ADXL_CHUNK_WRITE : ADXL_CHUNK_NOTIFY);
-        if (!c)
-            return false;
+        if (!c) return false;
         finish_answer(s, tcp_status_from_wire(h->count));
         return true;
     case TCP_FRAME_DATA:
         c = expect_answer(s, ADXL_CHUNK_READ);
         /* Exactly what we asked for, or nothing (a refusal): never more. */
-        if (!c || (h->length != c->bytes && h->length != 0))
-            return false;
+        if (!c || (h->length != c->bytes && h->length != 0)) return false;
         s->rx_left = h->length;
         s->rx_seg = 0;
         s->rx_seg_off = 0;
@@ -270,8 +258,7 @@ static bool on_header(tcp_stream_t *s) {
         return true;
     case TCP_FRAME_REGION_ADD:
     case TCP_FRAME_REGION_DEL:
-        if (h->count == 0 || h->count > TCP_MAX_ITEMS || h->length != 0)
-            return false;
+        if (h->count == 0 || h->count > TCP_MAX_ITEMS || h->length != 0) return false;
         s->rx_left = (uint64_t)h->count * TCP_ITEM_SIZE;
         s->rx_state = RX_REGIONS;
         return true;
@@ -299,10 +286,8 @@ static ssize_t rx_payload(tcp_stream_t *s, adxl_chunk_t *c, size_t *asked) {
         *asked += iov[i].iov_len;
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
     ssize_t got = recvmsg(s->fd, &msg, MSG_DONTWAIT);
-    if (guarded)
-        adxl_req_guard_leave(c->req);
-    if (got <= 0)
-        return got;
+    if (guarded) adxl_req_guard_leave(c->req);
+    if (got <= 0) return got;
     /* Advance the cursor the same way whether the bytes landed or were discarded. */
     uint64_t left = (uint64_t)got;
     s->rx_left -= left;
@@ -340,8 +325,7 @@ static bool rx_progress(tcp_stream_t *s) {
             break;
         case RX_PAYLOAD:
             got = rx_payload(s, s->sent.head, &asked);
-            if (got > 0 && s->rx_left == 0)
-                s->rx_state = RX_TRAILER;
+            if (got > 0 && s->rx_left == 0) s->rx_state = RX_TRAILER;
             break;
         case RX_TRAILER:
             asked = TCP_TRAILER - s->rx_trailer_got;
@@ -349,33 +333,29 @@ static bool rx_progress(tcp_stream_t *s) {
             if (got > 0 && (s->rx_trailer_got += (size_t)got) == TCP_TRAILER) {
                 adxl_status_t st = tcp_status_from_wire(tcp_get_u32(s->rx_trailer));
                 /* A refusal must carry a reason; "success" with no data is a broken peer. */
-                if (s->rx_frame.length == 0 && st == ADXL_SUCCESS)
-                    st = ADXL_FAILED;
+                if (s->rx_frame.length == 0 && st == ADXL_SUCCESS) st = ADXL_FAILED;
                 s->rx_state = RX_HEADER;
                 finish_answer(s, st);
             }
             break;
         default: /* RX_REGIONS */
             asked = (size_t)s->rx_left;
-            got = recv(s->fd,
-                       s->rx_regions + (size_t)s->rx_frame.count * TCP_ITEM_SIZE - s->rx_left,
-                       asked, MSG_DONTWAIT);
+            got =
+                recv(s->fd, s->rx_regions + (size_t)s->rx_frame.count * TCP_ITEM_SIZE - s->rx_left,
+                     asked, MSG_DONTWAIT);
             if (got > 0 && (s->rx_left -= (uint64_t)got) == 0) {
                 apply_regions(s);
                 s->rx_state = RX_HEADER;
             }
             break;
         }
-        if (got == 0)
-            return false; /* the peer closed */
-        if (got < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        if (got == 0) return false; /* the peer closed */
+        if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
         uint64_t now = adxl_now_ns();
         atomic_store(&s->last_alive_ns, now);
         atomic_store(&s->last_rx_ns, now);
         /* A short read emptied the socket: poll says when there is more, no need to ask. */
-        if ((size_t)got < asked)
-            return true;
+        if ((size_t)got < asked) return true;
     }
 }
 
@@ -425,7 +405,8 @@ void *tcp_stream_main(void *arg) {
             break;
         }
         if (since(now, atomic_load(&s->last_alive_ns)) >= peer_timeout_ns) {
-            LOG_WARN("peer %s silent for %u ms", adxl_peer_name(link->peer), config->peer_timeout_ms);
+            LOG_WARN("peer %s silent for %u ms", adxl_peer_name(link->peer),
+                     config->peer_timeout_ms);
             tcp_link_fail(link, ADXL_FAILED);
             break;
         }
@@ -439,8 +420,7 @@ void *tcp_stream_main(void *arg) {
             tcp_link_fail(link, ADXL_FAILED);
             break;
         }
-        if (rc > 0 && (pfd[1].revents & POLLIN))
-            tcp_io_wake_drain(s->wake_fd);
+        if (rc > 0 && (pfd[1].revents & POLLIN)) tcp_io_wake_drain(s->wake_fd);
         if (rc > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && !rx_progress(s)) {
             tcp_link_fail(link, ADXL_FAILED);
             break;

@@ -40,10 +40,8 @@ static uint64_t io_deadline(const target_ctx_t *t) {
 /* Takes up to len buffered bytes into buf (which may be NULL to drop them). */
 static size_t take_buffered(target_ctx_t *t, void *buf, size_t len) {
     size_t n = t->rx_end - t->rx_start;
-    if (n > len)
-        n = len;
-    if (buf)
-        memcpy(buf, t->rxbuf + t->rx_start, n);
+    if (n > len) n = len;
+    if (buf) memcpy(buf, t->rxbuf + t->rx_start, n);
     t->rx_start += n;
     return n;
 }
@@ -57,8 +55,7 @@ static bool refill(target_ctx_t *t) {
             t->rx_end = (size_t)n;
             return true;
         }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-            return false;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return false;
         if (!tcp_io_wait(t->in->fd, POLLIN, t->in->transport->stop_fd, io_deadline(t)))
             return false;
     }
@@ -70,19 +67,15 @@ static bool read_full(target_ctx_t *t, void *buf, size_t len) {
         size_t n = take_buffered(t, p, len);
         p += n;
         len -= n;
-        if (len == 0)
-            return true;
+        if (len == 0) return true;
         if (len >= RXBUF_BYTES / 2) /* large: no point staging it */
-            return tcp_io_read_full(t->in->fd, p, len, t->in->transport->stop_fd,
-                                    io_deadline(t));
-        if (!refill(t))
-            return false;
+            return tcp_io_read_full(t->in->fd, p, len, t->in->transport->stop_fd, io_deadline(t));
+        if (!refill(t)) return false;
     }
 }
 
 static bool write_more(target_ctx_t *t, const void *buf, size_t len, bool more) {
-    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t),
-                             more);
+    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t), more);
 }
 
 static bool write_full(target_ctx_t *t, const void *buf, size_t len) {
@@ -103,8 +96,7 @@ static bool discard(target_ctx_t *t, uint64_t len) {
     len -= take_buffered(t, NULL, len < RXBUF_BYTES ? (size_t)len : RXBUF_BYTES);
     while (len > 0) {
         size_t n = len < SINK_BYTES ? (size_t)len : SINK_BYTES;
-        if (!read_full(t, t->sink, n))
-            return false;
+        if (!read_full(t, t->sink, n)) return false;
         len -= n;
     }
     return true;
@@ -112,13 +104,11 @@ static bool discard(target_ctx_t *t, uint64_t len) {
 
 /* With the registry pinned: may a peer touch every item from index `from` on? */
 static bool items_allowed(target_ctx_t *t, uint32_t from, uint32_t count) {
-    if (t->allow_unregistered)
-        return true;
+    if (t->allow_unregistered) return true;
     for (uint32_t i = from; i < count; i++) {
         uint64_t addr, len;
         tcp_item_decode(t->in->items + (size_t)i * TCP_ITEM_SIZE, &addr, &len);
-        if (!adxl_registry_contains_pinned(t->registry, (uintptr_t)addr, (size_t)len))
-            return false;
+        if (!adxl_registry_contains_pinned(t->registry, (uintptr_t)addr, (size_t)len)) return false;
     }
     return true;
 }
@@ -133,10 +123,8 @@ static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation) {
 
 /* Reads the item table and checks its shape; false: the peer is broken. */
 static bool read_items(target_ctx_t *t, const tcp_frame_header_t *h, uint64_t *total) {
-    if (h->count == 0 || h->count > TCP_MAX_ITEMS)
-        return false;
-    if (!read_full(t, t->in->items, (size_t)h->count * TCP_ITEM_SIZE))
-        return false;
+    if (h->count == 0 || h->count > TCP_MAX_ITEMS) return false;
+    if (!read_full(t, t->in->items, (size_t)h->count * TCP_ITEM_SIZE)) return false;
     uint64_t sum = 0;
     for (uint32_t i = 0; i < h->count; i++) {
         uint64_t addr, len;
@@ -153,7 +141,8 @@ static bool read_items(target_ctx_t *t, const tcp_frame_header_t *h, uint64_t *t
 /*
  * Moves the payload of items [0, count) between the socket and memory, pinning the
  * registry for each system call so that a deregistration waits for it and, once done,
- * stops the rest. generation is the registry's when the items were checked. Returns the status to answer with; *alive false if the socket died.
+ * stops the rest. generation is the registry's when the items were checked. Returns the status to
+ * answer with; *alive false if the socket died.
  */
 static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memory,
                                   uint64_t generation, bool *alive) {
@@ -164,8 +153,8 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
     *alive = true;
     bool wait_first = false;
     while (item < count) {
-        if (wait_first && !tcp_io_wait(in->fd, to_memory ? POLLIN : POLLOUT,
-                                       in->transport->stop_fd, io_deadline(t))) {
+        if (wait_first && !tcp_io_wait(in->fd, to_memory ? POLLIN : POLLOUT, in->transport->stop_fd,
+                                       io_deadline(t))) {
             *alive = false;
             return ADXL_FAILED;
         }
@@ -185,10 +174,9 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
                 in->iov[n++] = (struct iovec){(uint8_t *)(uintptr_t)addr + off, len - off};
             } else {
                 /* Keep the stream in step without touching memory: sink or zeros. */
-                in->iov[n++] = (struct iovec){t->sink, len - off < SINK_BYTES ? len - off
-                                                                              : SINK_BYTES};
-                if (!to_memory)
-                    memset(t->sink, 0, SINK_BYTES);
+                in->iov[n++] =
+                    (struct iovec){t->sink, len - off < SINK_BYTES ? len - off : SINK_BYTES};
+                if (!to_memory) memset(t->sink, 0, SINK_BYTES);
                 break;
             }
         }
@@ -205,8 +193,7 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
                              : sendmsg(in->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
         }
         adxl_registry_unpin(t->registry);
-        if (done < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-            continue;
+        if (done < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
         if (done <= 0) {
             *alive = false;
             return ADXL_FAILED;
@@ -229,8 +216,7 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
 
 static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
     uint64_t total;
-    if (!read_items(t, h, &total) || total != h->length)
-        return false;
+    if (!read_items(t, h, &total) || total != h->length) return false;
     uint64_t generation;
     bool allowed = check_items(t, h->count, &generation);
     adxl_status_t st = ADXL_PARAM_INVALID;
@@ -239,8 +225,7 @@ static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
         st = move_payload(t, h->count, true, generation, &alive);
     else
         alive = discard(t, total);
-    if (!alive)
-        return false;
+    if (!alive) return false;
     adxl_engine_count_served(t->engine, st != ADXL_SUCCESS);
     if (st != ADXL_SUCCESS)
         LOG_WARN("refused a WRITE of %u items: not inside registered memory", h->count);
@@ -249,8 +234,7 @@ static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
 
 static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
     uint64_t total;
-    if (h->length != 0 || !read_items(t, h, &total))
-        return false;
+    if (h->length != 0 || !read_items(t, h, &total)) return false;
     uint64_t generation;
     bool allowed = check_items(t, h->count, &generation);
     adxl_engine_count_served(t->engine, !allowed);
@@ -261,8 +245,7 @@ static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
         return send_header(t, TCP_FRAME_DATA, 0, h->id, 0, true) &&
                write_full(t, trailer, sizeof(trailer));
     }
-    if (!send_header(t, TCP_FRAME_DATA, 0, h->id, total, true))
-        return false;
+    if (!send_header(t, TCP_FRAME_DATA, 0, h->id, total, true)) return false;
     bool alive;
     adxl_status_t st = move_payload(t, h->count, false, generation, &alive);
     tcp_put_u32(trailer, st);
@@ -280,13 +263,12 @@ static bool serve_notify(target_ctx_t *t, const tcp_frame_header_t *h) {
         return false;
     const char *name = (const char *)body + TCP_NOTIFY_FIXED;
     /* Embedded NULs would make the strings we hand out differ from what was sent. */
-    if (memchr(name, '\0', name_len + msg_len))
-        return false;
-    adxl_status_t st = t->in->notify_source
-                           ? adxl_notify_queue_push(adxl_engine_notifies(t->engine),
-                                                    t->in->notify_source, name, name_len,
-                                                    name + name_len, msg_len)
-                           : ADXL_FAILED;
+    if (memchr(name, '\0', name_len + msg_len)) return false;
+    adxl_status_t st =
+        t->in->notify_source
+            ? adxl_notify_queue_push(adxl_engine_notifies(t->engine), t->in->notify_source, name,
+                                     name_len, name + name_len, msg_len)
+            : ADXL_FAILED;
     return send_header(t, TCP_FRAME_NOTIFY_ACK, st, h->id, 0, false);
 }
 
@@ -330,30 +312,24 @@ static bool await_frame(target_ctx_t *t) {
     tcp_inbound_t *in = t->in;
     uint64_t deadline = io_deadline(t);
     for (;;) {
-        if (!flush_updates(t))
-            return false;
-        if (t->rx_start < t->rx_end)
-            return true; /* the next frame is already here */
+        if (!flush_updates(t)) return false;
+        if (t->rx_start < t->rx_end) return true; /* the next frame is already here */
         struct pollfd pfd[3] = {{.fd = in->fd, .events = POLLIN},
                                 {.fd = in->wake_fd, .events = POLLIN},
                                 {.fd = in->transport->stop_fd, .events = POLLIN}};
         int rc = poll(pfd, 3, adxl_poll_timeout_ms(deadline));
-        if (rc < 0 && errno == EINTR)
-            continue;
+        if (rc < 0 && errno == EINTR) continue;
         if (rc <= 0 || (pfd[2].revents & POLLIN))
             return false; /* silent past the peer timeout, or stopping */
-        if (pfd[1].revents & POLLIN)
-            tcp_io_wake_drain(in->wake_fd);
-        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
-            return true;
+        if (pfd[1].revents & POLLIN) tcp_io_wake_drain(in->wake_fd);
+        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) return true;
     }
 }
 
 static void serve(target_ctx_t *t) {
     for (;;) {
         uint8_t raw[TCP_FRAME_HEADER];
-        if (!await_frame(t) || !read_full(t, raw, sizeof(raw)))
-            return;
+        if (!await_frame(t) || !read_full(t, raw, sizeof(raw))) return;
         tcp_frame_header_t h;
         tcp_frame_header_decode(raw, &h);
         bool ok;
@@ -386,15 +362,12 @@ static bool handshake(target_ctx_t *t) {
     tcp_inbound_t *in = t->in;
     uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
     tcp_hello_t hello;
-    if (!read_full(t, buf, TCP_HELLO_FIXED))
-        return false;
+    if (!read_full(t, buf, TCP_HELLO_FIXED)) return false;
     if (!tcp_hello_decode_fixed(buf, &hello)) {
-        LOG_WARN("refused a connection: not an adxl peer of protocol version %u",
-                 TCP_WIRE_VERSION);
+        LOG_WARN("refused a connection: not an adxl peer of protocol version %u", TCP_WIRE_VERSION);
         return false;
     }
-    if (!read_full(t, hello.name, hello.name_len))
-        return false;
+    if (!read_full(t, hello.name, hello.name_len)) return false;
     hello.name[hello.name_len] = '\0';
 
     tcp_hello_ack_t ack = {.status = ADXL_SUCCESS};
@@ -410,16 +383,13 @@ static bool handshake(target_ctx_t *t) {
         in->publishes = true;
         pthread_mutex_unlock(&in->lock);
     }
-    if (!write_full(t, buf, len))
-        return false;
-    if (hello.stream_index != 0)
-        return true;
+    if (!write_full(t, buf, len)) return false;
+    if (hello.stream_index != 0) return true;
     /* What is registered now, in frames of up to TCP_MAX_ITEMS, then an empty frame
      * that ends the snapshot: the initiator's connect returns only after it. */
     adxl_region_t *regions;
     size_t count;
-    if (adxl_registry_snapshot(t->registry, &regions, &count) != ADXL_SUCCESS)
-        return false;
+    if (adxl_registry_snapshot(t->registry, &regions, &count) != ADXL_SUCCESS) return false;
     uint8_t *frame = malloc(TCP_FRAME_HEADER + (size_t)TCP_MAX_ITEMS * TCP_ITEM_SIZE);
     bool ok = frame != NULL;
     for (size_t first = 0; ok;) {
@@ -430,14 +400,12 @@ static bool handshake(target_ctx_t *t) {
             tcp_item_encode(frame + TCP_FRAME_HEADER + (size_t)i * TCP_ITEM_SIZE,
                             regions[first + i].addr, regions[first + i].len);
         ok = write_full(t, frame, TCP_FRAME_HEADER + (size_t)n * TCP_ITEM_SIZE);
-        if (n == 0)
-            break;
+        if (n == 0) break;
         first += n;
     }
     free(frame);
     free(regions);
-    LOG_INFO("accepted stream %u/%u from %s", hello.stream_index, hello.stream_count,
-             hello.name);
+    LOG_INFO("accepted stream %u/%u from %s", hello.stream_index, hello.stream_count, hello.name);
     return ok;
 }
 
@@ -454,8 +422,7 @@ void *tcp_inbound_main(void *arg) {
             .allow_unregistered = config->allow_unregistered,
             .peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS,
         };
-        if (handshake(t))
-            serve(t);
+        if (handshake(t)) serve(t);
         free(t);
     }
     shutdown(in->fd, SHUT_RDWR);
