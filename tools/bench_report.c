@@ -1,0 +1,134 @@
+/* Table and JSON output of a sweep; see bench_report.h. */
+#include "bench_report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "bench_util.h"
+
+const char *bench_op_name(adxl_transfer_op_t op) {
+    return op == ADXL_READ ? "read" : "write";
+}
+
+const char *bench_row_mode(const bench_row_t *row) {
+    if (!row->have_modes || (row->direct == 0 && row->buffered == 0)) return "-";
+    if (row->buffered == 0) return "direct";
+    if (row->direct == 0) return "buffered";
+    return "mixed";
+}
+
+void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_args_t *a) {
+    char depth[32];
+
+    if (a->async_depth == 0) {
+        snprintf(depth, sizeof(depth), "sync");
+    } else {
+        snprintf(depth, sizeof(depth), "async depth %u", a->async_depth);
+    }
+    fprintf(out, "\n%s: %u thread%s, %s, %s memory, %s\n", op == ADXL_READ ? "READ" : "WRITE",
+            a->threads, a->threads == 1 ? "" : "s", depth, bench_memory_name(a->memory),
+            a->verify_all ? "every batch verified (timings include it)"
+                          : "first batch of each row verified");
+    fprintf(out, "%7s %6s %9s %11s %9s %9s %9s  %s\n", "block", "batch", "GB/s", "ops/s", "p50 us",
+            "p99 us", "max us", "mode");
+}
+
+void bench_report_table_row(FILE *out, const bench_row_t *r) {
+    char block[32];
+
+    bench_format_size(r->block, block, sizeof(block));
+    fprintf(out, "%7s %6zu %9.3f %11.0f %9.1f %9.1f %9.1f  %s\n", block, r->batch, r->gbps,
+            r->ops_per_s, r->lat.p50_us, r->lat.p99_us, r->lat.max_us, bench_row_mode(r));
+    fflush(out);
+}
+
+/* Engine names are numeric addresses; still, quote anything JSON would choke on. */
+static void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            fprintf(f, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(f, "\\u%04x", c);
+        } else {
+            fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void json_string_or_null(FILE *f, const char *s) {
+    if (s[0] == '\0') {
+        fputs("null", f);
+    } else {
+        json_string(f, s);
+    }
+}
+
+static void json_config(FILE *f, const bench_args_t *a, const char *target) {
+    fprintf(f, "  \"config\": {\n    \"target\": ");
+    json_string(f, target);
+    fprintf(f, ",\n    \"threads\": %u,\n    \"async_depth\": %u,\n    \"memory\": \"%s\",\n",
+            a->threads, a->async_depth, bench_memory_name(a->memory));
+    if (a->iters != 0) {
+        fprintf(f, "    \"iters\": %" PRIu64 ",\n", a->iters);
+    } else {
+        fprintf(f, "    \"duration_s\": %g,\n", a->duration_s);
+    }
+    fprintf(f, "    \"warmup\": %" PRIu64 ",\n    \"verify_all\": %s,\n    \"timeout_ms\": %d,\n",
+            a->warmup, a->verify_all ? "true" : "false", (int)a->timeout_ms);
+    /* Engine options the user left alone are null: the library's default applied. */
+    fprintf(f, "    \"transport\": ");
+    json_string_or_null(f, a->transport);
+    fprintf(f, ",\n    \"buffer_pool\": ");
+    json_string_or_null(f, a->buffer_pool);
+    if (a->streams != 0) {
+        fprintf(f, ",\n    \"streams\": %u\n  },\n", a->streams);
+    } else {
+        fprintf(f, ",\n    \"streams\": null\n  },\n");
+    }
+}
+
+FILE *bench_report_json_open(const char *path) {
+    FILE *f = fopen(path, "w");
+    if (f == NULL) bench_err("--json: cannot write '%s': %s", path, strerror(errno));
+    return f;
+}
+
+int bench_report_json(FILE *f, const char *path, const bench_args_t *a, const char *target,
+                      const bench_row_t *rows, size_t n, bool complete) {
+    bool bad;
+
+    fprintf(f, "{\n  \"tool\": \"adxl-bench\",\n  \"adxl_version\": ");
+    json_string(f, adxl_version());
+    fprintf(f, ",\n  \"complete\": %s,\n", complete ? "true" : "false");
+    json_config(f, a, target);
+    fprintf(f, "  \"rows\": [");
+    for (size_t i = 0; i < n; i++) {
+        const bench_row_t *r = &rows[i];
+        fprintf(f,
+                "%s\n    {\"op\": \"%s\", \"block_size\": %zu, \"batch\": %zu, "
+                "\"batches\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"seconds\": %.6f, "
+                "\"gbps\": %.6f, \"ops_per_s\": %.1f, \"latency_us\": {\"p50\": %.3f, "
+                "\"p90\": %.3f, \"p99\": %.3f, \"p99.9\": %.3f, \"max\": %.3f, "
+                "\"mean\": %.3f}, \"mode\": \"%s\"",
+                i ? "," : "", bench_op_name(r->op), r->block, r->batch, r->batches, r->bytes,
+                r->seconds, r->gbps, r->ops_per_s, r->lat.p50_us, r->lat.p90_us, r->lat.p99_us,
+                r->lat.p999_us, r->lat.max_us, r->lat.mean_us, bench_row_mode(r));
+        if (r->have_modes) {
+            fprintf(f, ", \"batches_direct\": %" PRIu64 ", \"batches_buffered\": %" PRIu64,
+                    r->direct, r->buffered);
+        }
+        fputc('}', f);
+    }
+    fprintf(f, "\n  ]\n}\n");
+    bad = ferror(f) != 0;
+    if (fclose(f) != 0) bad = true;
+    if (bad) {
+        bench_err("--json: error writing '%s'", path);
+        return -1;
+    }
+    return 0;
+}

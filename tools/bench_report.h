@@ -1,0 +1,48 @@
+/* The results of a sweep: one table per op on stdout, and optionally a JSON file. */
+#ifndef ADXL_BENCH_REPORT_H
+#define ADXL_BENCH_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <adxl/adxl.h>
+
+#include "bench_args.h"
+#include "bench_stats.h"
+
+/* One measured row: a (op, block, batch) combination over all initiator threads. */
+typedef struct {
+    adxl_transfer_op_t op;
+    size_t block;
+    size_t batch;
+    uint64_t batches; /* timed batches, all threads together */
+    uint64_t bytes;   /* timed payload bytes */
+    double seconds;   /* from the first thread's start to the last thread's end */
+    double gbps;      /* 1e9 bytes per second */
+    double ops_per_s; /* descriptors per second */
+    bench_latency_t lat;
+    bool have_modes;   /* adxl_get_stats worked */
+    uint64_t direct;   /* batches adxl sent zero-copy during the row (all phases) */
+    uint64_t buffered; /* ... and through its transit pool */
+} bench_row_t;
+
+const char *bench_op_name(adxl_transfer_op_t op);
+
+/* "direct", "buffered", "mixed" or "-". */
+const char *bench_row_mode(const bench_row_t *row);
+
+void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_args_t *args);
+void bench_report_table_row(FILE *out, const bench_row_t *row);
+
+/* Opens the --json file before the sweep, so that a bad path fails before minutes of
+ * measuring rather than after. NULL after printing why. */
+FILE *bench_report_json_open(const char *path);
+
+/* Writes every row to f and closes it; complete says whether the sweep ran to its end.
+ * 0, or -1 after printing why. */
+int bench_report_json(FILE *f, const char *path, const bench_args_t *args, const char *target,
+                      const bench_row_t *rows, size_t num_rows, bool complete);
+
+#endif /* ADXL_BENCH_REPORT_H */
