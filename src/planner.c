@@ -125,7 +125,9 @@ static void pump(adxl_req_t *req) {
     while (req->descs && !req->cancelled && req->next_desc < req->num_descs &&
            atomic_load(&req->first_error) == ADXL_SUCCESS) {
         size_t size = 0;
-        uint8_t *buffer = adxl_engine_acquire_transit(engine, req, req->bytes_left, &size);
+        size_t want = req->bytes_left < ADXL_BUFFERED_CHUNK_BYTES ? (size_t)req->bytes_left
+                                                                  : ADXL_BUFFERED_CHUNK_BYTES;
+        uint8_t *buffer = adxl_engine_acquire_transit(engine, req, want, &size);
         if (!buffer) {
             queued = true; /* a chunk completion will pump us again */
             break;

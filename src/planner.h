@@ -10,6 +10,11 @@
 
 /* Below this, a descriptor makes its whole batch buffered (ADXL's 256 KiB rule). */
 #define ADXL_BUFFERED_THRESHOLD (256u * 1024u)
+/* Buffered chunks carry at most this much (less if the pool's SIZE is smaller), so that
+ * packing one overlaps sending the one before, and a batch spreads over streams. */
+#ifndef ADXL_BUFFERED_CHUNK_BYTES
+#define ADXL_BUFFERED_CHUNK_BYTES (1024u * 1024u)
+#endif
 /* Direct-mode chunks carry at most this much, so that one batch spreads over streams. */
 #define ADXL_DIRECT_CHUNK_BYTES (4u * 1024u * 1024u)
 
