@@ -56,6 +56,8 @@ static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t 
                 .local = (uint8_t *)descs[i].local_addr + off,
                 .remote = descs[i].remote_addr + off,
                 .len = len,
+                .span_addr = descs[i].remote_addr,
+                .span_len = descs[i].len,
             };
             chunk->bytes += len;
             off += len;
@@ -92,8 +94,11 @@ static adxl_chunk_t *pack_buffer(adxl_req_t *req, uint8_t *buffer, size_t buffer
             memcpy(staged, user, len);
         else
             chunk->scatter[chunk->nsegs] = user;
-        chunk->segs[chunk->nsegs++] = (adxl_segment_t){
-            .local = staged, .remote = d->remote_addr + req->next_offset, .len = len};
+        chunk->segs[chunk->nsegs++] = (adxl_segment_t){.local = staged,
+                                                       .remote = d->remote_addr + req->next_offset,
+                                                       .len = len,
+                                                       .span_addr = d->remote_addr,
+                                                       .span_len = d->len};
         chunk->bytes += len;
         req->bytes_left -= len;
         req->next_offset += len;

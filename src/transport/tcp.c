@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TX_META_BYTES (TCP_FRAME_HEADER + TCP_MAX_ITEMS * TCP_ITEM_SIZE)
+#define TX_META_BYTES (TCP_FRAME_HEADER + TCP_MAX_ITEMS * TCP_PIECE_SIZE)
 
 static void inbound_free(tcp_inbound_t *in) {
     close(in->fd);
@@ -25,6 +25,7 @@ static void inbound_free(tcp_inbound_t *in) {
     pthread_mutex_destroy(&in->lock);
     free(in->updates);
     free(in->items);
+    free(in->pieces);
     free(in->iov);
     free(in);
 }
@@ -59,17 +60,19 @@ static void accept_one(adxl_transport_t *t) {
     tcp_io_tune(fd, t->config->tcp_sockbuf_kb);
     tcp_inbound_t *in = calloc(1, sizeof(*in));
     if (in) {
-        in->items = malloc((size_t)TCP_MAX_ITEMS * TCP_ITEM_SIZE);
+        in->items = malloc((size_t)TCP_MAX_ITEMS * TCP_PIECE_SIZE);
+        in->pieces = malloc(TCP_MAX_ITEMS * sizeof(tcp_piece_t));
         in->iov = malloc(TCP_IOV_MAX * sizeof(struct iovec));
         in->wake_fd = tcp_io_wake_fd();
     }
     pthread_mutex_lock(&t->inbound_lock);
     bool room = t->inbound_count < TCP_MAX_INBOUND;
     pthread_mutex_unlock(&t->inbound_lock);
-    if (!in || !in->items || !in->iov || in->wake_fd < 0 || !room) {
+    if (!in || !in->items || !in->pieces || !in->iov || in->wake_fd < 0 || !room) {
         LOG_WARN("refusing an inbound connection (%s)", room ? "out of memory" : "too many");
         if (in) {
             free(in->items);
+            free(in->pieces);
             free(in->iov);
             if (in->wake_fd >= 0) close(in->wake_fd);
             free(in);

@@ -95,8 +95,9 @@ typedef struct tcp_inbound {
     uint8_t *updates;     /* queued REGION frames, ready to send */
     size_t updates_len;
     size_t updates_cap;
-    uint8_t *items;    /* TCP_MAX_ITEMS items of the frame in hand */
-    struct iovec *iov; /* TCP_IOV_MAX */
+    uint8_t *items;      /* the piece table of the frame in hand, as received */
+    tcp_piece_t *pieces; /* the same, decoded */
+    struct iovec *iov;   /* TCP_IOV_MAX */
 } tcp_inbound_t;
 
 struct adxl_transport {

@@ -73,8 +73,11 @@ static void build_meta(tcp_stream_t *s, adxl_chunk_t *c) {
         h.type = c->kind == ADXL_CHUNK_WRITE ? TCP_FRAME_WRITE : TCP_FRAME_READ;
         h.count = c->nsegs;
         h.length = c->kind == ADXL_CHUNK_WRITE ? c->bytes : 0;
-        for (uint32_t i = 0; i < c->nsegs; i++, p += TCP_ITEM_SIZE)
-            tcp_item_encode(p, c->segs[i].remote, c->segs[i].len);
+        for (uint32_t i = 0; i < c->nsegs; i++, p += TCP_PIECE_SIZE) {
+            const adxl_segment_t *seg = &c->segs[i];
+            tcp_piece_t piece = {seg->remote, seg->len, seg->span_addr, seg->span_len};
+            tcp_piece_encode(p, &piece);
+        }
     }
     tcp_frame_header_encode(s->tx_meta, &h);
     s->tx_meta_len = (size_t)(p - s->tx_meta);

@@ -102,13 +102,15 @@ static bool discard(target_ctx_t *t, uint64_t len) {
     return true;
 }
 
-/* With the registry pinned: may a peer touch every item from index `from` on? */
+/* With the registry pinned: may a peer touch every piece from index `from` on? The
+ * whole descriptor (the span) must lie inside one region, not just the piece. */
 static bool items_allowed(target_ctx_t *t, uint32_t from, uint32_t count) {
     if (t->allow_unregistered) return true;
     for (uint32_t i = from; i < count; i++) {
-        uint64_t addr, len;
-        tcp_item_decode(t->in->items + (size_t)i * TCP_ITEM_SIZE, &addr, &len);
-        if (!adxl_registry_contains_pinned(t->registry, (uintptr_t)addr, (size_t)len)) return false;
+        const tcp_piece_t *p = &t->in->pieces[i];
+        if (!adxl_registry_contains_pinned(t->registry, (uintptr_t)p->span_addr,
+                                           (size_t)p->span_len))
+            return false;
     }
     return true;
 }
@@ -124,15 +126,14 @@ static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation) {
 /* Reads the item table and checks its shape; false: the peer is broken. */
 static bool read_items(target_ctx_t *t, const tcp_frame_header_t *h, uint64_t *total) {
     if (h->count == 0 || h->count > TCP_MAX_ITEMS) return false;
-    if (!read_full(t, t->in->items, (size_t)h->count * TCP_ITEM_SIZE)) return false;
+    if (!read_full(t, t->in->items, (size_t)h->count * TCP_PIECE_SIZE)) return false;
     uint64_t sum = 0;
     for (uint32_t i = 0; i < h->count; i++) {
-        uint64_t addr, len;
-        tcp_item_decode(t->in->items + (size_t)i * TCP_ITEM_SIZE, &addr, &len);
-        if (len == 0 || addr == 0 || addr + len < addr || len > TCP_MAX_PAYLOAD ||
-            sum + len > TCP_MAX_PAYLOAD)
+        tcp_piece_t *p = &t->in->pieces[i];
+        tcp_piece_decode(t->in->items + (size_t)i * TCP_PIECE_SIZE, p);
+        if (!tcp_piece_valid(p) || p->len > TCP_MAX_PAYLOAD || sum + p->len > TCP_MAX_PAYLOAD)
             return false;
-        sum += len;
+        sum += p->len;
     }
     *total = sum;
     return true;
@@ -167,8 +168,7 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
         }
         int n = 0;
         for (uint32_t i = item; i < count && n < TCP_IOV_MAX; i++) {
-            uint64_t addr, len;
-            tcp_item_decode(in->items + (size_t)i * TCP_ITEM_SIZE, &addr, &len);
+            uint64_t addr = in->pieces[i].addr, len = in->pieces[i].len;
             uint64_t off = i == item ? item_off : 0;
             if (status == ADXL_SUCCESS) {
                 in->iov[n++] = (struct iovec){(uint8_t *)(uintptr_t)addr + off, len - off};
@@ -200,8 +200,7 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
         }
         wait_first = false; /* progress: try the socket again before polling */
         for (uint64_t left = (uint64_t)done; left > 0;) {
-            uint64_t addr, len;
-            tcp_item_decode(in->items + (size_t)item * TCP_ITEM_SIZE, &addr, &len);
+            uint64_t len = in->pieces[item].len;
             uint64_t k = left < len - item_off ? left : len - item_off;
             item_off += k;
             left -= k;

@@ -62,6 +62,26 @@ void tcp_item_decode(const uint8_t in[TCP_ITEM_SIZE], uint64_t *addr, uint64_t *
     *len = tcp_get_u64(in + 8);
 }
 
+void tcp_piece_encode(uint8_t out[TCP_PIECE_SIZE], const tcp_piece_t *p) {
+    tcp_put_u64(out, p->addr);
+    tcp_put_u64(out + 8, p->len);
+    tcp_put_u64(out + 16, p->span_addr);
+    tcp_put_u64(out + 24, p->span_len);
+}
+
+void tcp_piece_decode(const uint8_t in[TCP_PIECE_SIZE], tcp_piece_t *p) {
+    p->addr = tcp_get_u64(in);
+    p->len = tcp_get_u64(in + 8);
+    p->span_addr = tcp_get_u64(in + 16);
+    p->span_len = tcp_get_u64(in + 24);
+}
+
+bool tcp_piece_valid(const tcp_piece_t *p) {
+    return p->len > 0 && p->addr != 0 && p->addr + p->len > p->addr && p->span_addr != 0 &&
+           p->span_addr + p->span_len > p->span_addr && p->addr >= p->span_addr &&
+           p->addr + p->len <= p->span_addr + p->span_len;
+}
+
 size_t tcp_hello_encode(uint8_t *out, const tcp_hello_t *h) {
     tcp_put_u32(out, TCP_WIRE_MAGIC);
     tcp_put_u16(out + 4, TCP_WIRE_VERSION);

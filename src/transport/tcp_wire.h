@@ -18,7 +18,8 @@
 #define TCP_HELLO_NAME_MAX 64u
 
 #define TCP_FRAME_HEADER 24u
-#define TCP_ITEM_SIZE 16u
+#define TCP_ITEM_SIZE 16u  /* a region: address, length */
+#define TCP_PIECE_SIZE 32u /* a piece of a transfer: address, length, and its span */
 #define TCP_MAX_ITEMS 4096u
 /* The largest payload one frame may carry: a whole 1 GiB transit buffer. */
 #define TCP_MAX_PAYLOAD (1ull << 30)
@@ -75,6 +76,18 @@ void tcp_frame_header_encode(uint8_t out[TCP_FRAME_HEADER], const tcp_frame_head
 void tcp_frame_header_decode(const uint8_t in[TCP_FRAME_HEADER], tcp_frame_header_t *h);
 void tcp_item_encode(uint8_t out[TCP_ITEM_SIZE], uint64_t addr, uint64_t len);
 void tcp_item_decode(const uint8_t in[TCP_ITEM_SIZE], uint64_t *addr, uint64_t *len);
+
+typedef struct {
+    uint64_t addr;
+    uint64_t len;
+    uint64_t span_addr; /* the whole descriptor the piece was cut from */
+    uint64_t span_len;
+} tcp_piece_t;
+
+void tcp_piece_encode(uint8_t out[TCP_PIECE_SIZE], const tcp_piece_t *p);
+void tcp_piece_decode(const uint8_t in[TCP_PIECE_SIZE], tcp_piece_t *p);
+/* Non-zero, not wrapping, and inside its span. */
+bool tcp_piece_valid(const tcp_piece_t *p);
 
 /* Encoded size, at most TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX. */
 size_t tcp_hello_encode(uint8_t *out, const tcp_hello_t *h);

@@ -22,11 +22,18 @@ typedef struct adxl_peer adxl_peer_t;           /* the core's view of an outboun
 
 typedef enum { ADXL_CHUNK_READ, ADXL_CHUNK_WRITE, ADXL_CHUNK_NOTIFY } adxl_chunk_kind_t;
 
-/* One contiguous piece: len bytes between local (this process) and remote (the target). */
+/*
+ * One contiguous piece: len bytes between local (this process) and remote (the target).
+ * A descriptor cut into several pieces gives each the descriptor's whole remote range as
+ * its span: the target checks the span, so that a descriptor straddling two regions is
+ * refused however it was cut.
+ */
 typedef struct {
     uint8_t *local;
     uint64_t remote;
     uint64_t len;
+    uint64_t span_addr;
+    uint64_t span_len;
 } adxl_segment_t;
 
 /*
