@@ -3,6 +3,7 @@
  * Every refusal of an argument logs why.
  */
 #include "clock.h"
+#include "connector.h"
 #include "engine.h"
 #include "log.h"
 #include "peer.h"
@@ -122,6 +123,57 @@ adxl_status_t adxl_disconnect(adxl_engine_t *engine, const char *remote_engine,
     return st != ADXL_SUCCESS ? st : adxl_peers_disconnect(engine, remote_engine);
 }
 
+adxl_status_t adxl_connect_async(adxl_engine_t *engine, const char *remote_engine,
+                                 int32_t timeout_ms) {
+    REQUIRE_ENGINE(engine);
+    adxl_engine_addr_t addr;
+    adxl_status_t st = check_link_call(engine, remote_engine, timeout_ms, "connect", &addr);
+    if (st != ADXL_SUCCESS) return st;
+    return adxl_connector_connect(engine, remote_engine, &addr, adxl_deadline_after_ms(timeout_ms));
+}
+
+adxl_status_t adxl_disconnect_async(adxl_engine_t *engine, const char *remote_engine,
+                                    int32_t timeout_ms) {
+    REQUIRE_ENGINE(engine);
+    adxl_engine_addr_t addr;
+    adxl_status_t st = check_link_call(engine, remote_engine, timeout_ms, "disconnect", &addr);
+    return st != ADXL_SUCCESS ? st : adxl_connector_disconnect(engine, remote_engine);
+}
+
+adxl_status_t adxl_get_async_connect_status(adxl_engine_t *engine, const char *remote_engine,
+                                            adxl_connect_state_t *state) {
+    REQUIRE_ENGINE(engine);
+    adxl_engine_addr_t addr;
+    adxl_status_t st = check_remote_name(engine, remote_engine, &addr);
+    if (st != ADXL_SUCCESS) return st;
+    if (!state) return PARAM_INVALID("state out-pointer is NULL");
+    adxl_peers_reap(engine);
+    *state = adxl_connector_state(engine, remote_engine);
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_get_async_connect_statuses(adxl_engine_t *engine,
+                                              adxl_connect_status_t *statuses, size_t capacity,
+                                              size_t *count) {
+    REQUIRE_ENGINE(engine);
+    if (!count) return PARAM_INVALID("count out-pointer is NULL");
+    if (!statuses && capacity > 0)
+        return PARAM_INVALID("statuses is NULL but capacity is %zu", capacity);
+    adxl_peers_reap(engine);
+    return adxl_connector_states(engine, statuses, capacity, count);
+}
+
+adxl_status_t adxl_get_capability(adxl_feature_t feature, int32_t *value) {
+    if (!value) return PARAM_INVALID("value out-pointer is NULL");
+    switch (feature) {
+    case ADXL_FEATURE_AUTO_CONNECT:       /* the AutoConnect option */
+    case ADXL_FEATURE_CLIENT_SERVER_COMM: /* client-only engines connect to listening ones */
+        *value = ADXL_CAPABILITY_SUPPORTED;
+        return ADXL_SUCCESS;
+    }
+    return PARAM_INVALID("unknown feature %d", (int)feature);
+}
+
 /* The link to remote, connecting first under AutoConnect. */
 static adxl_status_t get_peer(adxl_engine_t *engine, const char *remote, int32_t timeout_ms,
                               adxl_peer_t **out) {
@@ -221,28 +273,69 @@ adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_
         return ADXL_FAILED;
     }
     if (!status) return PARAM_INVALID("status out-pointer is NULL");
+    /* A reference of our own, so that another thread reporting it final at the same
+     * time cannot free it under us. */
     pthread_mutex_lock(&engine->reqs_lock);
     bool known = adxl_ptr_set_contains(&engine->async_reqs, req);
+    if (known) atomic_fetch_add(&req->refs, 1);
     pthread_mutex_unlock(&engine->reqs_lock);
     if (!known)
         return PARAM_INVALID("request %p is unknown or was already reported final", (void *)req);
 
+    adxl_transfer_status_t s = ADXL_TRANSFER_WAITING;
     if (atomic_load(&req->done)) {
-        *status =
-            adxl_req_result(req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED : ADXL_TRANSFER_FAILED;
+        s = adxl_req_result(req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED : ADXL_TRANSFER_FAILED;
     } else if (req->deadline != ADXL_NO_DEADLINE && adxl_now_ns() >= req->deadline) {
         adxl_req_cancel(req);
-        *status = ADXL_TRANSFER_TIMEOUT;
-    } else {
-        *status = ADXL_TRANSFER_WAITING;
-        return ADXL_SUCCESS;
+        s = ADXL_TRANSFER_TIMEOUT;
     }
-    /* A final state releases the handle; two threads asking at once release it once. */
-    pthread_mutex_lock(&engine->reqs_lock);
-    bool mine = adxl_ptr_set_remove(&engine->async_reqs, req);
-    pthread_mutex_unlock(&engine->reqs_lock);
-    if (!mine) return PARAM_INVALID("request %p was already reported final", (void *)req);
+    bool mine = true;
+    if (s != ADXL_TRANSFER_WAITING) {
+        /* A final state releases the handle; two threads asking at once release it once. */
+        pthread_mutex_lock(&engine->reqs_lock);
+        mine = adxl_ptr_set_remove(&engine->async_reqs, req);
+        pthread_mutex_unlock(&engine->reqs_lock);
+        if (mine) adxl_req_release(req);
+    }
     adxl_req_release(req);
+    if (!mine) return PARAM_INVALID("request %p was already reported final", (void *)req);
+    *status = s;
+    return ADXL_SUCCESS;
+}
+
+adxl_status_t adxl_get_transfer_statuses(adxl_engine_t *engine, adxl_transfer_result_t *results,
+                                         size_t max_count, uint32_t flags, size_t *count) {
+    REQUIRE_ENGINE(engine);
+    if (!count) return PARAM_INVALID("count out-pointer is NULL");
+    if (!results && max_count > 0)
+        return PARAM_INVALID("results is NULL but max_count is %zu", max_count);
+    if (flags & ~ADXL_STATUS_SKIP_WAITING) return PARAM_INVALID("unknown flags 0x%x", flags);
+    bool skip_waiting = flags & ADXL_STATUS_SKIP_WAITING;
+    uint64_t now = adxl_now_ns();
+    size_t n = 0;
+    /* Final requests leave the set under the lock (their owner reference passes to us);
+     * the timed-out ones are cancelled, and all of them released, after it. */
+    pthread_mutex_lock(&engine->reqs_lock);
+    for (size_t i = 0; i < engine->async_reqs.capacity && n < max_count; i++) {
+        adxl_req_t *req = adxl_ptr_set_slot(&engine->async_reqs, i);
+        if (!req) continue;
+        adxl_transfer_status_t s = ADXL_TRANSFER_WAITING;
+        if (atomic_load(&req->done))
+            s = adxl_req_result(req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED
+                                                     : ADXL_TRANSFER_FAILED;
+        else if (req->deadline != ADXL_NO_DEADLINE && now >= req->deadline)
+            s = ADXL_TRANSFER_TIMEOUT;
+        if (s == ADXL_TRANSFER_WAITING && skip_waiting) continue;
+        if (s != ADXL_TRANSFER_WAITING) adxl_ptr_set_remove(&engine->async_reqs, req);
+        results[n++] = (adxl_transfer_result_t){req, req->user_data, s};
+    }
+    pthread_mutex_unlock(&engine->reqs_lock);
+    for (size_t i = 0; i < n; i++) {
+        if (results[i].status == ADXL_TRANSFER_WAITING) continue;
+        if (results[i].status == ADXL_TRANSFER_TIMEOUT) adxl_req_cancel(results[i].req);
+        adxl_req_release(results[i].req);
+    }
+    *count = n;
     return ADXL_SUCCESS;
 }
 

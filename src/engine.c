@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include "connector.h"
 #include "log.h"
 #include "peer.h"
 
@@ -57,13 +58,16 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
         release_core(engine);
         return st;
     }
+    adxl_connector_init(engine);
     LOG_INFO("engine %s initialized (transport %s)", engine->local_name, ops->name);
     return ADXL_SUCCESS;
 }
 
 void adxl_engine_stop(adxl_engine_t *engine) {
     /* Links first: their shutdown fails every chunk in flight, which frees transit
-     * buffers and wakes every waiter. */
+     * buffers and wakes every waiter. Async connects first, so that none adds a link
+     * after that (each ends by its deadline at the latest). */
+    adxl_connector_stop(engine);
     adxl_peers_close_all(engine);
     engine->transport_ops->stop(engine->transport);
     engine->transport = NULL;

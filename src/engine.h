@@ -48,6 +48,9 @@ struct adxl_engine {
 
     pthread_mutex_t reqs_lock;
     adxl_ptr_set_t async_reqs; /* handles given out by adxl_transfer_async */
+
+    pthread_mutex_t conn_lock;            /* async connect states (connector.c) */
+    struct adxl_conn_entry *conn_entries; /* one per remote name seen by them */
 };
 
 adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,

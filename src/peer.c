@@ -135,6 +135,14 @@ adxl_status_t adxl_peers_disconnect(adxl_engine_t *engine, const char *name) {
     return ADXL_SUCCESS;
 }
 
+void adxl_peers_for_each_ready(adxl_engine_t *engine, void (*fn)(void *ctx, const char *name),
+                               void *ctx) {
+    pthread_mutex_lock(&engine->peers_lock);
+    for (adxl_peer_t *p = engine->peers; p; p = p->next)
+        if (p->ready) fn(ctx, p->name);
+    pthread_mutex_unlock(&engine->peers_lock);
+}
+
 void adxl_peers_reap(adxl_engine_t *engine) {
     pthread_mutex_lock(&engine->peers_lock);
     adxl_peer_t *dead = engine->graveyard;

@@ -37,6 +37,9 @@ adxl_peer_t *adxl_peers_find(adxl_engine_t *engine, const char *name);
 adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
                                  const adxl_engine_addr_t *addr, uint64_t deadline);
 adxl_status_t adxl_peers_disconnect(adxl_engine_t *engine, const char *name);
+/* Calls fn with the name of every usable peer, with the peers lock held. */
+void adxl_peers_for_each_ready(adxl_engine_t *engine, void (*fn)(void *ctx, const char *name),
+                               void *ctx);
 /* Shuts down the links of failed peers. Call from API entry points only. */
 void adxl_peers_reap(adxl_engine_t *engine);
 /* Disconnects every peer (finalize). */

@@ -144,6 +144,75 @@ typedef struct {
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);
 
+/*
+ * HIXL's additions.
+ *
+ * Asynchronous connect and disconnect. Each remote name has a state; the calls below
+ * return at once and a per-operation worker thread does the work (adxl_connect or
+ * adxl_disconnect underneath). adxl_finalize joins every worker; a connect still in
+ * progress then ends by its timeout at the latest.
+ */
+typedef enum {
+    ADXL_NOT_CONNECT = 0,        /* no link and no operation in progress */
+    ADXL_CONNECT_PENDING = 1,    /* connect accepted, its worker has not started yet */
+    ADXL_CONNECTING = 2,         /* connect in progress */
+    ADXL_CONNECTED = 3,          /* a usable link exists */
+    ADXL_CONNECT_FAILED = 4,     /* the last async connect failed (until the next one) */
+    ADXL_DISCONNECT_PENDING = 5, /* disconnect accepted, its worker has not started yet */
+    ADXL_DISCONNECTING = 6       /* disconnect in progress */
+} adxl_connect_state_t;
+
+#define ADXL_ENGINE_NAME_MAX 64 /* bytes of the longest engine name, with its NUL */
+
+typedef struct {
+    char remote_engine[ADXL_ENGINE_NAME_MAX];
+    adxl_connect_state_t state;
+    adxl_status_t last_status; /* outcome of the last async operation on it (or SUCCESS) */
+} adxl_connect_status_t;
+
+/* SUCCESS: accepted (watch the state). ALREADY_CONNECTED: linked already. SUCCESS too when
+ * a connect to that name is already in progress. FAILED: a disconnect is in progress. */
+ADXL_API adxl_status_t adxl_connect_async(adxl_engine_t *engine, const char *remote_engine,
+                                          int32_t timeout_ms);
+/* SUCCESS: accepted. NOT_CONNECTED: no link. FAILED: a connect or disconnect is in
+ * progress. */
+ADXL_API adxl_status_t adxl_disconnect_async(adxl_engine_t *engine, const char *remote_engine,
+                                             int32_t timeout_ms);
+/* The state of one remote name (NOT_CONNECT for a name never seen). */
+ADXL_API adxl_status_t adxl_get_async_connect_status(adxl_engine_t *engine,
+                                                     const char *remote_engine,
+                                                     adxl_connect_state_t *state);
+/* Every remote name with a link or an async operation, up to capacity of them, in no
+ * particular order; capacity 0 returns in *count how many there are. */
+ADXL_API adxl_status_t adxl_get_async_connect_statuses(adxl_engine_t *engine,
+                                                       adxl_connect_status_t *statuses,
+                                                       size_t capacity, size_t *count);
+
+/*
+ * Bulk status of async transfers, as HIXL's bulk GetTransferStatus: up to max_count
+ * requests of this engine, in no particular order, each with the user_data given in its
+ * adxl_transfer_args_t. Requests reported in a final state (COMPLETED, TIMEOUT, FAILED)
+ * are released, exactly as adxl_get_transfer_status would; their req value is only an
+ * identity then. Still-waiting requests are reported as WAITING (and stay), unless flags
+ * has ADXL_STATUS_SKIP_WAITING.
+ */
+#define ADXL_STATUS_SKIP_WAITING 1u
+typedef struct {
+    adxl_transfer_req_t req;
+    const void *user_data;
+    adxl_transfer_status_t status;
+} adxl_transfer_result_t;
+
+ADXL_API adxl_status_t adxl_get_transfer_statuses(adxl_engine_t *engine,
+                                                  adxl_transfer_result_t *results, size_t max_count,
+                                                  uint32_t flags, size_t *count);
+
+/* Features and their values, for adxl_get_capability (callable before initialize). */
+typedef enum { ADXL_FEATURE_AUTO_CONNECT = 0, ADXL_FEATURE_CLIENT_SERVER_COMM = 1 } adxl_feature_t;
+#define ADXL_CAPABILITY_UNSUPPORTED 0
+#define ADXL_CAPABILITY_SUPPORTED 1
+ADXL_API adxl_status_t adxl_get_capability(adxl_feature_t feature, int32_t *value);
+
 #ifdef __cplusplus
 }
 #endif
