@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test bench install clean format asan tsan deps
+.PHONY: all test bench install clean format asan tsan valgrind deps
 .DEFAULT_GOAL := all
 
 # Installs missing Debian packages (cmake, gcc, ...) so that a fresh machine needs
@@ -35,6 +35,11 @@ asan:
 
 tsan:
 	$(MAKE) test EXTRA_DEPS="clang libclang-rt-14-dev" BUILD=build-tsan CMAKE_FLAGS="-DADXL_SANITIZE=thread -DCMAKE_C_COMPILER=clang"
+
+# Every C test program under valgrind's memcheck.
+valgrind: all
+	@scripts/install-deps.sh valgrind
+	scripts/valgrind-tests.sh $(BUILD)
 
 format:
 	clang-format -i include/adxl/*.h src/*.c src/*.h src/transport/*.c src/transport/*.h tests/*.c tests/*.h tools/*.c

@@ -1,0 +1,670 @@
+/*
+ * The two peers of tests/test_netns.sh, which runs them in two network namespaces joined
+ * by a veth pair, so that every transfer crosses a real (virtual) link between two IPs.
+ *
+ *   netns_peer target IP
+ *     Creates engine "IP:0", registers a 128 MiB buffer from adxl_malloc_mem, prints
+ *     "READY <engine-name> <addr-in-hex> <len>" and then serves commands on stdin, one per
+ *     line, answering each on stdout:
+ *       fill SEED             fill the buffer with tu_fill(SEED)       -> "OK"
+ *       verify SEED OFF LEN   bytes OFF..OFF+LEN-1 hold what tu_fill(SEED) wrote there
+ *                             (byte i holds tu_pattern_byte(SEED, i))  -> "OK" | "BAD <offset>"
+ *       exit                  deregister, free, destroy and exit 0
+ *
+ *   netns_peer initiator LOCAL_IP TARGET_NAME ADDR LEN SCENARIO
+ *     Connects from a client-only engine LOCAL_IP to TARGET_NAME, whose registered region is
+ *     ADDR (hex) / LEN, and runs SCENARIO, checking every byte that moves. The target's
+ *     command channel is fd 3 (its stdin) and fd 4 (its stdout). Scenarios:
+ *       basic     WRITE and READ, buffered (4 KiB x 256, unregistered local memory) and direct
+ *                 (1 MiB x 16, one 64 MiB descriptor), async, refused out-of-range ranges
+ *       delay     the link has netem delay: the same data with a timeout of several seconds
+ *       linkdown  a transfer loop during which the test cuts the link: prints "CUT" on
+ *                 stdout once the loop runs, expects a transfer to fail within its timeout
+ *                 plus a bound (and the next one too), prints "DOWN <status> <batches that
+ *                 went through after CUT>", waits for "UP" on stdin, checks that nothing
+ *                 landed in its buffers since, disconnects, reconnects and moves verified
+ *                 data again
+ *     Ends with "N passed, M failed" on stdout; exit status 0 when all checks passed.
+ */
+#include "testutil.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KIB ((size_t)1024)
+#define MIB (KIB * KIB)
+#define REGION_LEN (128 * MIB)
+#define CMD_FD 3
+#define RESP_FD 4
+#define TARGET_REPLY_MS 120000 /* a verify of 128 MiB under a sanitizer is slow */
+
+/* ---- data patterns ----
+ *
+ * Both peers agree on data through testutil's pattern: byte OFF of a region filled with
+ * SEED holds tu_pattern_byte(SEED, OFF), as tu_fill(SEED) writes it. Byte by byte that costs
+ * seconds per 128 MiB under a sanitizer, so whole 8-byte words are made at once the way
+ * testutil.c makes them; pattern_init() checks that this agrees with tu_fill and
+ * tu_pattern_byte and otherwise falls back to them byte by byte.
+ */
+static bool pattern_fast;
+
+static uint64_t pattern_word(uint64_t seed, uint64_t word) {
+    uint64_t x = seed * 0x9e3779b97f4a7c15ULL + word;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+/* p[i] = tu_pattern_byte(seed, base + i) for i < len. */
+static void pattern_fill_at(uint8_t *p, size_t len, uint64_t seed, size_t base) {
+    size_t i = 0;
+    if (pattern_fast) {
+        for (; i < len && ((base + i) & 7) != 0; i++)
+            p[i] = tu_pattern_byte(seed, base + i);
+        for (; i + 8 <= len; i += 8) {
+            uint64_t w = pattern_word(seed, (base + i) >> 3);
+            memcpy(p + i, &w, 8);
+        }
+    }
+    for (; i < len; i++)
+        p[i] = tu_pattern_byte(seed, base + i);
+}
+
+/* Whether p[i] == tu_pattern_byte(seed, base + i) for i < len; else *bad = base + i of the
+ * first byte that differs. */
+static bool pattern_check_at(const uint8_t *p, size_t len, uint64_t seed, size_t base,
+                             size_t *bad) {
+    size_t i = 0;
+    if (pattern_fast) {
+        for (; i < len && ((base + i) & 7) != 0; i++) {
+            if (p[i] != tu_pattern_byte(seed, base + i)) goto mismatch;
+        }
+        for (; i + 8 <= len; i += 8) {
+            uint64_t want = pattern_word(seed, (base + i) >> 3), got;
+            memcpy(&got, p + i, 8);
+            if (got != want) break; /* the byte loop below finds which byte */
+        }
+    }
+    for (; i < len; i++) {
+        if (p[i] != tu_pattern_byte(seed, base + i)) goto mismatch;
+    }
+    return true;
+mismatch:
+    *bad = base + i;
+    return false;
+}
+
+static void pattern_init(void) {
+    uint8_t fast[96], ref[96];
+    static const uint64_t seeds[] = {0, 1, 12345, UINT64_MAX};
+    static const size_t bases[] = {0, 3, 8, 4093, 100 * 1024 * 1024 + 5};
+    pattern_fast = true;
+    for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]) && pattern_fast; s++) {
+        tu_fill(ref, sizeof(ref), seeds[s]);
+        pattern_fill_at(fast, sizeof(fast), seeds[s], 0);
+        if (memcmp(fast, ref, sizeof(ref)) != 0) pattern_fast = false;
+        for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]) && pattern_fast; b++) {
+            pattern_fill_at(fast, 90, seeds[s], bases[b]);
+            for (size_t i = 0; i < 90; i++)
+                pattern_fast = pattern_fast && fast[i] == tu_pattern_byte(seeds[s], bases[b] + i);
+        }
+    }
+    if (!pattern_fast)
+        fprintf(stderr, "netns_peer: word-wise patterns disagree with testutil, going byte-wise\n");
+}
+
+/* ---- target ---- */
+
+static int run_target(const char *ip) {
+    char name[128];
+    snprintf(name, sizeof(name), "%s:0", ip);
+    adxl_engine_t *engine = tu_engine(name, NULL, 0);
+    if (engine == NULL) return 1;
+    void *buf = NULL;
+    adxl_status_t st = adxl_malloc_mem(ADXL_MEM_HOST, REGION_LEN, &buf);
+    if (st != ADXL_SUCCESS) {
+        fprintf(stderr, "target: adxl_malloc_mem: %s\n", adxl_status_str(st));
+        adxl_engine_destroy(engine);
+        return 1;
+    }
+    adxl_mem_desc_t mem = {.addr = (uintptr_t)buf, .len = REGION_LEN};
+    adxl_mem_handle_t handle = NULL;
+    st = adxl_register_mem(engine, &mem, ADXL_MEM_HOST, &handle);
+    if (st != ADXL_SUCCESS) {
+        fprintf(stderr, "target: adxl_register_mem: %s\n", adxl_status_str(st));
+        adxl_free_mem(buf);
+        adxl_engine_destroy(engine);
+        return 1;
+    }
+    const char *local = adxl_local_engine(engine);
+    printf("READY %s 0x%" PRIxPTR " %zu\n", local ? local : "(null)", (uintptr_t)buf,
+           (size_t)REGION_LEN);
+    fflush(stdout);
+
+    int rc = 1;
+    char line[256];
+    while (fgets(line, sizeof(line), stdin) != NULL) {
+        unsigned long long seed, off, len;
+        if (sscanf(line, "fill %llu", &seed) == 1) {
+            pattern_fill_at(buf, REGION_LEN, seed, 0);
+            printf("OK\n");
+        } else if (sscanf(line, "verify %llu %llu %llu", &seed, &off, &len) == 3) {
+            size_t bad = 0;
+            if (off > REGION_LEN || len > REGION_LEN - off)
+                printf("BAD range\n");
+            else if (pattern_check_at((const uint8_t *)buf + off, len, seed, off, &bad))
+                printf("OK\n");
+            else
+                printf("BAD %zu\n", bad);
+        } else if (strncmp(line, "exit", 4) == 0) {
+            rc = 0;
+            break;
+        } else {
+            printf("ERR unknown command\n");
+        }
+        fflush(stdout);
+    }
+    if (rc != 0) fprintf(stderr, "target: stdin closed without exit\n");
+    st = adxl_deregister_mem(engine, handle);
+    if (st != ADXL_SUCCESS) {
+        fprintf(stderr, "target: adxl_deregister_mem: %s\n", adxl_status_str(st));
+        rc = 1;
+    }
+    adxl_engine_destroy(engine);
+    st = adxl_free_mem(buf);
+    if (st != ADXL_SUCCESS) {
+        fprintf(stderr, "target: adxl_free_mem: %s\n", adxl_status_str(st));
+        rc = 1;
+    }
+    return rc;
+}
+
+/* ---- initiator ---- */
+
+typedef struct {
+    size_t loff; /* offset into the local buffer of the case */
+    size_t roff; /* offset into the target's region */
+    size_t len;
+} span_t;
+
+typedef struct {
+    adxl_engine_t *engine;
+    const char *remote;
+    uintptr_t raddr;
+    size_t rlen;
+    uint8_t *local; /* registered, REGION_LEN bytes */
+    uint8_t *plain; /* malloc'd, never registered */
+    size_t plain_len;
+    uint64_t next_seed;
+} drv_t;
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* Sends one command to the target and checks that it answers "OK". */
+static bool target_ok(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool target_ok(const char *what, const char *fmt, ...) {
+    char cmd[256], reply[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    if (!tu_send_line(CMD_FD, "%s", cmd)) {
+        logf_("%s: cannot send '%s' to the target", what, cmd);
+        return false;
+    }
+    if (!tu_recv_line(RESP_FD, reply, sizeof(reply), TARGET_REPLY_MS)) {
+        logf_("%s: no answer from the target to '%s'", what, cmd);
+        return false;
+    }
+    if (strcmp(reply, "OK") != 0) {
+        logf_("%s: target answered '%s' to '%s'", what, reply, cmd);
+        return false;
+    }
+    return true;
+}
+
+static int cmp_roff(const void *a, const void *b) {
+    const span_t *x = a, *y = b;
+    return x->roff < y->roff ? -1 : x->roff > y->roff;
+}
+
+static int cmp_loff(const void *a, const void *b) {
+    const span_t *x = a, *y = b;
+    return x->loff < y->loff ? -1 : x->loff > y->loff;
+}
+
+static adxl_transfer_op_desc_t *make_descs(const drv_t *d, const uint8_t *lbase,
+                                           const span_t *spans, size_t n) {
+    adxl_transfer_op_desc_t *descs = calloc(n, sizeof(*descs));
+    if (descs == NULL) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        descs[i].local_addr = (uintptr_t)(lbase + spans[i].loff);
+        descs[i].remote_addr = d->raddr + spans[i].roff;
+        descs[i].len = spans[i].len;
+    }
+    return descs;
+}
+
+/* After a WRITE: the target holds seed at every span and bg everywhere else. */
+static bool verify_remote(const span_t *spans, size_t n, uint64_t seed, uint64_t bg, size_t rlen,
+                          const char *label) {
+    span_t *sorted = malloc(n * sizeof(*sorted));
+    if (sorted == NULL) return false;
+    memcpy(sorted, spans, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), cmp_roff);
+    bool ok = true;
+    size_t pos = 0;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (sorted[i].roff > pos)
+            ok = target_ok(label, "verify %" PRIu64 " %zu %zu", bg, pos, sorted[i].roff - pos);
+        if (ok)
+            ok =
+                target_ok(label, "verify %" PRIu64 " %zu %zu", seed, sorted[i].roff, sorted[i].len);
+        pos = sorted[i].roff + sorted[i].len;
+    }
+    if (ok && pos < rlen) ok = target_ok(label, "verify %" PRIu64 " %zu %zu", bg, pos, rlen - pos);
+    free(sorted);
+    return ok;
+}
+
+/* After a READ: every span of the local buffer holds the target's seed pattern at its
+ * remote offset, and the rest of the local buffer still holds bg. */
+static bool verify_local(const uint8_t *lbase, size_t lcap, const span_t *spans, size_t n,
+                         uint64_t seed, uint64_t bg, const char *label) {
+    span_t *sorted = malloc(n * sizeof(*sorted));
+    if (sorted == NULL) return false;
+    memcpy(sorted, spans, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), cmp_loff);
+    bool ok = true;
+    size_t pos = 0, bad = 0;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (sorted[i].loff > pos &&
+            !pattern_check_at(lbase + pos, sorted[i].loff - pos, bg, pos, &bad)) {
+            logf_("%s: local byte %zu outside every descriptor was overwritten", label, bad);
+            ok = false;
+        } else if (!pattern_check_at(lbase + sorted[i].loff, sorted[i].len, seed, sorted[i].roff,
+                                     &bad)) {
+            logf_("%s: local byte %zu (remote offset %zu) holds 0x%02x, expected 0x%02x", label,
+                  sorted[i].loff + (bad - sorted[i].roff), bad,
+                  lbase[sorted[i].loff + (bad - sorted[i].roff)], tu_pattern_byte(seed, bad));
+            ok = false;
+        }
+        pos = sorted[i].loff + sorted[i].len;
+    }
+    if (ok && pos < lcap && !pattern_check_at(lbase + pos, lcap - pos, bg, pos, &bad)) {
+        logf_("%s: local byte %zu outside every descriptor was overwritten", label, bad);
+        ok = false;
+    }
+    free(sorted);
+    return ok;
+}
+
+enum { MODE_BUFFERED, MODE_DIRECT, MODE_ANY };
+
+/*
+ * One verified transfer: op over spans between lbase (lcap bytes: the registered buffer or
+ * the plain one) and the target's region, synchronously (or async when async is set).
+ * Checks the status, every byte on both sides and which mode the stats say carried it.
+ * Returns the transfer's status.
+ */
+static adxl_status_t run_case(drv_t *d, const char *label, adxl_transfer_op_t op,
+                              const span_t *spans, size_t n, uint8_t *lbase, size_t lcap, int mode,
+                              int32_t timeout_ms, bool async) {
+    uint64_t seed = d->next_seed++, bg = d->next_seed++;
+    size_t total = 0, extent = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += spans[i].len;
+        if (spans[i].loff + spans[i].len > extent) extent = spans[i].loff + spans[i].len;
+    }
+    /* Only the part of the local buffer around the spans is filled and checked. */
+    if (extent + 64 * KIB < lcap) lcap = extent + 64 * KIB;
+    if (op == ADXL_WRITE) {
+        REQUIRE(target_ok(label, "fill %" PRIu64, bg));
+        for (size_t i = 0; i < n; i++)
+            pattern_fill_at(lbase + spans[i].loff, spans[i].len, seed, spans[i].roff);
+    } else {
+        REQUIRE(target_ok(label, "fill %" PRIu64, seed));
+        pattern_fill_at(lbase, lcap, bg, 0);
+    }
+    adxl_transfer_op_desc_t *descs = make_descs(d, lbase, spans, n);
+    REQUIRE(descs != NULL);
+    adxl_stats_t before, after;
+    CHECK_STATUS(adxl_get_stats(d->engine, &before), ADXL_SUCCESS);
+
+    uint64_t t0 = tu_now_ms();
+    adxl_status_t st;
+    if (!async) {
+        st = adxl_transfer_sync(d->engine, d->remote, op, descs, n, timeout_ms);
+    } else {
+        adxl_transfer_args_t args = {.timeout_ms = timeout_ms, .user_data = NULL};
+        adxl_transfer_req_t req = NULL;
+        st = adxl_transfer_async(d->engine, d->remote, op, descs, n, &args, &req);
+        if (st == ADXL_SUCCESS) {
+            adxl_transfer_status_t ts = ADXL_TRANSFER_WAITING;
+            uint64_t limit = t0 + (uint64_t)timeout_ms + 10000;
+            do {
+                st = adxl_get_transfer_status(d->engine, req, &ts);
+                if (st != ADXL_SUCCESS || ts != ADXL_TRANSFER_WAITING) break;
+                struct timespec nap = {0, 1000000};
+                nanosleep(&nap, NULL);
+            } while (tu_now_ms() < limit);
+            if (st == ADXL_SUCCESS && ts != ADXL_TRANSFER_COMPLETED) {
+                logf_("%s: async request ended in state %d", label, (int)ts);
+                st = ts == ADXL_TRANSFER_TIMEOUT ? ADXL_TIMEOUT : ADXL_FAILED;
+            }
+        }
+    }
+    uint64_t ms = tu_now_ms() - t0;
+    free(descs);
+    CHECK_STATUS(st, ADXL_SUCCESS);
+    if (st != ADXL_SUCCESS) {
+        logf_("%s: %s after %" PRIu64 " ms", label, adxl_status_str(st), ms);
+        return st;
+    }
+
+    CHECK_STATUS(adxl_get_stats(d->engine, &after), ADXL_SUCCESS);
+    uint64_t dbuf = after.batches_buffered - before.batches_buffered;
+    uint64_t ddir = after.batches_direct - before.batches_direct;
+    if (mode == MODE_BUFFERED)
+        CHECK(dbuf >= 1 && ddir == 0);
+    else if (mode == MODE_DIRECT)
+        CHECK(ddir >= 1 && dbuf == 0);
+    if (op == ADXL_WRITE)
+        CHECK(after.bytes_written - before.bytes_written == total);
+    else
+        CHECK(after.bytes_read - before.bytes_read == total);
+
+    bool ok = op == ADXL_WRITE ? verify_remote(spans, n, seed, bg, d->rlen, label)
+                               : verify_local(lbase, lcap, spans, n, seed, bg, label);
+    CHECK(ok);
+    logf_("%-44s %s  %8.2f MiB  %5" PRIu64 " ms  direct+%" PRIu64 " buffered+%" PRIu64, label,
+          ok ? "ok " : "BAD", (double)total / (double)MIB, ms, ddir, dbuf);
+    return ok ? ADXL_SUCCESS : ADXL_FAILED;
+}
+
+/* 256 x 4 KiB: local contiguous, remote scattered in reverse order with 4 KiB gaps. */
+static size_t spans_small(span_t *s) {
+    for (size_t i = 0; i < 256; i++) {
+        s[i].loff = i * 4 * KIB;
+        s[i].roff = (255 - i) * 8 * KIB + 100;
+        s[i].len = 4 * KIB;
+    }
+    return 256;
+}
+
+/* 16 x 1 MiB at unaligned offsets on both sides, with gaps. */
+static size_t spans_1m(span_t *s) {
+    for (size_t i = 0; i < 16; i++) {
+        s[i].loff = i * (MIB + 512) + 5;
+        s[i].roff = 3 * MIB + i * (MIB + 4 * KIB) + 13;
+        s[i].len = MIB;
+    }
+    return 16;
+}
+
+static void case_pair(drv_t *d, const char *what, const span_t *s, size_t n, uint8_t *lbase,
+                      size_t lcap, int mode, int32_t timeout_ms) {
+    char label[128];
+    snprintf(label, sizeof(label), "WRITE %s", what);
+    run_case(d, label, ADXL_WRITE, s, n, lbase, lcap, mode, timeout_ms, false);
+    snprintf(label, sizeof(label), "READ  %s", what);
+    run_case(d, label, ADXL_READ, s, n, lbase, lcap, mode, timeout_ms, false);
+}
+
+static void data_cases(drv_t *d, int32_t timeout_ms) {
+    span_t s[256];
+    size_t n = spans_small(s);
+    case_pair(d, "4 KiB x 256 (buffered)", s, n, d->local, REGION_LEN, MODE_BUFFERED, timeout_ms);
+    n = spans_1m(s);
+    case_pair(d, "1 MiB x 16 (direct)", s, n, d->local, REGION_LEN, MODE_DIRECT, timeout_ms);
+    span_t big = {.loff = 4 * KIB + 3, .roff = 32 * MIB + 1, .len = 64 * MIB};
+    case_pair(d, "64 MiB x 1 (direct)", &big, 1, d->local, REGION_LEN, MODE_DIRECT, timeout_ms);
+}
+
+/* A remote range that runs past the end of the target's region is refused, the target's
+ * memory stays as it was and the link stays usable. */
+static void refused_cases(drv_t *d, int32_t timeout_ms) {
+    static const size_t lens[] = {8 * KIB, MIB};
+    for (size_t k = 0; k < 2; k++) {
+        size_t len = lens[k];
+        uint64_t bg = d->next_seed++;
+        REQUIRE(target_ok("refused", "fill %" PRIu64, bg));
+        adxl_transfer_op_desc_t desc = {.local_addr = (uintptr_t)d->local,
+                                        .remote_addr = d->raddr + d->rlen - len / 2,
+                                        .len = len};
+        memset(d->local, 0x5a, len);
+        CHECK_STATUS(adxl_transfer_sync(d->engine, d->remote, ADXL_WRITE, &desc, 1, timeout_ms),
+                     ADXL_PARAM_INVALID);
+        CHECK(target_ok("refused WRITE left the target alone", "verify %" PRIu64 " 0 %zu", bg,
+                        d->rlen));
+        memset(d->local, 0x5a, len);
+        CHECK_STATUS(adxl_transfer_sync(d->engine, d->remote, ADXL_READ, &desc, 1, timeout_ms),
+                     ADXL_PARAM_INVALID);
+        logf_("%-44s done", k == 0 ? "refused 8 KiB past the end" : "refused 1 MiB past the end");
+    }
+    span_t s[256];
+    size_t n = spans_small(s);
+    run_case(d, "WRITE 4 KiB x 256 after the refusals", ADXL_WRITE, s, n, d->local, REGION_LEN,
+             MODE_BUFFERED, timeout_ms, false);
+}
+
+static int scenario_basic(drv_t *d) {
+    const int32_t timeout_ms = 30000;
+    data_cases(d, timeout_ms);
+
+    /* Large descriptors from unregistered local memory go through the transit pool. */
+    span_t s[4];
+    for (size_t i = 0; i < 4; i++) {
+        s[i].loff = i * MIB;
+        s[i].roff = 100 * MIB + i * 2 * MIB;
+        s[i].len = MIB;
+    }
+    case_pair(d, "1 MiB x 4 unregistered local (buffered)", s, 4, d->plain, d->plain_len,
+              MODE_BUFFERED, timeout_ms);
+
+    span_t m[256];
+    size_t n = spans_1m(m);
+    run_case(d, "async WRITE 1 MiB x 16", ADXL_WRITE, m, n, d->local, REGION_LEN, MODE_DIRECT,
+             timeout_ms, true);
+    run_case(d, "async READ  1 MiB x 16", ADXL_READ, m, n, d->local, REGION_LEN, MODE_DIRECT,
+             timeout_ms, true);
+    refused_cases(d, timeout_ms);
+    return 0;
+}
+
+static int scenario_delay(drv_t *d) {
+    const int32_t timeout_ms = 10000;
+    data_cases(d, timeout_ms);
+    /* Every sync transfer needs at least one trip across the delayed direction. */
+    for (int k = 0; k < 2; k++) {
+        adxl_transfer_op_t op = k == 0 ? ADXL_WRITE : ADXL_READ;
+        adxl_transfer_op_desc_t desc = {
+            .local_addr = (uintptr_t)d->local, .remote_addr = d->raddr, .len = 4 * KIB};
+        uint64_t t0 = tu_now_ms();
+        CHECK_STATUS(adxl_transfer_sync(d->engine, d->remote, op, &desc, 1, timeout_ms),
+                     ADXL_SUCCESS);
+        uint64_t ms = tu_now_ms() - t0;
+        logf_("%s 4 KiB x 1 took %" PRIu64 " ms (the link delays by 20 ms)",
+              k == 0 ? "WRITE" : "READ ", ms);
+        CHECK(ms >= 19);
+    }
+    return 0;
+}
+
+static int scenario_linkdown(drv_t *d) {
+    const int32_t timeout_ms = 3000;
+    const uint64_t bound_ms = 10000; /* beyond the timeout, for a call that notices late */
+    span_t big[16], small[256];
+    size_t nbig = spans_1m(big), nsmall = spans_small(small);
+    static const char *const labels[4] = {"loop WRITE 1 MiB x 16", "loop READ  1 MiB x 16",
+                                          "loop WRITE 4 KiB x 256", "loop READ  4 KiB x 256"};
+    bool announced = false, failed = false;
+    uint64_t announced_at = 0;
+    unsigned ok_after_cut = 0;
+    for (unsigned iter = 0; !failed; iter++) {
+        unsigned k = iter % 4;
+        const span_t *s = k < 2 ? big : small;
+        size_t n = k < 2 ? nbig : nsmall;
+        adxl_transfer_op_t op = (k % 2 == 0) ? ADXL_WRITE : ADXL_READ;
+        if (announced && tu_now_ms() - announced_at > 60000) {
+            logf_("no transfer failed within 60 s of cutting the link");
+            CHECK(false);
+            return 1;
+        }
+        if (iter == 4) {
+            /* The test cuts the link a moment later, while this loop keeps transferring. */
+            printf("CUT\n");
+            fflush(stdout);
+            announced = true;
+            announced_at = tu_now_ms();
+        }
+        if (!announced) {
+            run_case(d, labels[k], op, s, n, d->local, REGION_LEN,
+                     k < 2 ? MODE_DIRECT : MODE_BUFFERED, timeout_ms, false);
+            continue;
+        }
+        /* The link may go at any moment: no data checks here, the target's memory may hold
+         * half of a batch. */
+        adxl_transfer_op_desc_t *descs = make_descs(d, d->local, s, n);
+        REQUIRE(descs != NULL);
+        uint64_t t0 = tu_now_ms();
+        adxl_status_t st = adxl_transfer_sync(d->engine, d->remote, op, descs, n, timeout_ms);
+        uint64_t ms = tu_now_ms() - t0;
+        free(descs);
+        if (st == ADXL_SUCCESS) {
+            ok_after_cut++;
+            continue;
+        }
+        failed = true;
+        logf_("%s failed after the cut (%u batches went through first): %s (%u) after %" PRIu64
+              " ms",
+              labels[k], ok_after_cut, adxl_status_str(st), st, ms);
+        CHECK(ms <= (uint64_t)timeout_ms + bound_ms);
+        CHECK(st == ADXL_TIMEOUT || st == ADXL_FAILED || st == ADXL_NOT_CONNECTED);
+    }
+
+    /* While the link is still down, the next call fails in time as well. */
+    adxl_transfer_op_desc_t desc = {
+        .local_addr = (uintptr_t)d->local, .remote_addr = d->raddr, .len = 4 * KIB};
+    uint64_t t0 = tu_now_ms();
+    adxl_status_t st = adxl_transfer_sync(d->engine, d->remote, ADXL_READ, &desc, 1, timeout_ms);
+    uint64_t ms = tu_now_ms() - t0;
+    logf_("READ 4 KiB x 1 with the link still down: %s (%u) after %" PRIu64 " ms",
+          adxl_status_str(st), st, ms);
+    CHECK(st == ADXL_TIMEOUT || st == ADXL_FAILED || st == ADXL_NOT_CONNECTED);
+    CHECK(ms <= (uint64_t)timeout_ms + bound_ms);
+    printf("DOWN %s %u\n", adxl_status_str(st), ok_after_cut);
+    fflush(stdout);
+
+    /* Once a call has returned its buffers are the caller's: nothing from the old link may
+     * land in them, not even when the link comes back. */
+    uint64_t sentinel = d->next_seed++;
+    pattern_fill_at(d->local, REGION_LEN, sentinel, 0);
+    char line[64];
+    REQUIRE(tu_recv_line(STDIN_FILENO, line, sizeof(line), 60000));
+    REQUIRE(strcmp(line, "UP") == 0);
+    struct timespec settle = {2, 0};
+    nanosleep(&settle, NULL);
+    size_t bad = 0;
+    bool intact = pattern_check_at(d->local, REGION_LEN, sentinel, 0, &bad);
+    if (!intact) logf_("local byte %zu changed after the failed call had returned", bad);
+    CHECK(intact);
+
+    t0 = tu_now_ms();
+    st = adxl_disconnect(d->engine, d->remote, 5000);
+    logf_("adxl_disconnect after the link came back: %s after %" PRIu64 " ms", adxl_status_str(st),
+          tu_now_ms() - t0);
+    CHECK(st == ADXL_SUCCESS || st == ADXL_NOT_CONNECTED);
+    t0 = tu_now_ms();
+    st = adxl_connect(d->engine, d->remote, 10000);
+    logf_("adxl_connect again: %s after %" PRIu64 " ms", adxl_status_str(st), tu_now_ms() - t0);
+    CHECK_STATUS(st, ADXL_SUCCESS);
+    if (st != ADXL_SUCCESS) return 1;
+    case_pair(d, "1 MiB x 16 after reconnect", big, nbig, d->local, REGION_LEN, MODE_DIRECT, 10000);
+    case_pair(d, "4 KiB x 256 after reconnect", small, nsmall, d->local, REGION_LEN, MODE_BUFFERED,
+              10000);
+    adxl_stats_t stats;
+    if (adxl_get_stats(d->engine, &stats) == ADXL_SUCCESS)
+        logf_("links_dropped %" PRIu64, stats.links_dropped);
+    return 0;
+}
+
+static int run_initiator(int argc, char **argv) {
+    if (argc != 7) {
+        fprintf(stderr, "usage: netns_peer initiator LOCAL_IP TARGET_NAME ADDR LEN SCENARIO\n");
+        return 2;
+    }
+    drv_t d = {0};
+    d.remote = argv[3];
+    d.raddr = (uintptr_t)strtoull(argv[4], NULL, 16);
+    d.rlen = (size_t)strtoull(argv[5], NULL, 10);
+    const char *scenario = argv[6];
+    d.next_seed = (uint64_t)time(NULL) * 1000u;
+    REQUIRE(d.raddr != 0 && d.rlen == REGION_LEN);
+
+    d.engine = tu_engine(argv[2], NULL, 0);
+    REQUIRE(d.engine != NULL);
+    void *local = NULL;
+    CHECK_STATUS(adxl_malloc_mem(ADXL_MEM_HOST, REGION_LEN, &local), ADXL_SUCCESS);
+    REQUIRE(local != NULL);
+    d.local = local;
+    adxl_mem_desc_t mem = {.addr = (uintptr_t)local, .len = REGION_LEN};
+    adxl_mem_handle_t handle = NULL;
+    CHECK_STATUS(adxl_register_mem(d.engine, &mem, ADXL_MEM_HOST, &handle), ADXL_SUCCESS);
+    d.plain_len = 4 * MIB;
+    d.plain = malloc(d.plain_len);
+    REQUIRE(d.plain != NULL);
+
+    int32_t connect_ms = strcmp(scenario, "delay") == 0 ? 10000 : 5000;
+    uint64_t t0 = tu_now_ms();
+    adxl_status_t st = adxl_connect(d.engine, d.remote, connect_ms);
+    CHECK_STATUS(st, ADXL_SUCCESS);
+    REQUIRE(st == ADXL_SUCCESS);
+    logf_("connected %s -> %s in %" PRIu64 " ms", adxl_local_engine(d.engine), d.remote,
+          tu_now_ms() - t0);
+
+    if (strcmp(scenario, "basic") == 0) {
+        scenario_basic(&d);
+    } else if (strcmp(scenario, "delay") == 0) {
+        scenario_delay(&d);
+    } else if (strcmp(scenario, "linkdown") == 0) {
+        scenario_linkdown(&d);
+    } else {
+        fprintf(stderr, "unknown scenario %s\n", scenario);
+        CHECK(false);
+    }
+
+    st = adxl_disconnect(d.engine, d.remote, 5000);
+    CHECK(st == ADXL_SUCCESS);
+    if (st != ADXL_SUCCESS) logf_("final adxl_disconnect: %s", adxl_status_str(st));
+    CHECK_STATUS(adxl_deregister_mem(d.engine, handle), ADXL_SUCCESS);
+    adxl_engine_destroy(d.engine);
+    CHECK_STATUS(adxl_free_mem(local), ADXL_SUCCESS);
+    free(d.plain);
+    return tu_finish();
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    pattern_init();
+    if (argc == 3 && strcmp(argv[1], "target") == 0) return run_target(argv[2]);
+    if (argc >= 2 && strcmp(argv[1], "initiator") == 0) return run_initiator(argc, argv);
+    fprintf(stderr, "usage: netns_peer target IP\n"
+                    "       netns_peer initiator LOCAL_IP TARGET_NAME ADDR LEN SCENARIO\n");
+    return 2;
+}
