@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(ADXL_ENGINE_NAME_MAX == ADXL_NAME_MAX, "public and internal name sizes differ");
+
 struct adxl_conn_entry {
     adxl_conn_entry_t *next;
     adxl_engine_t *engine;
