@@ -42,7 +42,9 @@ valgrind: all
 	scripts/valgrind-tests.sh $(BUILD)
 
 format:
-	clang-format -i include/adxl/*.h src/*.c src/*.h src/transport/*.c src/transport/*.h tests/*.c tests/*.h tools/*.c
+	clang-format -i include/adxl/*.h include/adxl/*.hpp src/*.c src/*.h src/transport/*.c \
+	    src/transport/*.h tests/*.c tests/*.h tests/*.cpp tools/*.c tools/*.h examples/*.c \
+	    examples/*.cpp
 
 clean:
 	rm -rf build build-asan build-tsan
