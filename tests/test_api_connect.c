@@ -438,9 +438,15 @@ static void test_disconnect_under_use(void) {
     int bad = 0;
     for (int round = 0; round < 30; round++) {
         adxl_status_t st = adxl_disconnect(e, tname, 5000);
-        bad += st != ADXL_SUCCESS;
+        if (st != ADXL_SUCCESS) {
+            fprintf(stderr, "   round %d: disconnect: %s\n", round, adxl_status_str(st));
+            bad++;
+        }
         st = adxl_connect(e, tname, 5000);
-        bad += st != ADXL_SUCCESS;
+        if (st != ADXL_SUCCESS) {
+            fprintf(stderr, "   round %d: connect: %s\n", round, adxl_status_str(st));
+            bad++;
+        }
         size_t count = 0;
         adxl_notify_t notes[16];
         adxl_get_notifies(t, notes, 16, &count); /* keep the queue from filling */
