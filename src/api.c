@@ -265,6 +265,15 @@ adxl_status_t adxl_transfer_async(adxl_engine_t *engine, const char *remote_engi
     return ADXL_SUCCESS;
 }
 
+/* What an async request looks like now: final once done or past its deadline. */
+static adxl_transfer_status_t classify(const adxl_req_t *req, uint64_t now) {
+    if (atomic_load(&req->done))
+        return adxl_req_result((adxl_req_t *)req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED
+                                                                  : ADXL_TRANSFER_FAILED;
+    if (req->deadline != ADXL_NO_DEADLINE && now >= req->deadline) return ADXL_TRANSFER_TIMEOUT;
+    return ADXL_TRANSFER_WAITING;
+}
+
 adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_t req,
                                        adxl_transfer_status_t *status) {
     REQUIRE_ENGINE(engine);
@@ -282,13 +291,8 @@ adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_
     if (!known)
         return PARAM_INVALID("request %p is unknown or was already reported final", (void *)req);
 
-    adxl_transfer_status_t s = ADXL_TRANSFER_WAITING;
-    if (atomic_load(&req->done)) {
-        s = adxl_req_result(req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED : ADXL_TRANSFER_FAILED;
-    } else if (req->deadline != ADXL_NO_DEADLINE && adxl_now_ns() >= req->deadline) {
-        adxl_req_cancel(req);
-        s = ADXL_TRANSFER_TIMEOUT;
-    }
+    adxl_transfer_status_t s = classify(req, adxl_now_ns());
+    if (s == ADXL_TRANSFER_TIMEOUT) adxl_req_cancel(req);
     bool mine = true;
     if (s != ADXL_TRANSFER_WAITING) {
         /* A final state releases the handle; two threads asking at once release it once. */
@@ -319,12 +323,7 @@ adxl_status_t adxl_get_transfer_statuses(adxl_engine_t *engine, adxl_transfer_re
     for (size_t i = 0; i < engine->async_reqs.capacity && n < max_count; i++) {
         adxl_req_t *req = adxl_ptr_set_slot(&engine->async_reqs, i);
         if (!req) continue;
-        adxl_transfer_status_t s = ADXL_TRANSFER_WAITING;
-        if (atomic_load(&req->done))
-            s = adxl_req_result(req) == ADXL_SUCCESS ? ADXL_TRANSFER_COMPLETED
-                                                     : ADXL_TRANSFER_FAILED;
-        else if (req->deadline != ADXL_NO_DEADLINE && now >= req->deadline)
-            s = ADXL_TRANSFER_TIMEOUT;
+        adxl_transfer_status_t s = classify(req, now);
         if (s == ADXL_TRANSFER_WAITING && skip_waiting) continue;
         if (s != ADXL_TRANSFER_WAITING) adxl_ptr_set_remove(&engine->async_reqs, req);
         results[n++] = (adxl_transfer_result_t){req, req->user_data, s};

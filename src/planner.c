@@ -196,10 +196,8 @@ static bool choose_buffered(adxl_engine_t *engine, adxl_peer_t *peer,
     }
     adxl_registry_unpin(&engine->registry);
     if (!pool_on) return false;
-    for (size_t i = 0; all_registered && i < num_descs; i++)
-        all_registered = adxl_remote_regions_contains(adxl_peer_regions(peer), descs[i].remote_addr,
-                                                      descs[i].len);
-    return any_small || !all_registered;
+    if (any_small || !all_registered) return true;
+    return !adxl_remote_regions_contain_all(adxl_peer_regions(peer), descs, num_descs);
 }
 
 adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer_op_t op,

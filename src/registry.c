@@ -77,13 +77,6 @@ adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handl
     return ADXL_SUCCESS;
 }
 
-bool adxl_registry_contains(adxl_registry_t *reg, uintptr_t addr, size_t len) {
-    pthread_rwlock_rdlock(&reg->lock);
-    bool found = adxl_registry_contains_pinned(reg, addr, len);
-    pthread_rwlock_unlock(&reg->lock);
-    return found;
-}
-
 adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges, size_t *count) {
     *ranges = NULL;
     *count = 0;

@@ -31,7 +31,6 @@ adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len
 adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handle,
                                    uintptr_t *removed_addr, size_t *removed_len);
 
-bool adxl_registry_contains(adxl_registry_t *reg, uintptr_t addr, size_t len);
 /* A copy of every registered range, for a new peer; *count 0 and NULL when empty. */
 adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges, size_t *count);
 

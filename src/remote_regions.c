@@ -26,9 +26,12 @@ void adxl_remote_regions_remove(adxl_remote_regions_t *rr, uintptr_t addr, size_
     pthread_mutex_unlock(&rr->lock);
 }
 
-bool adxl_remote_regions_contains(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
+bool adxl_remote_regions_contain_all(adxl_remote_regions_t *rr,
+                                     const adxl_transfer_op_desc_t *descs, size_t num_descs) {
+    bool all = true;
     pthread_mutex_lock(&rr->lock);
-    bool found = adxl_region_set_containing(&rr->regions, addr, len) != NULL;
+    for (size_t i = 0; all && i < num_descs; i++)
+        all = adxl_region_set_containing(&rr->regions, descs[i].remote_addr, descs[i].len) != NULL;
     pthread_mutex_unlock(&rr->lock);
-    return found;
+    return all;
 }

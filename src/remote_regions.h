@@ -7,6 +7,7 @@
 
 #include "region_set.h"
 
+#include <adxl/adxl.h>
 #include <pthread.h>
 #include <stdbool.h>
 
@@ -22,6 +23,8 @@ void adxl_remote_regions_init(adxl_remote_regions_t *rr);
 void adxl_remote_regions_destroy(adxl_remote_regions_t *rr);
 void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t len);
 void adxl_remote_regions_remove(adxl_remote_regions_t *rr, uintptr_t addr, size_t len);
-bool adxl_remote_regions_contains(adxl_remote_regions_t *rr, uintptr_t addr, size_t len);
+/* True when every descriptor's remote range lies inside one known region. */
+bool adxl_remote_regions_contain_all(adxl_remote_regions_t *rr,
+                                     const adxl_transfer_op_desc_t *descs, size_t num_descs);
 
 #endif

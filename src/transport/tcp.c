@@ -276,7 +276,6 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
     for (int i = 0; i < link->nstreams; i++) {
         tcp_stream_t *s = &link->streams[i];
         s->link = link;
-        s->index = i;
         s->fd = -1;
         pthread_mutex_init(&s->lock, NULL);
         s->wake_fd = tcp_io_wake_fd();

@@ -28,7 +28,6 @@ typedef struct adxl_link tcp_link_t; /* the TCP flavour of a link */
  */
 typedef struct {
     tcp_link_t *link;
-    int index;
     int fd;
     int wake_fd;
     pthread_t thread;

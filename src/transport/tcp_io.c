@@ -127,19 +127,6 @@ bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_
     return true;
 }
 
-int tcp_io_iov_advance(struct iovec *iov, int iovcnt, size_t n) {
-    int i = 0;
-    while (i < iovcnt && n >= iov[i].iov_len) {
-        n -= iov[i].iov_len;
-        i++;
-    }
-    if (i < iovcnt) {
-        iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
-        iov[i].iov_len -= n;
-    }
-    return i;
-}
-
 int tcp_io_wake_fd(void) {
     return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }

@@ -25,8 +25,6 @@ bool tcp_io_wait(int fd, short events, int stop_fd, uint64_t deadline);
 bool tcp_io_read_full(int fd, void *buf, size_t len, int stop_fd, uint64_t deadline);
 bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_t deadline,
                        bool more);
-/* Advances an iovec array past n bytes; returns the new first entry index. */
-int tcp_io_iov_advance(struct iovec *iov, int iovcnt, size_t n);
 
 /* An eventfd used to wake a thread out of poll. */
 int tcp_io_wake_fd(void);
