@@ -70,8 +70,7 @@ adxl_status_t adxl_register_mem(adxl_engine_t *engine, const adxl_mem_desc_t *me
                              (unsigned long)mem->addr, mem->len);
     bool added = false;
     adxl_status_t st = adxl_registry_add(&engine->registry, mem->addr, mem->len, handle, &added);
-    if (st == ADXL_SUCCESS && added)
-        engine->transport_ops->publish(engine->transport, mem->addr, mem->len, true);
+    if (st == ADXL_SUCCESS && added) adxl_transports_publish(engine, mem->addr, mem->len, true);
     return st;
 }
 
@@ -81,8 +80,7 @@ adxl_status_t adxl_deregister_mem(adxl_engine_t *engine, adxl_mem_handle_t handl
     uintptr_t addr = 0;
     size_t len = 0;
     adxl_status_t st = adxl_registry_remove(&engine->registry, handle, &addr, &len);
-    if (st == ADXL_SUCCESS && len > 0)
-        engine->transport_ops->publish(engine->transport, addr, len, false);
+    if (st == ADXL_SUCCESS && len > 0) adxl_transports_publish(engine, addr, len, false);
     return st;
 }
 
@@ -385,6 +383,9 @@ adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats) {
         .frames_served = atomic_load(&s->frames_served),
         .frames_refused = atomic_load(&s->frames_refused),
         .links_dropped = atomic_load(&s->links_dropped),
+        .bytes_mapped = atomic_load(&s->bytes_path[ADXL_PATH_MAPPED]),
+        .bytes_cma = atomic_load(&s->bytes_path[ADXL_PATH_CMA]),
+        .bytes_staged = atomic_load(&s->bytes_path[ADXL_PATH_STAGED]),
     };
     return ADXL_SUCCESS;
 }

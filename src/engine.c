@@ -28,9 +28,6 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
     adxl_config_defaults(&config);
     adxl_status_t st = adxl_config_parse(&config, options, num_options);
     if (st != ADXL_SUCCESS) return st;
-    const adxl_transport_ops_t *ops = adxl_transport_select(&config);
-    if (!ops) return ADXL_UNSUPPORTED;
-
     engine->config = config;
     memset(&engine->stats, 0, sizeof(engine->stats));
     if (!adxl_registry_init(&engine->registry)) return ADXL_FAILED;
@@ -51,15 +48,16 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
     engine->transit_wait_head = engine->transit_wait_tail = NULL;
     engine->peers = engine->graveyard = NULL;
     engine->async_reqs = (adxl_ptr_set_t){0};
-    engine->transport_ops = ops;
+    engine->ntransports = 0;
 
-    st = ops->start(engine, &addr, engine->local_name, &engine->transport);
+    st = adxl_transports_start(engine, &addr, engine->local_name);
     if (st != ADXL_SUCCESS) {
         release_core(engine);
         return st;
     }
     adxl_connector_init(engine);
-    LOG_INFO("engine %s initialized (transport %s)", engine->local_name, ops->name);
+    LOG_INFO("engine %s initialized (%d transport%s)", engine->local_name, engine->ntransports,
+             engine->ntransports == 1 ? "" : "s");
     return ADXL_SUCCESS;
 }
 
@@ -69,8 +67,7 @@ void adxl_engine_stop(adxl_engine_t *engine) {
      * after that (each ends by its deadline at the latest). */
     adxl_connector_stop(engine);
     adxl_peers_close_all(engine);
-    engine->transport_ops->stop(engine->transport);
-    engine->transport = NULL;
+    adxl_transports_stop(engine);
 
     /* Async handles the caller never collected. Their chunks are all complete now. */
     for (size_t i = 0; i < engine->async_reqs.capacity; i++) {
@@ -156,6 +153,14 @@ adxl_notify_queue_t *adxl_engine_notifies(adxl_engine_t *engine) {
 
 const char *adxl_engine_name(const adxl_engine_t *engine) {
     return engine->local_name;
+}
+
+const adxl_host_facts_t *adxl_engine_host_facts(const adxl_engine_t *engine) {
+    return &engine->facts;
+}
+
+void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64_t bytes) {
+    atomic_fetch_add(&engine->stats.bytes_path[path], bytes);
 }
 
 void adxl_engine_count_served(adxl_engine_t *engine, bool refused) {

@@ -23,6 +23,7 @@ typedef struct {
     atomic_ullong frames_served;
     atomic_ullong frames_refused;
     atomic_ullong links_dropped;
+    atomic_ullong bytes_path[3]; /* by adxl_byte_path_t */
 } adxl_engine_stats_t;
 
 struct adxl_engine {
@@ -38,8 +39,9 @@ struct adxl_engine {
     adxl_req_t *transit_wait_head; /* requests waiting for a free transit buffer, FIFO */
     adxl_req_t *transit_wait_tail;
 
-    const adxl_transport_ops_t *transport_ops;
-    adxl_transport_t *transport;
+    adxl_host_facts_t facts; /* told to peers that probe us (transport.c) */
+    adxl_transport_slot_t transports[ADXL_MAX_TRANSPORTS];
+    int ntransports;
 
     pthread_mutex_t peers_lock;
     pthread_cond_t peers_changed; /* a connect in progress finished, one way or the other */

@@ -1,17 +1,34 @@
-/* adxl_malloc_mem: page-aligned, zeroed host memory from its own mapping, tracked so
- * that adxl_free_mem can refuse pointers it never gave out. */
+/* adxl_malloc_mem: page-aligned, zeroed host memory, one memfd-backed shared mapping per
+ * block where the kernel allows it (plain anonymous memory otherwise), tracked so that
+ * adxl_free_mem can refuse pointers it never gave out. */
+#include "malloc_mem.h"
+
 #include "log.h"
-#include "ptr_set.h"
+#include "region_set.h"
 
 #include <adxl/adxl.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* The mapping's length sits in a header page just before the returned pointer. */
+/* Every live block by address; a block's tag is its file descriptor + 1 (0: none). */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static adxl_ptr_set_t g_blocks;
+static adxl_region_set_t g_blocks;
+
+/* A sealed memfd of size bytes, or -1. Sealing size changes means a peer that maps it
+ * cannot be made to fault by a truncate, whoever holds the descriptor. */
+static int shareable_file(size_t size) {
+    int fd = memfd_create("adxl-mem", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    if (ftruncate(fd, (off_t)size) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 adxl_status_t adxl_malloc_mem(adxl_mem_type_t type, size_t size, void **ptr) {
     if (!ptr) return PARAM_INVALID("ptr out-pointer is NULL");
@@ -22,31 +39,56 @@ adxl_status_t adxl_malloc_mem(adxl_mem_type_t type, size_t size, void **ptr) {
     if (type != ADXL_MEM_HOST) return PARAM_INVALID("unknown memory type %d", (int)type);
     if (size == 0) return PARAM_INVALID("size is 0");
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (size > SIZE_MAX - 2 * page) return ADXL_RESOURCE_EXHAUSTED;
-    size_t total = page + (size + page - 1) / page * page;
-    uint8_t *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) return ADXL_RESOURCE_EXHAUSTED;
-    *(size_t *)base = total;
-    void *user = base + page;
+    if (size > SIZE_MAX - 2 * page || size > (size_t)INT64_MAX) return ADXL_RESOURCE_EXHAUSTED;
+    size_t total = (size + page - 1) / page * page;
+    int fd = shareable_file(total);
+    uint8_t *base =
+        fd >= 0 ? mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+                : mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) {
+        if (fd >= 0) close(fd);
+        return ADXL_RESOURCE_EXHAUSTED;
+    }
     pthread_mutex_lock(&g_lock);
-    bool added = adxl_ptr_set_add(&g_blocks, user);
+    bool added =
+        adxl_region_set_insert(&g_blocks, (uintptr_t)base, total, (void *)(intptr_t)(fd + 1));
     pthread_mutex_unlock(&g_lock);
     if (!added) {
         munmap(base, total);
+        if (fd >= 0) close(fd);
         return ADXL_RESOURCE_EXHAUSTED;
     }
-    *ptr = user;
+    *ptr = base;
     return ADXL_SUCCESS;
 }
 
 adxl_status_t adxl_free_mem(void *ptr) {
     if (!ptr) return PARAM_INVALID("ptr is NULL");
     pthread_mutex_lock(&g_lock);
-    bool known = adxl_ptr_set_remove(&g_blocks, ptr);
+    ptrdiff_t idx = -1;
+    const adxl_region_t *block = adxl_region_set_containing(&g_blocks, (uintptr_t)ptr, 1);
+    if (block && block->addr == (uintptr_t)ptr) idx = block - g_blocks.items;
+    adxl_region_t found = idx >= 0 ? g_blocks.items[idx] : (adxl_region_t){0};
+    if (idx >= 0) adxl_region_set_remove_at(&g_blocks, (size_t)idx);
+    if (g_blocks.count == 0) adxl_region_set_free(&g_blocks);
     pthread_mutex_unlock(&g_lock);
-    if (!known)
+    if (idx < 0)
         return PARAM_INVALID("%p was not allocated by adxl_malloc_mem (or already freed)", ptr);
-    uint8_t *base = (uint8_t *)ptr - sysconf(_SC_PAGESIZE);
-    munmap(base, *(size_t *)base);
+    munmap((void *)found.addr, found.len);
+    int fd = (int)(intptr_t)found.tag - 1;
+    if (fd >= 0) close(fd);
     return ADXL_SUCCESS;
+}
+
+int adxl_malloc_mem_share(uintptr_t addr, size_t len, size_t *block_len) {
+    int fd = -1;
+    pthread_mutex_lock(&g_lock);
+    const adxl_region_t *block = adxl_region_set_containing(&g_blocks, addr, len);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (block && block->tag && block->addr == addr && block->len - len < page) {
+        fd = fcntl((int)(intptr_t)block->tag - 1, F_DUPFD_CLOEXEC, 0);
+        *block_len = block->len;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return fd;
 }

@@ -6,6 +6,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+static bool parse_transport(const char *text, adxl_transport_kind_t *out) {
+    if (strcmp(text, "auto") == 0)
+        *out = ADXL_TRANSPORT_AUTO;
+    else if (strcmp(text, "tcp") == 0)
+        *out = ADXL_TRANSPORT_TCP;
+    else if (strcmp(text, "shm") == 0)
+        *out = ADXL_TRANSPORT_SHM;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_shm_path(const char *text, adxl_shm_path_t *out) {
+    if (strcmp(text, "auto") == 0)
+        *out = ADXL_SHM_PATH_AUTO;
+    else if (strcmp(text, "cma") == 0)
+        *out = ADXL_SHM_PATH_CMA;
+    else if (strcmp(text, "staging") == 0)
+        *out = ADXL_SHM_PATH_STAGING;
+    else
+        return false;
+    return true;
+}
+
 void adxl_config_defaults(adxl_config_t *config) {
     *config = (adxl_config_t){
         .pool_buffers = 4,
@@ -20,6 +44,12 @@ void adxl_config_defaults(adxl_config_t *config) {
         .peer_timeout_ms = 5000,
         .allow_unregistered = false,
     };
+    const char *transport = getenv("ADXL_TRANSPORT");
+    if (transport && *transport && !parse_transport(transport, &config->transport))
+        LOG_WARN("ignoring ADXL_TRANSPORT='%s': expected auto, tcp or shm", transport);
+    const char *path = getenv("ADXL_SHM_PATH");
+    if (path && *path && !parse_shm_path(path, &config->shm_path))
+        LOG_WARN("ignoring ADXL_SHM_PATH='%s': expected auto, cma or staging", path);
 }
 
 /* A decimal unsigned integer with nothing around it, within [min, max]. */
@@ -57,16 +87,6 @@ static bool parse_pool(const char *text, adxl_config_t *config) {
     return true;
 }
 
-static bool parse_transport(const char *text, adxl_transport_kind_t *out) {
-    if (strcmp(text, "auto") == 0)
-        *out = ADXL_TRANSPORT_AUTO;
-    else if (strcmp(text, "tcp") == 0)
-        *out = ADXL_TRANSPORT_TCP;
-    else
-        return false;
-    return true;
-}
-
 static bool parse_traffic_class(const char *text, uint32_t *out) {
     uint32_t v;
     if (!parse_u32(text, 0, 255, &v) || v % 4 != 0) return false;
@@ -93,6 +113,8 @@ static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char 
         ok = parse_u32(value, 0, 7, &c->rdma_service_level);
     else if (strcmp(key, "Transport") == 0)
         ok = parse_transport(value, &c->transport);
+    else if (strcmp(key, "ShmPath") == 0)
+        ok = parse_shm_path(value, &c->shm_path);
     else if (strcmp(key, "TcpStreams") == 0)
         ok = parse_u32(value, 1, 16, &c->tcp_streams);
     else if (strcmp(key, "TcpSocketBufferKB") == 0)

@@ -6,7 +6,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum { ADXL_TRANSPORT_AUTO = 0, ADXL_TRANSPORT_TCP = 1 } adxl_transport_kind_t;
+typedef enum {
+    ADXL_TRANSPORT_AUTO = 0, /* shm for a same-host peer, tcp otherwise */
+    ADXL_TRANSPORT_TCP = 1,
+    ADXL_TRANSPORT_SHM = 2, /* same-host peers only */
+} adxl_transport_kind_t;
+
+/* Which byte path the shm transport may use as an initiator. */
+typedef enum {
+    ADXL_SHM_PATH_AUTO =
+        0, /* mapped where the target's memory is shareable, else CMA, else staging */
+    ADXL_SHM_PATH_CMA = 1, /* never mapped: CMA, else staging */
+    ADXL_SHM_PATH_STAGING = 2,
+} adxl_shm_path_t;
 
 typedef struct {
     uint32_t pool_buffers;   /* BufferPool NUM; 0 turns the pool off */
@@ -15,6 +27,7 @@ typedef struct {
     uint32_t rdma_traffic_class;
     uint32_t rdma_service_level;
     adxl_transport_kind_t transport;
+    adxl_shm_path_t shm_path;
     uint32_t tcp_streams;    /* TCP connections per link */
     uint32_t tcp_sockbuf_kb; /* 0: kernel default */
     uint32_t heartbeat_ms;
@@ -22,6 +35,9 @@ typedef struct {
     bool allow_unregistered; /* serve unregistered host memory as a target */
 } adxl_config_t;
 
+/* The defaults, with Transport and ShmPath taken from ADXL_TRANSPORT and ADXL_SHM_PATH in
+ * the environment when set (as UCX_TLS does for UCX), so a whole program or test suite
+ * can be moved onto another transport without code changes. */
 void adxl_config_defaults(adxl_config_t *config);
 /* Applies options over the defaults; ADXL_PARAM_INVALID names the bad one in the log. */
 adxl_status_t adxl_config_parse(adxl_config_t *config, const adxl_option_t *options,

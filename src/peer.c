@@ -77,7 +77,6 @@ adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
     snprintf(peer->name, sizeof(peer->name), "%s", name);
     atomic_init(&peer->refs, 1);
     atomic_init(&peer->down, false);
-    peer->ops = engine->transport_ops;
     adxl_remote_regions_init(&peer->regions);
 
     /* Claim the name first so that two connects to one peer cannot both proceed. A
@@ -103,8 +102,10 @@ adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
     pthread_mutex_unlock(&engine->peers_lock);
 
     adxl_link_t *link = NULL;
-    adxl_status_t st = peer->ops->connect(engine->transport, peer, name, addr, deadline, &link);
+    const adxl_transport_ops_t *ops = NULL;
+    adxl_status_t st = adxl_transports_connect(engine, peer, name, addr, deadline, &ops, &link);
     pthread_mutex_lock(&engine->peers_lock);
+    peer->ops = ops;
     peer->link = link;
     if (st == ADXL_SUCCESS && atomic_load(&peer->down)) st = ADXL_FAILED;
     if (st == ADXL_SUCCESS) {

@@ -140,6 +140,10 @@ typedef struct {
     uint64_t frames_served;    /* request frames served as target */
     uint64_t frames_refused;   /* request frames refused as target (bad range etc.) */
     uint64_t links_dropped;    /* links torn down by a peer failure or heartbeat loss */
+    /* How the shared-memory transport moved this engine's bytes as initiator: */
+    uint64_t bytes_mapped; /* memcpy through a mapping of the target's memory */
+    uint64_t bytes_cma;    /* process_vm_readv/writev (cross-memory attach) */
+    uint64_t bytes_staged; /* through the link's staging ring, copied by the target */
 } adxl_stats_t;
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);

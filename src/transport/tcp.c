@@ -261,9 +261,26 @@ static void tcp_shutdown(adxl_link_t *link, adxl_status_t status) {
     }
 }
 
+/* One connection that asks for the target's host facts and closes. */
+static adxl_status_t tcp_probe(adxl_transport_t *t, const adxl_engine_addr_t *remote,
+                               uint64_t deadline, adxl_host_facts_t *out) {
+    int fd = -1;
+    adxl_status_t st = tcp_io_connect(remote, 0, deadline, &fd);
+    if (st != ADXL_SUCCESS) return st;
+    st = handshake(fd, adxl_engine_name(t->engine), 0, 0, 0, deadline);
+    uint8_t facts[TCP_FACTS_SIZE];
+    if (st == ADXL_SUCCESS && !tcp_io_read_full(fd, facts, sizeof(facts), -1, deadline))
+        st = adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+    if (st == ADXL_SUCCESS && !tcp_facts_decode(facts, out)) st = ADXL_FAILED;
+    close(fd);
+    return st;
+}
+
 static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const char *remote_name,
-                                 const adxl_engine_addr_t *remote, uint64_t deadline,
+                                 const adxl_engine_addr_t *remote,
+                                 const adxl_host_facts_t *remote_facts, uint64_t deadline,
                                  adxl_link_t **out) {
+    (void)remote_facts;
     tcp_link_t *link = calloc(1, sizeof(*link));
     if (!link) return ADXL_RESOURCE_EXHAUSTED;
     link->transport = t;
@@ -336,4 +353,5 @@ const adxl_transport_ops_t adxl_tcp_transport = {
     .destroy = tcp_destroy,
     .post = tcp_post,
     .publish = tcp_publish,
+    .probe = tcp_probe,
 };

@@ -1,5 +1,7 @@
 #include "tcp_io.h"
 
+#include "thread_util.h"
+
 #include "../clock.h"
 #include "../log.h"
 
@@ -10,12 +12,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#define THREAD_STACK_BYTES (256u * 1024u)
 
 void tcp_io_tune(int fd, uint32_t sockbuf_kb) {
     int one = 1;
@@ -128,27 +127,17 @@ bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_
 }
 
 int tcp_io_wake_fd(void) {
-    return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return adxl_wake_fd_new();
 }
 
 void tcp_io_wake(int fd) {
-    uint64_t one = 1;
-    ssize_t rc = write(fd, &one, sizeof(one));
-    (void)rc; /* a full counter already means "wake up" */
+    adxl_wake(fd);
 }
 
 void tcp_io_wake_drain(int fd) {
-    uint64_t v;
-    ssize_t rc = read(fd, &v, sizeof(v));
-    (void)rc;
+    adxl_wake_drain(fd);
 }
 
 bool tcp_io_thread(pthread_t *thread, void *(*fn)(void *), void *arg) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, THREAD_STACK_BYTES);
-    int rc = pthread_create(thread, &attr, fn, arg);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) LOG_ERROR("pthread_create: %s", strerror(rc));
-    return rc == 0;
+    return adxl_thread_start(thread, fn, arg);
 }

@@ -374,6 +374,12 @@ static bool handshake(target_ctx_t *t) {
     ack.name_len = (uint16_t)strlen(name);
     memcpy(ack.name, name, ack.name_len);
     size_t len = tcp_hello_ack_encode(buf, &ack);
+    if (tcp_hello_is_probe(&hello)) {
+        uint8_t facts[TCP_FACTS_SIZE];
+        tcp_facts_encode(facts, adxl_engine_host_facts(t->engine));
+        if (write_full(t, buf, len)) write_full(t, facts, sizeof(facts));
+        return false; /* a probe ends here */
+    }
 
     if (hello.stream_index == 0) {
         in->notify_source = adxl_notify_source_new();

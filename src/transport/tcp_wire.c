@@ -101,8 +101,8 @@ bool tcp_hello_decode_fixed(const uint8_t in[TCP_HELLO_FIXED], tcp_hello_t *h) {
     h->name_len = tcp_get_u16(in + 10);
     h->link_id = tcp_get_u64(in + 12);
     return h->magic == TCP_WIRE_MAGIC && h->version == TCP_WIRE_VERSION &&
-           h->name_len <= TCP_HELLO_NAME_MAX && h->stream_count >= 1 &&
-           h->stream_index < h->stream_count;
+           h->name_len <= TCP_HELLO_NAME_MAX &&
+           (h->stream_index < h->stream_count || (h->stream_count == 0 && h->stream_index == 0));
 }
 
 size_t tcp_hello_ack_encode(uint8_t *out, const tcp_hello_ack_t *h) {
@@ -121,6 +121,26 @@ bool tcp_hello_ack_decode_fixed(const uint8_t in[TCP_HELLO_ACK_FIXED], tcp_hello
     h->status = tcp_get_u32(in + 8);
     return h->magic == TCP_WIRE_MAGIC && h->version == TCP_WIRE_VERSION &&
            h->name_len <= TCP_HELLO_NAME_MAX;
+}
+
+void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f) {
+    memcpy(out, f->boot_id, 16);
+    tcp_put_u64(out + 16, f->pid_ns);
+    tcp_put_u64(out + 24, f->net_ns);
+    tcp_put_u32(out + 32, f->pid);
+    tcp_put_u32(out + 36, f->uid);
+    memset(out + 40, 0, ADXL_SHM_ENDPOINT_MAX);
+    memcpy(out + 40, f->shm_endpoint, strnlen(f->shm_endpoint, ADXL_SHM_ENDPOINT_MAX - 1));
+}
+
+bool tcp_facts_decode(const uint8_t in[TCP_FACTS_SIZE], adxl_host_facts_t *f) {
+    memcpy(f->boot_id, in, 16);
+    f->pid_ns = tcp_get_u64(in + 16);
+    f->net_ns = tcp_get_u64(in + 24);
+    f->pid = tcp_get_u32(in + 32);
+    f->uid = tcp_get_u32(in + 36);
+    memcpy(f->shm_endpoint, in + 40, ADXL_SHM_ENDPOINT_MAX);
+    return memchr(f->shm_endpoint, '\0', ADXL_SHM_ENDPOINT_MAX) != NULL;
 }
 
 uint32_t tcp_status_from_wire(uint32_t wire) {

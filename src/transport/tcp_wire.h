@@ -6,6 +6,8 @@
 #ifndef ADXL_TCP_WIRE_H
 #define ADXL_TCP_WIRE_H
 
+#include "../host_facts.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +18,9 @@
 #define TCP_HELLO_FIXED 20u     /* bytes before the name */
 #define TCP_HELLO_ACK_FIXED 12u /* bytes before the name */
 #define TCP_HELLO_NAME_MAX 64u
+
+/* A probe's answer: HELLO_ACK, then the target's host facts in this many bytes. */
+#define TCP_FACTS_SIZE (16u + 8u + 8u + 4u + 4u + ADXL_SHM_ENDPOINT_MAX)
 
 #define TCP_FRAME_HEADER 24u
 #define TCP_ITEM_SIZE 16u  /* a region: address, length */
@@ -93,8 +98,16 @@ bool tcp_piece_valid(const tcp_piece_t *p);
 size_t tcp_hello_encode(uint8_t *out, const tcp_hello_t *h);
 /* Decodes the fixed part; false on a wrong magic or version or an impossible length. */
 bool tcp_hello_decode_fixed(const uint8_t in[TCP_HELLO_FIXED], tcp_hello_t *h);
+/* A HELLO with stream_count 0 asks only for the target's host facts (no link). */
+static inline bool tcp_hello_is_probe(const tcp_hello_t *h) {
+    return h->stream_count == 0;
+}
 size_t tcp_hello_ack_encode(uint8_t *out, const tcp_hello_ack_t *h);
 bool tcp_hello_ack_decode_fixed(const uint8_t in[TCP_HELLO_ACK_FIXED], tcp_hello_ack_t *h);
+
+void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f);
+/* False when the endpoint is not a NUL-terminated string. */
+bool tcp_facts_decode(const uint8_t in[TCP_FACTS_SIZE], adxl_host_facts_t *f);
 
 /* A status from the wire, as one of adxl's codes (unknown ones become ADXL_FAILED). */
 uint32_t tcp_status_from_wire(uint32_t wire);

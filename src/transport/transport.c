@@ -1,10 +1,99 @@
+/*
+ * Which transport carries what. TCP always runs: the engine's name is an ip:port, and
+ * its listener answers probes with this engine's host facts. A connect (unless Transport
+ * is tcp) first probes the peer; a peer on this host (same boot, pid and network
+ * namespace: see host_facts.h) that offers shared memory gets an shm link, anyone else
+ * a TCP link. So the choice rests on facts the peer states, never on its IP address.
+ */
 #include "transport.h"
 
-const adxl_transport_ops_t *adxl_transport_select(const adxl_config_t *config) {
-    switch (config->transport) {
-    case ADXL_TRANSPORT_AUTO:
-    case ADXL_TRANSPORT_TCP:
-        return &adxl_tcp_transport;
-    }
+#include "../engine.h"
+#include "../log.h"
+
+#include <string.h>
+
+static adxl_transport_slot_t *slot_of(adxl_engine_t *engine, const adxl_transport_ops_t *ops) {
+    for (int i = 0; i < engine->ntransports; i++)
+        if (engine->transports[i].ops == ops) return &engine->transports[i];
     return NULL;
+}
+
+adxl_status_t adxl_transports_start(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
+                                    char *bound_name) {
+    const adxl_config_t *config = adxl_engine_config(engine);
+    bool have_facts = adxl_host_facts_local(&engine->facts);
+    adxl_transport_slot_t *tcp = &engine->transports[0];
+    tcp->ops = &adxl_tcp_transport;
+    adxl_status_t st = tcp->ops->start(engine, listen_addr, bound_name, &tcp->instance);
+    if (st != ADXL_SUCCESS) return st;
+    engine->ntransports = 1;
+    if (config->transport == ADXL_TRANSPORT_TCP) return ADXL_SUCCESS;
+
+    adxl_transport_slot_t *shm = &engine->transports[1];
+    shm->ops = &adxl_shm_transport;
+    st = have_facts
+             ? shm->ops->start(engine, listen_addr, engine->facts.shm_endpoint, &shm->instance)
+             : ADXL_UNSUPPORTED;
+    if (st == ADXL_SUCCESS) {
+        engine->ntransports = 2;
+    } else if (config->transport == ADXL_TRANSPORT_SHM) {
+        LOG_ERROR("Transport=shm: the shared-memory transport cannot start (%s)",
+                  have_facts ? adxl_status_str(st) : "/proc does not tell this host's identity");
+        tcp->ops->stop(tcp->instance);
+        engine->ntransports = 0;
+        return st;
+    } else {
+        LOG_WARN("shared memory is unavailable (%s); same-host peers will use TCP",
+                 adxl_status_str(st));
+        engine->facts.shm_endpoint[0] = '\0';
+    }
+    return ADXL_SUCCESS;
+}
+
+void adxl_transports_stop(adxl_engine_t *engine) {
+    for (int i = engine->ntransports - 1; i >= 0; i--)
+        engine->transports[i].ops->stop(engine->transports[i].instance);
+    engine->ntransports = 0;
+}
+
+void adxl_transports_publish(adxl_engine_t *engine, uintptr_t addr, size_t len, bool added) {
+    for (int i = 0; i < engine->ntransports; i++)
+        engine->transports[i].ops->publish(engine->transports[i].instance, addr, len, added);
+}
+
+adxl_status_t adxl_transports_connect(adxl_engine_t *engine, adxl_peer_t *peer,
+                                      const char *remote_name, const adxl_engine_addr_t *remote,
+                                      uint64_t deadline, const adxl_transport_ops_t **ops,
+                                      adxl_link_t **out) {
+    adxl_transport_kind_t kind = adxl_engine_config(engine)->transport;
+    adxl_transport_slot_t *tcp = &engine->transports[0];
+    adxl_transport_slot_t *shm = slot_of(engine, &adxl_shm_transport);
+    adxl_host_facts_t facts;
+    bool probed = false;
+    if (kind != ADXL_TRANSPORT_TCP && shm) {
+        adxl_status_t st = tcp->ops->probe(tcp->instance, remote, deadline, &facts);
+        if (st != ADXL_SUCCESS) {
+            LOG_ERROR("connect to %s: %s", remote_name, adxl_status_str(st));
+            return st;
+        }
+        probed = true;
+        bool same_host = adxl_host_facts_same_host(&engine->facts, &facts);
+        if (same_host && facts.shm_endpoint[0] != '\0') {
+            st = shm->ops->connect(shm->instance, peer, remote_name, remote, &facts, deadline, out);
+            if (st == ADXL_SUCCESS || kind == ADXL_TRANSPORT_SHM) {
+                *ops = shm->ops;
+                return st;
+            }
+            LOG_WARN("connect to %s over shared memory failed (%s); using TCP", remote_name,
+                     adxl_status_str(st));
+        } else if (kind == ADXL_TRANSPORT_SHM) {
+            LOG_ERROR("connect to %s: Transport=shm needs a peer on this host, and %s", remote_name,
+                      same_host ? "that engine offers no shared memory"
+                                : "it runs on another host (boot id or namespaces differ)");
+            return ADXL_UNSUPPORTED;
+        }
+    }
+    *ops = tcp->ops;
+    return tcp->ops->connect(tcp->instance, peer, remote_name, remote, probed ? &facts : NULL,
+                             deadline, out);
 }

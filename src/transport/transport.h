@@ -7,6 +7,7 @@
 #define ADXL_TRANSPORT_H
 
 #include "../engine_name.h"
+#include "../host_facts.h"
 #include "../notify_queue.h"
 #include "../options.h"
 #include "../registry.h"
@@ -74,21 +75,49 @@ typedef struct {
                            char *bound_name, adxl_transport_t **out);
     /* Closes the listener and every inbound connection; returns when their threads ended. */
     void (*stop)(adxl_transport_t *transport);
+    /* remote_facts: what a probe learnt of the peer (NULL when none was made). */
     adxl_status_t (*connect)(adxl_transport_t *transport, adxl_peer_t *peer,
                              const char *remote_name, const adxl_engine_addr_t *remote,
-                             uint64_t deadline, adxl_link_t **out);
+                             const adxl_host_facts_t *remote_facts, uint64_t deadline,
+                             adxl_link_t **out);
     /* Fails everything in flight with status and returns once the link's threads ended.
      * Never called from a thread of the link itself. Idempotent. */
     void (*shutdown)(adxl_link_t *link, adxl_status_t status);
     void (*destroy)(adxl_link_t *link);
     /* Takes the chunk. A link that is down completes it with an error (maybe at once). */
     void (*post)(adxl_link_t *link, adxl_chunk_t *chunk);
-    /* Tells every inbound peer that a local range was registered or deregistered. */
+    /* Tells every inbound peer that a local range was registered or deregistered. A
+     * removal returns only once no peer of this transport can still touch the range. */
     void (*publish)(adxl_transport_t *transport, uintptr_t addr, size_t len, bool added);
+    /* Optional: asks the engine at remote for its host facts without linking to it. */
+    adxl_status_t (*probe)(adxl_transport_t *transport, const adxl_engine_addr_t *remote,
+                           uint64_t deadline, adxl_host_facts_t *out);
 } adxl_transport_ops_t;
 
-const adxl_transport_ops_t *adxl_transport_select(const adxl_config_t *config);
 extern const adxl_transport_ops_t adxl_tcp_transport;
+extern const adxl_transport_ops_t adxl_shm_transport;
+
+/* ---- Transport selection (transport.c), for the core ---- */
+
+#define ADXL_MAX_TRANSPORTS 2
+
+typedef struct {
+    const adxl_transport_ops_t *ops;
+    adxl_transport_t *instance;
+} adxl_transport_slot_t;
+
+/* Starts TCP (which owns the engine's name and listener) and, unless Transport is tcp,
+ * the shared-memory transport. */
+adxl_status_t adxl_transports_start(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
+                                    char *bound_name);
+void adxl_transports_stop(adxl_engine_t *engine);
+void adxl_transports_publish(adxl_engine_t *engine, uintptr_t addr, size_t len, bool added);
+/* Picks the transport for a new link (shm for a peer on this host unless Transport is tcp)
+ * and connects it; *ops is the transport that made *out. */
+adxl_status_t adxl_transports_connect(adxl_engine_t *engine, adxl_peer_t *peer,
+                                      const char *remote_name, const adxl_engine_addr_t *remote,
+                                      uint64_t deadline, const adxl_transport_ops_t **ops,
+                                      adxl_link_t **out);
 
 /* ---- What the core offers transports ---- */
 
@@ -96,6 +125,11 @@ const adxl_config_t *adxl_engine_config(const adxl_engine_t *engine);
 adxl_registry_t *adxl_engine_registry(adxl_engine_t *engine);
 adxl_notify_queue_t *adxl_engine_notifies(adxl_engine_t *engine);
 const char *adxl_engine_name(const adxl_engine_t *engine);
+/* This engine's host facts, with the endpoint of every transport that offers one. */
+const adxl_host_facts_t *adxl_engine_host_facts(const adxl_engine_t *engine);
+/* How the shm transport moved an initiator's bytes (counted in adxl_stats_t). */
+typedef enum { ADXL_PATH_MAPPED, ADXL_PATH_CMA, ADXL_PATH_STAGED } adxl_byte_path_t;
+void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64_t bytes);
 /* Counts a request frame served or refused as a target. */
 void adxl_engine_count_served(adxl_engine_t *engine, bool refused);
 

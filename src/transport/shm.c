@@ -1,0 +1,184 @@
+/*
+ * The shared-memory transport for peers on this host (see shm_internal.h for how bytes
+ * move). The target listens on an abstract Unix socket whose name it tells prober over
+ * TCP (transport.c); every accepted link gets a serving thread (shm_target.c). The
+ * initiator's side is in shm_link.c.
+ */
+#include "../log.h"
+#include "shm_internal.h"
+#include "thread_util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static void reap_inbound(shm_transport_t *t, bool all) {
+    pthread_mutex_lock(&t->inbound_lock);
+    shm_inbound_t *done = NULL;
+    for (shm_inbound_t **p = &t->inbound; *p;) {
+        shm_inbound_t *in = *p;
+        if (all || atomic_load(&in->finished)) {
+            *p = in->next;
+            in->next = done;
+            done = in;
+            t->inbound_count--;
+        } else {
+            p = &in->next;
+        }
+    }
+    pthread_mutex_unlock(&t->inbound_lock);
+    while (done) {
+        shm_inbound_t *next = done->next;
+        pthread_join(done->thread, NULL);
+        shm_inbound_free(done);
+        done = next;
+    }
+}
+
+static shm_inbound_t *inbound_new(shm_transport_t *t, int fd) {
+    shm_inbound_t *in = calloc(1, sizeof(*in));
+    if (!in) return NULL;
+    in->transport = t;
+    in->fd = fd;
+    in->wake_fd = adxl_wake_fd_new();
+    in->doorbell_fd = adxl_wake_fd_new();
+    in->done_fd = adxl_wake_fd_new();
+    in->pidfd = -1;
+    in->shared_fd = -1;
+    in->slot_used = calloc(SHM_MAX_REGIONS, 1);
+    pthread_mutex_init(&in->lock, NULL);
+    pthread_mutex_init(&in->revoke_lock, NULL);
+    atomic_init(&in->finished, false);
+    if (in->wake_fd < 0 || in->doorbell_fd < 0 || in->done_fd < 0 || !in->slot_used) {
+        in->fd = -1;
+        shm_inbound_free(in);
+        return NULL;
+    }
+    return in;
+}
+
+static void accept_one(shm_transport_t *t) {
+    int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    pthread_mutex_lock(&t->inbound_lock);
+    bool room = t->inbound_count < SHM_MAX_INBOUND;
+    shm_inbound_t *in = room ? inbound_new(t, fd) : NULL;
+    if (in && adxl_thread_start(&in->thread, shm_inbound_main, in)) {
+        in->next = t->inbound;
+        t->inbound = in;
+        t->inbound_count++;
+        in = NULL;
+        fd = -1;
+    }
+    pthread_mutex_unlock(&t->inbound_lock);
+    if (fd >= 0) {
+        LOG_WARN("refusing a shared-memory link (%s)", room ? "out of resources" : "too many");
+        if (in) {
+            in->fd = -1;
+            shm_inbound_free(in);
+        }
+        close(fd);
+    }
+}
+
+static void *accept_main(void *arg) {
+    shm_transport_t *t = arg;
+    while (!atomic_load(&t->stopping)) {
+        struct pollfd pfd[2] = {{.fd = t->listen_fd, .events = POLLIN},
+                                {.fd = t->stop_fd, .events = POLLIN}};
+        /* The timeout only bounds how long finished links wait to be freed. */
+        int rc = poll(pfd, 2, 1000);
+        if (rc < 0 && errno != EINTR) break;
+        if (rc > 0 && (pfd[1].revents & POLLIN)) break;
+        if (rc > 0 && (pfd[0].revents & POLLIN)) accept_one(t);
+        reap_inbound(t, false);
+    }
+    return NULL;
+}
+
+/* An abstract socket: no file to clean up, and it lives in this network namespace only,
+ * which is what makes a peer in another namespace fall back to TCP. */
+static int open_listener(char *endpoint) {
+    uint64_t nonce = 0;
+    if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) return -1;
+    snprintf(endpoint, ADXL_SHM_ENDPOINT_MAX, "adxl-shm.%d.%016llx", (int)getpid(),
+             (unsigned long long)nonce);
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t n = strlen(endpoint);
+    memcpy(sa.sun_path + 1, endpoint, n);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+    if (bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, 128) != 0) {
+        LOG_WARN("shared memory: cannot listen on a Unix socket: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
+                               char *bound_name, adxl_transport_t **out) {
+    (void)listen_addr; /* reached through the endpoint that the TCP probe reports */
+    shm_transport_t *t = calloc(1, sizeof(*t));
+    if (!t) return ADXL_RESOURCE_EXHAUSTED;
+    t->engine = engine;
+    t->config = adxl_engine_config(engine);
+    t->stop_fd = adxl_wake_fd_new();
+    atomic_init(&t->stopping, false);
+    pthread_mutex_init(&t->inbound_lock, NULL);
+    if (getrandom((void *)&t->cma_probe, sizeof(t->cma_probe), 0) != sizeof(t->cma_probe))
+        t->cma_probe = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
+    t->listen_fd = t->stop_fd >= 0 ? open_listener(bound_name) : -1;
+    if (t->listen_fd >= 0) t->accept_started = adxl_thread_start(&t->accept_thread, accept_main, t);
+    if (!t->accept_started) {
+        if (t->listen_fd >= 0) close(t->listen_fd);
+        if (t->stop_fd >= 0) close(t->stop_fd);
+        pthread_mutex_destroy(&t->inbound_lock);
+        free(t);
+        bound_name[0] = '\0';
+        return ADXL_FAILED;
+    }
+    *out = (adxl_transport_t *)t;
+    return ADXL_SUCCESS;
+}
+
+static void shm_stop(adxl_transport_t *transport) {
+    shm_transport_t *t = (shm_transport_t *)transport;
+    atomic_store(&t->stopping, true);
+    adxl_wake(t->stop_fd);
+    pthread_join(t->accept_thread, NULL);
+    /* Every serving thread watches stop_fd, so they all end promptly. */
+    reap_inbound(t, true);
+    close(t->listen_fd);
+    close(t->stop_fd);
+    pthread_mutex_destroy(&t->inbound_lock);
+    free(t);
+}
+
+static void shm_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool added) {
+    shm_transport_t *t = (shm_transport_t *)transport;
+    pthread_mutex_lock(&t->inbound_lock);
+    for (shm_inbound_t *in = t->inbound; in; in = in->next)
+        shm_inbound_publish(in, addr, len, added);
+    pthread_mutex_unlock(&t->inbound_lock);
+}
+
+const adxl_transport_ops_t adxl_shm_transport = {
+    .name = "shm",
+    .max_chunk_segments = SHM_CMA_IOV,
+    .start = shm_start,
+    .stop = shm_stop,
+    .connect = shm_connect,
+    .shutdown = shm_shutdown,
+    .destroy = shm_destroy,
+    .post = shm_post,
+    .publish = shm_publish,
+    .probe = NULL,
+};

@@ -1,0 +1,182 @@
+/*
+ * One-sided copies for the shm transport: a chunk is carried in the posting thread, by
+ * memcpy through a mapping of the target's block or by process_vm_readv/writev, with no
+ * work by the target. Every segment's whole descriptor must lie in one region the target
+ * published, and the region's generation is re-checked inside the link's reader count
+ * (see shm_internal.h), so a deregistration on the target waits for the copy or makes it
+ * stay away.
+ */
+#include "../log.h"
+#include "shm_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+typedef enum { PATH_STAGING, PATH_MAPPED, PATH_CMA } copy_path_t;
+
+/* Posts from inside a completion (a transit buffer freed, the next request packed) are
+ * handed to the link thread, so that completions never nest without bound. */
+static _Thread_local int completing;
+
+/* The mirror entry holding [addr, addr+len) whole, or NULL. With view_lock held. */
+static const shm_mirror_t *find_region(const shm_link_t *link, uint64_t addr, uint64_t len) {
+    size_t lo = 0, hi = link->nmirror;
+    while (lo < hi) { /* the last entry starting at or before addr */
+        size_t mid = lo + (hi - lo) / 2;
+        if (link->mirror[mid].addr <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) return NULL;
+    const shm_mirror_t *m = &link->mirror[lo - 1];
+    if (addr - m->addr < m->len && len <= m->len - (addr - m->addr)) return m;
+    return NULL;
+}
+
+/* Which path carries the chunk; regions[i] is segment i's region (NULL when the target
+ * serves unregistered memory and it lies outside every region). With view_lock held. */
+static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
+                          const shm_mirror_t **regions) {
+    if (link->path == ADXL_SHM_PATH_STAGING) return PATH_STAGING;
+    bool all_mapped = link->path == ADXL_SHM_PATH_AUTO;
+    for (uint32_t i = 0; i < chunk->nsegs; i++) {
+        const adxl_segment_t *s = &chunk->segs[i];
+        regions[i] = find_region(link, s->span_addr, s->span_len);
+        /* Not (yet) in our view: a region registered a moment ago, or none at all. The
+         * target's own check on the staging path has the last word. */
+        if (!regions[i] && !link->allow_unregistered) return PATH_STAGING;
+        if (!regions[i] || !regions[i]->map) all_mapped = false;
+    }
+    if (all_mapped) return PATH_MAPPED;
+    return link->cma_ok ? PATH_CMA : PATH_STAGING;
+}
+
+/* Inside the reader count: are the regions still what the target published? */
+static bool still_published(const shm_link_t *link, const adxl_chunk_t *chunk,
+                            const shm_mirror_t **regions) {
+    for (uint32_t i = 0; i < chunk->nsegs; i++)
+        if (regions[i] &&
+            atomic_load(&link->shared->region_gen[regions[i]->slot]) != regions[i]->gen)
+            return false;
+    return true;
+}
+
+static adxl_status_t copy_mapped(const adxl_chunk_t *chunk, const shm_mirror_t **regions) {
+    bool write = chunk->kind == ADXL_CHUNK_WRITE;
+    for (uint32_t i = 0; i < chunk->nsegs; i++) {
+        const adxl_segment_t *s = &chunk->segs[i];
+        uint8_t *remote = regions[i]->map + (s->remote - regions[i]->addr);
+        if (write)
+            memcpy(remote, s->local, s->len);
+        else
+            memcpy(s->local, remote, s->len);
+    }
+    return ADXL_SUCCESS;
+}
+
+static adxl_status_t copy_cma(const shm_link_t *link, const adxl_chunk_t *chunk) {
+    struct iovec local[SHM_CMA_IOV], remote[SHM_CMA_IOV];
+    bool write = chunk->kind == ADXL_CHUNK_WRITE;
+    for (uint32_t first = 0; first < chunk->nsegs;) {
+        uint32_t n = chunk->nsegs - first < SHM_CMA_IOV ? chunk->nsegs - first : SHM_CMA_IOV;
+        uint64_t want = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            const adxl_segment_t *s = &chunk->segs[first + i];
+            local[i] = (struct iovec){s->local, s->len};
+            remote[i] = (struct iovec){(void *)(uintptr_t)s->remote, s->len};
+            want += s->len;
+        }
+        /* A short count means part of the range is not mapped in the target (freed
+         * without being deregistered): the kernel stops there, nothing faults here. */
+        for (uint64_t done = 0; done < want;) {
+            ssize_t got = write ? process_vm_writev(link->target_pid, local, n, remote, n, 0)
+                                : process_vm_readv(link->target_pid, local, n, remote, n, 0);
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0 || (uint64_t)got != want - done) {
+                LOG_WARN("cross-memory copy with %s stopped after %llu of %llu bytes: %s",
+                         adxl_peer_name(link->peer),
+                         (unsigned long long)(done + (got > 0 ? got : 0)), (unsigned long long)want,
+                         got < 0 ? strerror(errno) : "short count");
+                return ADXL_FAILED;
+            }
+            done += (uint64_t)got;
+        }
+        first += n;
+    }
+    return ADXL_SUCCESS;
+}
+
+/* Carries the chunk one-sidedly and completes it; false (chunk untouched) when only
+ * staging can carry it. */
+static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
+    if (!shm_link_target_alive(link)) {
+        adxl_chunk_complete(chunk, atomic_load(&link->fail_status));
+        return true;
+    }
+    const shm_mirror_t *stack_regions[64];
+    const shm_mirror_t **regions =
+        chunk->nsegs <= 64 ? stack_regions : malloc(chunk->nsegs * sizeof(*regions));
+    if (!regions) {
+        adxl_chunk_complete(chunk, ADXL_RESOURCE_EXHAUSTED);
+        return true;
+    }
+    shm_shared_t *sh = link->shared;
+    pthread_rwlock_rdlock(&link->view_lock);
+    copy_path_t path = choose(link, chunk, regions);
+    adxl_status_t st = ADXL_FAILED;
+    if (path == PATH_MAPPED || path == PATH_CMA) {
+        bool user = chunk->user_memory;
+        if (user && !adxl_req_guard_enter(chunk->req)) {
+            st = ADXL_TIMEOUT; /* the caller gave up; its memory is no longer ours */
+        } else {
+            uint32_t epoch = atomic_load(&sh->epoch) & 1u;
+            atomic_fetch_add(&sh->busy[epoch], 1);
+            if (still_published(link, chunk, regions))
+                st = path == PATH_MAPPED ? copy_mapped(chunk, regions) : copy_cma(link, chunk);
+            else
+                path = PATH_STAGING; /* revoked meanwhile: the target answers for it */
+            atomic_fetch_sub(&sh->busy[epoch], 1);
+            if (user) adxl_req_guard_leave(chunk->req);
+        }
+    }
+    pthread_rwlock_unlock(&link->view_lock);
+    if (regions != stack_regions) free(regions);
+    if (path == PATH_STAGING) return false;
+    /* The bytes may have landed in memory of a target that died meanwhile: fail. */
+    if (st == ADXL_SUCCESS && !shm_link_target_alive(link)) st = atomic_load(&link->fail_status);
+    if (st == ADXL_SUCCESS)
+        adxl_engine_count_path(link->engine, path == PATH_MAPPED ? ADXL_PATH_MAPPED : ADXL_PATH_CMA,
+                               chunk->bytes);
+    completing++;
+    adxl_chunk_complete(chunk, st);
+    completing--;
+    return true;
+}
+
+void shm_copy_run(shm_link_t *link, adxl_chunk_t *chunk) {
+    if (!copy_now(link, chunk)) shm_staging_post(link, chunk);
+}
+
+bool shm_copy_try(shm_link_t *link, adxl_chunk_t *chunk) {
+    if (link->path == ADXL_SHM_PATH_STAGING) return false;
+    if (completing == 0) return copy_now(link, chunk);
+    pthread_mutex_lock(&link->lock);
+    bool closed = link->closed;
+    if (!closed) {
+        chunk->next = NULL;
+        if (link->deferred_tail)
+            link->deferred_tail->next = chunk;
+        else
+            link->deferred_head = chunk;
+        link->deferred_tail = chunk;
+    }
+    pthread_mutex_unlock(&link->lock);
+    if (closed)
+        adxl_chunk_complete(chunk, atomic_load(&link->fail_status));
+    else
+        shm_link_wake(link);
+    return true;
+}

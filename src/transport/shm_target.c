@@ -1,0 +1,446 @@
+/*
+ * The target's side of one shm link: a thread that sets the link up (the shared mapping,
+ * its file descriptors, a snapshot of the registered regions), then serves staging
+ * requests and notifies and sends region changes until the initiator goes away.
+ * Publishing and revoking regions (shm_inbound_publish) runs in the registering thread.
+ */
+#include "../clock.h"
+#include "../log.h"
+#include "../malloc_mem.h"
+#include "shm_internal.h"
+#include "thread_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+size_t shm_shared_data_offset(void) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (sizeof(shm_shared_t) + page - 1) / page * page;
+}
+
+size_t shm_shared_size(void) {
+    return shm_shared_data_offset() + (size_t)SHM_RING_SLOTS * SHM_SLOT_BYTES;
+}
+
+void shm_inbound_free(shm_inbound_t *in) {
+    if (in->fd >= 0) close(in->fd);
+    if (in->wake_fd >= 0) close(in->wake_fd);
+    if (in->doorbell_fd >= 0) close(in->doorbell_fd);
+    if (in->done_fd >= 0) close(in->done_fd);
+    if (in->pidfd >= 0) close(in->pidfd);
+    if (in->shared_fd >= 0) close(in->shared_fd);
+    if (in->shared) munmap(in->shared, shm_shared_size());
+    while (in->out_head) {
+        shm_out_t *o = in->out_head;
+        in->out_head = o->next;
+        if (o->fd >= 0) close(o->fd);
+        free(o);
+    }
+    adxl_notify_source_release(in->notify_source);
+    pthread_mutex_destroy(&in->lock);
+    pthread_mutex_destroy(&in->revoke_lock);
+    free(in->published);
+    free(in->slot_used);
+    free(in);
+}
+
+/* ---- Publishing and revoking ---- */
+
+/* With in->lock held. The message goes out from the serving thread. */
+static void queue_out(shm_inbound_t *in, const shm_msg_t *msg, int fd) {
+    shm_out_t *o = malloc(sizeof(*o));
+    if (!o) {
+        /* The initiator's view is then short of a region: it refuses transfers to it,
+         * which is safe; the link itself stays correct. */
+        if (fd >= 0) close(fd);
+        return;
+    }
+    o->next = NULL;
+    o->msg = *msg;
+    o->fd = fd;
+    if (in->out_tail)
+        in->out_tail->next = o;
+    else
+        in->out_head = o;
+    in->out_tail = o;
+}
+
+static bool alloc_slot(shm_inbound_t *in, uint32_t *slot) {
+    for (uint32_t k = 0; k < SHM_MAX_REGIONS; k++) {
+        uint32_t s = (in->slot_cursor + k) % SHM_MAX_REGIONS;
+        if (!in->slot_used[s]) {
+            in->slot_used[s] = 1;
+            in->slot_cursor = s + 1;
+            *slot = s;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* With in->lock held. */
+static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len) {
+    uint32_t slot;
+    if (in->npublished == in->published_cap) {
+        size_t cap = in->published_cap ? in->published_cap * 2 : 16;
+        shm_published_t *p = realloc(in->published, cap * sizeof(*p));
+        if (!p) return;
+        in->published = p;
+        in->published_cap = cap;
+    }
+    if (!alloc_slot(in, &slot)) {
+        LOG_WARN("shared memory: more than %u regions; a peer will not see 0x%lx+%zu",
+                 SHM_MAX_REGIONS, (unsigned long)addr, len);
+        return;
+    }
+    /* Generations are never reused on a link, so a stale entry can never pass a check. */
+    if (++in->next_gen == 0) in->next_gen = 1;
+    atomic_store(&in->shared->region_gen[slot], in->next_gen);
+    in->published[in->npublished++] = (shm_published_t){addr, len, slot};
+    size_t block_len = 0;
+    int fd = adxl_malloc_mem_share(addr, len, &block_len);
+    shm_msg_t msg = {.type = SHM_MSG_REGION_ADD,
+                     .arg = {addr, len, slot, in->next_gen, fd >= 0 ? block_len : 0}};
+    queue_out(in, &msg, fd);
+}
+
+static bool initiator_dead(shm_inbound_t *in) {
+    if (in->pidfd < 0) return false;
+    struct pollfd p = {.fd = in->pidfd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
+/* Waits until no one-sided copy that might have seen a revoked generation is still
+ * running: flips the epoch and waits for the old epoch's count to drain. A copy that
+ * starts after the flip sees the zeroed generation and stays away. */
+static void drain_copies(shm_inbound_t *in) {
+    shm_shared_t *sh = in->shared;
+    uint32_t old = atomic_fetch_add(&sh->epoch, 1) & 1u;
+    uint64_t start = adxl_now_ns();
+    bool warned = false;
+    for (unsigned spins = 0; atomic_load(&sh->busy[old]) != 0; spins++) {
+        if (spins < 64) {
+            sched_yield();
+            continue;
+        }
+        if (initiator_dead(in)) return; /* its copies died with it */
+        uint64_t waited = adxl_now_ns() - start;
+        if (!warned && waited > (uint64_t)in->transport->config->peer_timeout_ms * ADXL_NS_PER_MS) {
+            /* A stopped initiator in the middle of a copy: its stores land when it
+             * resumes, so the region cannot be released before that. */
+            LOG_WARN("deregistration waits for peer pid %d, stopped in the middle of a copy",
+                     (int)in->peer_pid);
+            warned = true;
+        }
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool added) {
+    if (added) {
+        pthread_mutex_lock(&in->lock);
+        if (in->publishes) publish_add_locked(in, addr, len);
+        pthread_mutex_unlock(&in->lock);
+        adxl_wake(in->wake_fd);
+        return;
+    }
+    pthread_mutex_lock(&in->revoke_lock);
+    pthread_mutex_lock(&in->lock);
+    bool revoked = false;
+    for (size_t i = 0; i < in->npublished;) {
+        shm_published_t p = in->published[i];
+        if (p.addr != addr || p.len != len) {
+            i++;
+            continue;
+        }
+        atomic_store(&in->shared->region_gen[p.slot], 0);
+        in->slot_used[p.slot] = 0;
+        in->published[i] = in->published[--in->npublished];
+        revoked = true;
+        if (in->publishes) {
+            shm_msg_t msg = {.type = SHM_MSG_REGION_DEL, .arg = {addr, len, p.slot}};
+            queue_out(in, &msg, -1);
+        }
+    }
+    pthread_mutex_unlock(&in->lock);
+    if (revoked) drain_copies(in);
+    pthread_mutex_unlock(&in->revoke_lock);
+    adxl_wake(in->wake_fd);
+}
+
+/* ---- Setting the link up ---- */
+
+static bool wait_readable(shm_inbound_t *in, uint64_t deadline) {
+    for (;;) {
+        uint64_t now = adxl_now_ns();
+        if (now >= deadline) return false;
+        struct pollfd pfd[2] = {{.fd = in->fd, .events = POLLIN},
+                                {.fd = in->transport->stop_fd, .events = POLLIN}};
+        int ms = (int)((deadline - now) / ADXL_NS_PER_MS) + 1;
+        int rc = poll(pfd, 2, ms);
+        if (rc < 0 && errno != EINTR) return false;
+        if (rc > 0 && (pfd[1].revents & POLLIN)) return false;
+        if (rc > 0 && pfd[0].revents) return true;
+    }
+}
+
+static bool create_shared(shm_inbound_t *in) {
+    size_t size = shm_shared_size();
+    int fd = memfd_create("adxl-link", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return false;
+    in->shared_fd = fd;
+    if (ftruncate(fd, (off_t)size) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        return false;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return false;
+    in->shared = p;
+    in->ring_data = (uint8_t *)p + shm_shared_data_offset();
+    shm_shared_t *sh = in->shared;
+    sh->magic = SHM_SHARED_MAGIC;
+    sh->version = SHM_WIRE_VERSION;
+    sh->size = size;
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    int rc = pthread_mutex_init(&sh->target_alive, &attr);
+    pthread_mutexattr_destroy(&attr);
+    in->alive_held = rc == 0 && pthread_mutex_lock(&sh->target_alive) == 0;
+    return in->alive_held;
+}
+
+static bool handshake(shm_inbound_t *in) {
+    shm_transport_t *t = in->transport;
+    uint64_t deadline = adxl_now_ns() + (uint64_t)t->config->peer_timeout_ms * ADXL_NS_PER_MS;
+    shm_msg_t msg;
+    int fds[SHM_MAX_FDS];
+    bool again;
+    for (;;) {
+        if (!wait_readable(in, deadline)) return false;
+        if (shm_msg_recv(in->fd, &msg, fds, &again)) break;
+        if (!again) return false;
+    }
+    shm_close_fds(fds); /* a HELLO carries none */
+    if (msg.type != SHM_MSG_HELLO || msg.text_len == 0 || msg.text_len > ADXL_NAME_MAX - 1) {
+        LOG_WARN("refused a shared-memory link: not an adxl HELLO");
+        return false;
+    }
+    struct ucred cred;
+    socklen_t cred_len = sizeof(cred);
+    if (getsockopt(in->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0 || cred.pid <= 0)
+        return false;
+    in->peer_pid = cred.pid;
+    in->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+    if (!create_shared(in)) {
+        LOG_WARN("refused a shared-memory link: cannot create its shared memory");
+        return false;
+    }
+    in->notify_source = adxl_notify_source_new();
+    if (!in->notify_source) return false;
+    shm_msg_t ack = {
+        .type = SHM_MSG_HELLO_ACK,
+        .status = ADXL_SUCCESS,
+        .arg = {t->config->allow_unregistered ? SHM_FLAG_ALLOW_UNREGISTERED : 0,
+                (uint64_t)(uintptr_t)&t->cma_probe, t->cma_probe, shm_shared_size()},
+    };
+    int send_fds[3] = {in->shared_fd, in->doorbell_fd, in->done_fd};
+    if (!shm_msg_send(in->fd, &ack, send_fds, 3, true)) return false;
+    close(in->shared_fd);
+    in->shared_fd = -1;
+
+    /* Listed for updates before the snapshot, so that none falls between the two. */
+    adxl_region_t *regions;
+    size_t count;
+    pthread_mutex_lock(&in->lock);
+    in->publishes = true;
+    bool ok =
+        adxl_registry_snapshot(adxl_engine_registry(t->engine), &regions, &count) == ADXL_SUCCESS;
+    for (size_t i = 0; ok && i < count; i++)
+        publish_add_locked(in, regions[i].addr, regions[i].len);
+    shm_msg_t end = {.type = SHM_MSG_SNAPSHOT_END};
+    if (ok) queue_out(in, &end, -1);
+    pthread_mutex_unlock(&in->lock);
+    if (ok) free(regions);
+    msg.text[msg.text_len] = '\0';
+    LOG_INFO("accepted a shared-memory link from %s (pid %d)", msg.text, (int)in->peer_pid);
+    return ok;
+}
+
+/* ---- Serving ---- */
+
+static bool piece_valid(const shm_piece_t *p) {
+    return p->len > 0 && p->addr != 0 && p->addr + p->len > p->addr && p->span_addr != 0 &&
+           p->span_addr + p->span_len > p->span_addr && p->addr >= p->span_addr &&
+           p->addr + p->len <= p->span_addr + p->span_len;
+}
+
+/* One POSTED slot. The request is copied out of shared memory before it is checked: the
+ * initiator could rewrite it between the check and the copy otherwise. */
+static void serve_slot(shm_inbound_t *in, uint32_t index, shm_piece_t *pieces) {
+    shm_slot_t *slot = &in->shared->slots[index];
+    uint32_t op = slot->op, n = slot->npieces;
+    adxl_status_t st = ADXL_PARAM_INVALID;
+    bool shape_ok = (op == SHM_OP_WRITE || op == SHM_OP_READ) && n >= 1 && n <= SHM_SLOT_PIECES;
+    uint64_t total = 0;
+    if (shape_ok) {
+        memcpy(pieces, slot->pieces, (size_t)n * sizeof(*pieces));
+        for (uint32_t i = 0; shape_ok && i < n; i++) {
+            shape_ok = piece_valid(&pieces[i]) && pieces[i].len <= SHM_SLOT_BYTES - total;
+            if (shape_ok) total += pieces[i].len;
+        }
+    }
+    adxl_engine_t *engine = in->transport->engine;
+    if (shape_ok) {
+        adxl_registry_t *reg = adxl_engine_registry(engine);
+        bool any = in->transport->config->allow_unregistered;
+        /* Pinned across the copy: a deregistration waits for it. */
+        adxl_registry_pin(reg);
+        bool allowed = true;
+        for (uint32_t i = 0; allowed && !any && i < n; i++)
+            allowed = adxl_registry_contains_pinned(reg, (uintptr_t)pieces[i].span_addr,
+                                                    (size_t)pieces[i].span_len);
+        if (allowed) {
+            uint8_t *data = in->ring_data + (size_t)index * SHM_SLOT_BYTES;
+            for (uint32_t i = 0; i < n; i++) {
+                uint8_t *mem = (uint8_t *)(uintptr_t)pieces[i].addr;
+                if (op == SHM_OP_WRITE)
+                    memcpy(mem, data, pieces[i].len);
+                else
+                    memcpy(data, mem, pieces[i].len);
+                data += pieces[i].len;
+            }
+            st = ADXL_SUCCESS;
+        }
+        adxl_registry_unpin(reg);
+    }
+    if (st != ADXL_SUCCESS)
+        LOG_WARN("refused a staged %s of %u pieces: %s", op == SHM_OP_READ ? "READ" : "WRITE", n,
+                 shape_ok ? "not inside registered memory" : "malformed");
+    adxl_engine_count_served(engine, st != ADXL_SUCCESS);
+    slot->status = st;
+    atomic_store_explicit(&slot->state, SHM_SLOT_DONE, memory_order_release);
+}
+
+bool shm_serve_slots(shm_inbound_t *in) {
+    shm_piece_t pieces[SHM_SLOT_PIECES];
+    bool any = false;
+    for (uint32_t i = 0; i < SHM_RING_SLOTS; i++) {
+        if (atomic_load(&in->shared->slots[i].state) != SHM_SLOT_POSTED) continue;
+        serve_slot(in, i, pieces);
+        any = true;
+    }
+    return any;
+}
+
+/* Sends what is queued; false when the socket failed. *blocked: it is full. */
+static bool flush_out(shm_inbound_t *in, bool *blocked) {
+    *blocked = false;
+    for (;;) {
+        pthread_mutex_lock(&in->lock);
+        shm_out_t *o = in->out_head;
+        pthread_mutex_unlock(&in->lock);
+        if (!o) return true;
+        if (!shm_msg_send(in->fd, &o->msg, &o->fd, o->fd >= 0 ? 1 : 0, false)) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                *blocked = true;
+                return true;
+            }
+            return false;
+        }
+        pthread_mutex_lock(&in->lock);
+        in->out_head = o->next;
+        if (!in->out_head) in->out_tail = NULL;
+        pthread_mutex_unlock(&in->lock);
+        if (o->fd >= 0) close(o->fd);
+        free(o);
+    }
+}
+
+static bool serve_notify(shm_inbound_t *in, const shm_msg_t *msg) {
+    uint64_t name_len = msg->arg[1];
+    if (name_len > ADXL_NOTIFY_MAX_LEN || name_len > msg->text_len ||
+        msg->text_len - name_len > ADXL_NOTIFY_MAX_LEN)
+        return false;
+    /* Embedded NULs would make the strings we hand out differ from what was sent. */
+    if (memchr(msg->text, '\0', msg->text_len)) return false;
+    adxl_status_t st = adxl_notify_queue_push(
+        adxl_engine_notifies(in->transport->engine), in->notify_source, msg->text, (size_t)name_len,
+        msg->text + name_len, msg->text_len - (size_t)name_len);
+    shm_msg_t ack = {.type = SHM_MSG_NOTIFY_ACK, .status = st, .arg = {msg->arg[0]}};
+    pthread_mutex_lock(&in->lock);
+    queue_out(in, &ack, -1);
+    pthread_mutex_unlock(&in->lock);
+    return true;
+}
+
+/* Reads what the initiator sent; false when the link is over. */
+static bool serve_socket(shm_inbound_t *in) {
+    for (;;) {
+        shm_msg_t msg;
+        int fds[SHM_MAX_FDS];
+        bool again;
+        if (!shm_msg_recv(in->fd, &msg, fds, &again)) return again;
+        shm_close_fds(fds);
+        if (msg.type != SHM_MSG_NOTIFY || !serve_notify(in, &msg)) {
+            LOG_WARN("closing a shared-memory link: unexpected message %u", msg.type);
+            return false;
+        }
+    }
+}
+
+static void serve(shm_inbound_t *in) {
+    shm_shared_t *sh = in->shared;
+    int heartbeat_ms = (int)in->transport->config->heartbeat_ms;
+    for (;;) {
+        atomic_fetch_add(&sh->target_beat, 1);
+        bool worked = shm_serve_slots(in);
+        if (worked) adxl_wake(in->done_fd);
+        bool blocked;
+        if (!serve_socket(in) || !flush_out(in, &blocked)) return;
+        if (worked) continue;
+        /* About to sleep: say so, then look once more, so that an initiator that posted
+         * in between either sees the flag (and rings) or is seen here. */
+        atomic_store(&sh->target_waiting, 1);
+        if (shm_serve_slots(in)) {
+            atomic_store(&sh->target_waiting, 0);
+            adxl_wake(in->done_fd);
+            continue;
+        }
+        struct pollfd pfd[4] = {
+            {.fd = in->fd, .events = (short)(POLLIN | (blocked ? POLLOUT : 0))},
+            {.fd = in->doorbell_fd, .events = POLLIN},
+            {.fd = in->wake_fd, .events = POLLIN},
+            {.fd = in->transport->stop_fd, .events = POLLIN},
+        };
+        int rc = poll(pfd, 4, heartbeat_ms);
+        atomic_store(&sh->target_waiting, 0);
+        if (rc < 0 && errno != EINTR) return;
+        if (rc > 0 && (pfd[3].revents & POLLIN)) return;
+        if (rc > 0 && (pfd[1].revents & POLLIN)) adxl_wake_drain(in->doorbell_fd);
+        if (rc > 0 && (pfd[2].revents & POLLIN)) adxl_wake_drain(in->wake_fd);
+        if (rc > 0 && (pfd[0].revents & (POLLHUP | POLLERR)) && !(pfd[0].revents & POLLIN)) return;
+    }
+}
+
+void *shm_inbound_main(void *arg) {
+    shm_inbound_t *in = arg;
+    if (handshake(in)) serve(in);
+    pthread_mutex_lock(&in->lock);
+    in->publishes = false;
+    pthread_mutex_unlock(&in->lock);
+    /* Unlocked, not left to die with the thread: an initiator sees the link is over. */
+    if (in->alive_held) pthread_mutex_unlock(&in->shared->target_alive);
+    shutdown(in->fd, SHUT_RDWR);
+    atomic_store(&in->finished, true);
+    return NULL;
+}
