@@ -225,9 +225,11 @@ static void test_reinitialize(void) {
     REQUIRE(e2 != NULL);
     CHECK_STATUS(adxl_connect(e2, adxl_local_engine(t), 5000), ADXL_SUCCESS);
     write_roundtrip(e2, t, &tr, 200);
-    adxl_stats_t ts;
+    adxl_stats_t ts, is;
     CHECK_STATUS(adxl_get_stats(t, &ts), ADXL_SUCCESS);
-    CHECK(ts.frames_served >= 6);
+    CHECK_STATUS(adxl_get_stats(e2, &is), ADXL_SUCCESS);
+    /* Served as frames, or moved one-sidedly by the initiators (no frames then). */
+    CHECK(ts.frames_served >= 6 || tu_one_sided_bytes(&is) > 0);
     adxl_engine_destroy(e2);
     ta_region_free(&tr, t);
     adxl_engine_destroy(t);
@@ -426,8 +428,12 @@ static void test_finalize_stalled_peer(void) {
             sscanf(line, "%127s %lu", tname, &addr) == 2);
     uint8_t *remote = (uint8_t *)(uintptr_t)addr;
     /* A one-buffer transit pool: most of the buffered requests below wait for it. */
-    adxl_option_t pool = {"BufferPool", "1:1"};
-    adxl_engine_t *e = tu_engine("127.0.0.1", &pool, 1);
+    adxl_option_t opts[] = {{"BufferPool", "1:1"}, {"ShmPath", "staging"}};
+    /* A stopped target must be able to hold requests pending, so the shm transport is
+     * kept on its staging ring here: its mapped and CMA copies need no work by the
+     * target and complete anyway (test_xfer_peer_stop and test_shm_safety check that).
+     * On TCP the option changes nothing. */
+    adxl_engine_t *e = tu_engine("127.0.0.1", opts, 2);
     REQUIRE(e != NULL);
     CHECK_STATUS(adxl_connect(e, tname, 5000), ADXL_SUCCESS);
     uint8_t *src = malloc(65536);

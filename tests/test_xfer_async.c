@@ -187,7 +187,12 @@ static void stopped_peer(void) {
     xc_peer_cfg_t cfg = {NULL, 0, 16 * XC_MIB};
     xc_peer_t peer;
     REQUIRE(xc_peer_start(&peer, &cfg));
-    adxl_engine_t *e = tu_engine("127.0.0.1:0", NULL, 0);
+    /* A stopped target must be able to hold requests pending, so the shm transport is
+     * kept on its staging ring here: its mapped and CMA copies need no work by the
+     * target and complete anyway (test_xfer_peer_stop and test_shm_safety check that).
+     * On TCP the option changes nothing. */
+    static const adxl_option_t staging = {"ShmPath", "staging"};
+    adxl_engine_t *e = tu_engine("127.0.0.1:0", &staging, 1);
     REQUIRE(e != NULL);
     uint8_t *local = xc_alloc(16 * XC_MIB);
     REQUIRE(local != NULL);

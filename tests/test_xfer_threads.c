@@ -182,8 +182,8 @@ int main(void) {
     for (int i = 0; i < NTHREADS; i++)
         lslices[i] = bufs[i % NINIT] + (size_t)(i / NINIT) * SLICE;
     run_workers(inits, NINIT, lslices, "four links");
-    adxl_stats_t t = xc_stats(pair.tgt);
-    CHECK(t.frames_served > 0);
+    adxl_stats_t t = xc_stats(pair.tgt), i0 = xc_stats(inits[0]);
+    CHECK(t.frames_served > 0 || tu_one_sided_bytes(&i0) > 0);
     CHECK(t.frames_refused == 0);
     for (int k = 0; k < NINIT; k++) {
         adxl_engine_destroy(inits[k]);

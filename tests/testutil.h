@@ -53,6 +53,13 @@ extern int tu_checks_failed;
 /* Prints "N passed, M failed" and returns the process exit code. */
 int tu_finish(void);
 
+/* Bytes an engine moved as initiator with no work by the target's process: the shm
+ * transport's mapped and CMA paths. A target serves no frames for them, and a stopped
+ * target still completes them, so tests that stop a target expect success there. */
+static inline uint64_t tu_one_sided_bytes(const adxl_stats_t *s) {
+    return s->bytes_mapped + s->bytes_cma;
+}
+
 /* Fills buf with a pattern that depends on seed and on each byte's offset. */
 void tu_fill(void *buf, size_t len, uint64_t seed);
 /* Returns true when buf holds exactly the pattern tu_fill(seed) would write; on a

@@ -220,7 +220,7 @@ static inline adxl_status_t xc_xfer1(adxl_engine_t *e, const char *remote, adxl_
  *   connect NAME               -> st N
  *   write NAME OFF RADDR LEN   -> st N      (sync WRITE of its buf+OFF to RADDR)
  *   read NAME OFF RADDR LEN    -> st N      (sync READ of RADDR into its buf+OFF)
- *   stats                      -> stats DIRECT BUFFERED SERVED REFUSED DROPPED
+ *   stats                      -> stats DIRECT BUFFERED SERVED REFUSED DROPPED ONE_SIDED
  *   ping                       -> pong
  *   exit                       -> bye, then it exits 0
  * It dies with its parent, and exits by itself after a minute without commands.
@@ -332,9 +332,10 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
         } else if (strcmp(line, "stats") == 0) {
             adxl_stats_t s = xc_stats(e);
             tu_send_line(to_parent,
-                         "stats %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+                         "stats %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+                         " %" PRIu64,
                          s.batches_direct, s.batches_buffered, s.frames_served, s.frames_refused,
-                         s.links_dropped);
+                         s.links_dropped, tu_one_sided_bytes(&s));
         } else if (strcmp(line, "ping") == 0) {
             tu_send_line(to_parent, "pong");
         } else if (strcmp(line, "exit") == 0) {
@@ -436,10 +437,11 @@ static inline adxl_status_t xc_peer_status_cmd(xc_peer_t *p, const char *cmd) {
 static inline bool xc_peer_stats(xc_peer_t *p, adxl_stats_t *s) {
     char r[256];
     memset(s, 0, sizeof(*s));
-    unsigned long long a, b, c, d, e;
+    unsigned long long a, b, c, d, e, f;
     if (!xc_peer_cmd(p, r, sizeof(r), 30000, "stats") ||
-        sscanf(r, "stats %llu %llu %llu %llu %llu", &a, &b, &c, &d, &e) != 5)
+        sscanf(r, "stats %llu %llu %llu %llu %llu %llu", &a, &b, &c, &d, &e, &f) != 6)
         return false;
+    s->bytes_mapped = f; /* mapped and CMA together: what tu_one_sided_bytes reads */
     s->batches_direct = a;
     s->batches_buffered = b;
     s->frames_served = c;
