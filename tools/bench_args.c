@@ -42,6 +42,7 @@ enum {
     OPT_VERIFY,
     OPT_TIMEOUT,
     OPT_TRANSPORT,
+    OPT_SHM_PATH,
     OPT_BUFFER_POOL,
     OPT_STREAMS,
     OPT_JSON,
@@ -73,6 +74,7 @@ static const struct option long_options[] = {
     {"verify", no_argument, NULL, OPT_VERIFY},
     {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"shm-path", required_argument, NULL, OPT_SHM_PATH},
     {"buffer-pool", required_argument, NULL, OPT_BUFFER_POOL},
     {"streams", required_argument, NULL, OPT_STREAMS},
     {"json", required_argument, NULL, OPT_JSON},
@@ -157,7 +159,8 @@ void bench_args_usage(FILE *out) {
           "  --timeout-ms MS            timeout of each transfer (default 30000)\n"
           "  --json FILE                also write the rows as JSON to FILE\n"
           "Engine options (both roles; a one-host run passes them to its target too):\n"
-          "  --transport auto|tcp       adxl Transport option\n"
+          "  --transport auto|tcp|shm   adxl Transport option\n"
+          "  --shm-path auto|cma|staging  adxl ShmPath option (shm's byte path)\n"
           "  --buffer-pool NUM:SIZE     adxl BufferPool: NUM transit buffers of SIZE MiB\n"
           "                             (0:0 turns the pool off)\n"
           "  --streams N                adxl TcpStreams: TCP connections per link (1..16)\n"
@@ -558,11 +561,18 @@ static int apply_option(bench_args_t *a, int opt, const char *val) {
         a->timeout_ms = (int32_t)n;
         return 0;
     case OPT_TRANSPORT:
-        if (strcmp(val, "auto") != 0 && strcmp(val, "tcp") != 0) {
-            bench_err("--transport: expected auto or tcp, got '%s'", val);
+        if (strcmp(val, "auto") != 0 && strcmp(val, "tcp") != 0 && strcmp(val, "shm") != 0) {
+            bench_err("--transport: expected auto, tcp or shm, got '%s'", val);
             return -1;
         }
         strcpy(a->transport, val);
+        return 0;
+    case OPT_SHM_PATH:
+        if (strcmp(val, "auto") != 0 && strcmp(val, "cma") != 0 && strcmp(val, "staging") != 0) {
+            bench_err("--shm-path: expected auto, cma or staging, got '%s'", val);
+            return -1;
+        }
+        strcpy(a->shm_path, val);
         return 0;
     case OPT_BUFFER_POOL:
         return parse_buffer_pool(val, a->buffer_pool, sizeof(a->buffer_pool));

@@ -60,6 +60,7 @@ typedef struct {
 
     /* Engine options; empty/0 leaves the library default. */
     char transport[8];
+    char shm_path[8];     /* ShmPath: auto, cma or staging */
     char buffer_pool[32]; /* "NUM:SIZE_MB" */
     unsigned streams;
 

@@ -6,7 +6,7 @@
 #include "bench_util.h"
 
 adxl_engine_t *bench_engine_open(const bench_args_t *a, const char *local_name) {
-    adxl_option_t options[3];
+    adxl_option_t options[4];
     size_t n = 0;
     char streams[16];
     adxl_engine_t *engine = NULL;
@@ -16,6 +16,7 @@ adxl_engine_t *bench_engine_open(const bench_args_t *a, const char *local_name) 
     /* Only options the user gave: the rest keep the library's defaults, so that a plain
      * run measures adxl as users get it. */
     if (a->transport[0] != '\0') options[n++] = (adxl_option_t){"Transport", a->transport};
+    if (a->shm_path[0] != '\0') options[n++] = (adxl_option_t){"ShmPath", a->shm_path};
     if (a->buffer_pool[0] != '\0') options[n++] = (adxl_option_t){"BufferPool", a->buffer_pool};
     if (a->streams != 0) {
         snprintf(streams, sizeof(streams), "%u", a->streams);

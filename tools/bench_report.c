@@ -82,6 +82,8 @@ static void json_config(FILE *f, const bench_args_t *a, const char *target) {
     /* Engine options the user left alone are null: the library's default applied. */
     fprintf(f, "    \"transport\": ");
     json_string_or_null(f, a->transport);
+    fprintf(f, ",\n    \"shm_path\": ");
+    json_string_or_null(f, a->shm_path);
     fprintf(f, ",\n    \"buffer_pool\": ");
     json_string_or_null(f, a->buffer_pool);
     if (a->streams != 0) {

@@ -104,6 +104,10 @@ int bench_spawn_target(const bench_args_t *a, size_t region_size, bench_child_t 
         argv[n++] = "--transport";
         argv[n++] = a->transport;
     }
+    if (a->shm_path[0] != '\0') {
+        argv[n++] = "--shm-path";
+        argv[n++] = a->shm_path;
+    }
     if (a->buffer_pool[0] != '\0') {
         argv[n++] = "--buffer-pool";
         argv[n++] = a->buffer_pool;
