@@ -49,8 +49,7 @@ static void die(const char *what) {
 
 static int listener(uint16_t *port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        die("socket");
+    if (fd < 0) die("socket");
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 4) != 0 ||
@@ -74,13 +73,11 @@ static void tune(int fd, int sockbuf_kb, int nodelay) {
 
 static int dial(uint16_t port, int sockbuf_kb, int nodelay) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        die("socket");
+    if (fd < 0) die("socket");
     tune(fd, sockbuf_kb, nodelay);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
-        die("connect");
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) die("connect");
     return fd;
 }
 
@@ -89,12 +86,11 @@ static int busy_poll; /* pingpong -p: reads spin with MSG_DONTWAIT */
 static void full_io(int fd, void *buf, size_t len, int writing) {
     char *p = buf;
     while (len > 0) {
-        ssize_t n = writing ? write(fd, p, len)
-                            : busy_poll ? recv(fd, p, len, MSG_DONTWAIT) : read(fd, p, len);
-        if (n < 0 && (errno == EINTR || (busy_poll && errno == EAGAIN)))
-            continue;
-        if (n <= 0)
-            die(writing ? "write" : "read (peer closed)");
+        ssize_t n = writing     ? write(fd, p, len)
+                    : busy_poll ? recv(fd, p, len, MSG_DONTWAIT)
+                                : read(fd, p, len);
+        if (n < 0 && (errno == EINTR || (busy_poll && errno == EAGAIN))) continue;
+        if (n <= 0) die(writing ? "write" : "read (peer closed)");
         p += n;
         len -= (size_t)n;
     }
@@ -110,12 +106,9 @@ static int full_iov(int fd, struct iovec *iov, int cnt, int writing) {
     while (cnt > 0) {
         ssize_t n = writing ? writev(fd, v, cnt > 1024 ? 1024 : cnt)
                             : readv(fd, v, cnt > 1024 ? 1024 : cnt);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0 && !writing && !moved)
-            return 0;
-        if (n <= 0)
-            die(writing ? "writev" : "readv");
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0 && !writing && !moved) return 0;
+        if (n <= 0) die(writing ? "writev" : "readv");
         moved = 1;
         size_t left = (size_t)n;
         while (cnt > 0 && left >= v->iov_len) {
@@ -135,8 +128,7 @@ static int stream_mode(int argc, char **argv) {
     double duration = 1.0;
     int sockbuf_kb = 0, i = 0;
     for (; i < argc && argv[i][0] == '-'; i += 2) {
-        if (i + 1 >= argc)
-            return 2;
+        if (i + 1 >= argc) return 2;
         if (strcmp(argv[i], "-d") == 0)
             duration = atof(argv[i + 1]);
         else if (strcmp(argv[i], "-b") == 0)
@@ -144,8 +136,7 @@ static int stream_mode(int argc, char **argv) {
         else
             return 2;
     }
-    if (i >= argc || duration <= 0)
-        return 2;
+    if (i >= argc || duration <= 0) return 2;
     for (; i < argc; i++) {
         unsigned long long block = 0, batch = 0;
         if (sscanf(argv[i], "%llu:%llu", &block, &batch) != 2 || block == 0 || batch == 0 ||
@@ -155,8 +146,7 @@ static int stream_mode(int argc, char **argv) {
         }
         size_t bytes = (size_t)(block * batch);
         char *buf = aligned_alloc(4096, (bytes + 4095) / 4096 * 4096);
-        if (!buf)
-            die("aligned_alloc");
+        if (!buf) die("aligned_alloc");
         memset(buf, 0x5a, bytes);
         struct iovec iov[1024];
         for (size_t k = 0; k < batch; k++)
@@ -164,22 +154,17 @@ static int stream_mode(int argc, char **argv) {
         uint16_t port;
         int lfd = listener(&port);
         pid_t pid = fork();
-        if (pid < 0)
-            die("fork");
+        if (pid < 0) die("fork");
         if (pid == 0) { /* receiver */
             int fd = accept(lfd, NULL, NULL);
-            if (fd < 0)
-                die("accept");
+            if (fd < 0) die("accept");
             tune(fd, sockbuf_kb, 0);
             uint64_t total = 0;
             for (;;) {
                 ssize_t n = readv(fd, iov, (int)batch);
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n < 0)
-                    die("readv");
-                if (n == 0)
-                    break;
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) die("readv");
+                if (n == 0) break;
                 total += (uint64_t)n;
             }
             full_io(fd, &total, sizeof(total), 1);
@@ -225,8 +210,7 @@ static int pingpong_mode(int argc, char **argv) {
             i--;
             continue;
         }
-        if (i + 1 >= argc)
-            return 2;
+        if (i + 1 >= argc) return 2;
         if (strcmp(argv[i], "-n") == 0)
             iters = atol(argv[i + 1]);
         else if (strcmp(argv[i], "-s") == 0)
@@ -234,21 +218,17 @@ static int pingpong_mode(int argc, char **argv) {
         else
             return 2;
     }
-    if (iters <= 0 || size == 0 || size > (1 << 20))
-        return 2;
+    if (iters <= 0 || size == 0 || size > (1 << 20)) return 2;
     char *buf = calloc(1, size);
     double *rtt = calloc((size_t)iters, sizeof(double));
-    if (!buf || !rtt)
-        die("calloc");
+    if (!buf || !rtt) die("calloc");
     uint16_t port;
     int lfd = listener(&port);
     pid_t pid = fork();
-    if (pid < 0)
-        die("fork");
+    if (pid < 0) die("fork");
     if (pid == 0) { /* echo */
         int fd = accept(lfd, NULL, NULL);
-        if (fd < 0)
-            die("accept");
+        if (fd < 0) die("accept");
         tune(fd, 0, 1);
         for (;;) {
             struct iovec v = {buf, size};
@@ -256,8 +236,7 @@ static int pingpong_mode(int argc, char **argv) {
                 ssize_t n;
                 while ((n = recv(fd, buf, 1, MSG_DONTWAIT | MSG_PEEK)) < 0 && errno == EAGAIN) {
                 }
-                if (n <= 0)
-                    break;
+                if (n <= 0) break;
                 full_io(fd, buf, size, 0);
             } else if (!full_iov(fd, &v, 1, 0)) {
                 break;
@@ -273,8 +252,7 @@ static int pingpong_mode(int argc, char **argv) {
         double t0 = now_s();
         full_io(fd, buf, size, 1);
         full_io(fd, buf, size, 0);
-        if (k >= warm)
-            rtt[k - warm] = (now_s() - t0) * 1e6;
+        if (k >= warm) rtt[k - warm] = (now_s() - t0) * 1e6;
     }
     close(fd);
     waitpid(pid, NULL, 0);
@@ -295,8 +273,9 @@ int main(int argc, char **argv) {
     else if (argc >= 2 && strcmp(argv[1], "pingpong") == 0)
         rc = pingpong_mode(argc - 2, argv + 2);
     if (rc == 2)
-        fprintf(stderr, "usage: %s stream [-d SECONDS] [-b SOCKBUF_KB] BLOCK:BATCH ...\n"
-                        "       %s pingpong [-n ITERS] [-s BYTES] [-p]\n",
+        fprintf(stderr,
+                "usage: %s stream [-d SECONDS] [-b SOCKBUF_KB] BLOCK:BATCH ...\n"
+                "       %s pingpong [-n ITERS] [-s BYTES] [-p]\n",
                 argv[0], argv[0]);
     return rc;
 }

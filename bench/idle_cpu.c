@@ -34,11 +34,9 @@ static double cpu_s(void) {
 static int count_threads(void) {
     DIR *d = opendir("/proc/self/task");
     int n = 0;
-    if (!d)
-        return -1;
+    if (!d) return -1;
     for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (e->d_name[0] != '.')
-            n++;
+        if (e->d_name[0] != '.') n++;
     closedir(d);
     return n;
 }
@@ -63,11 +61,9 @@ int main(int argc, char **argv) {
     adxl_mem_handle_t handle;
     const char *name = adxl_local_engine(target);
     adxl_status_t st = adxl_register_mem(target, &desc, ADXL_MEM_HOST, &handle);
-    if (st == ADXL_SUCCESS)
-        st = adxl_connect(initiator, name, 5000);
+    if (st == ADXL_SUCCESS) st = adxl_connect(initiator, name, 5000);
     adxl_transfer_op_desc_t op = {(uintptr_t)block, (uintptr_t)region, sizeof(block)};
-    if (st == ADXL_SUCCESS)
-        st = adxl_transfer_sync(initiator, name, ADXL_WRITE, &op, 1, 5000);
+    if (st == ADXL_SUCCESS) st = adxl_transfer_sync(initiator, name, ADXL_WRITE, &op, 1, 5000);
     if (st != ADXL_SUCCESS) {
         fprintf(stderr, "idle_cpu: %s\n", adxl_status_str(st));
         return 1;

@@ -29,6 +29,10 @@ uint32_t adxl_peer_max_segments(const adxl_peer_t *peer) {
     return peer->ops->max_chunk_segments;
 }
 
+bool adxl_peer_buffered_in_place(const adxl_peer_t *peer) {
+    return peer->ops->buffered_in_place;
+}
+
 adxl_remote_regions_t *adxl_peer_regions(adxl_peer_t *peer) {
     return &peer->regions;
 }

@@ -208,6 +208,13 @@ adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl
     if (st != ADXL_SUCCESS) return st;
     adxl_req_t *req = adxl_req_new(engine, peer, op, deadline);
     if (!req) return ADXL_RESOURCE_EXHAUSTED;
+    if (buffered && adxl_peer_buffered_in_place(peer)) {
+        atomic_fetch_add(&engine->stats.batches_buffered, 1);
+        st = plan_direct(req, descs, num_descs, adxl_peer_max_segments(peer));
+        adxl_req_pending_done(req, st);
+        *out = req;
+        return ADXL_SUCCESS;
+    }
     if (buffered) {
         req->descs = malloc(num_descs * sizeof(*descs));
         if (!req->descs) {

@@ -173,6 +173,7 @@ static void shm_publish(adxl_transport_t *transport, uintptr_t addr, size_t len,
 const adxl_transport_ops_t adxl_shm_transport = {
     .name = "shm",
     .max_chunk_segments = SHM_CMA_IOV,
+    .buffered_in_place = true,
     .start = shm_start,
     .stop = shm_stop,
     .connect = shm_connect,

@@ -69,6 +69,10 @@ typedef struct {
     const char *name;
     /* Most segments a chunk may carry on this transport. */
     uint32_t max_chunk_segments;
+    /* Buffered batches go straight from the caller's memory: the transport needs no
+     * registered local memory, so a transit buffer would only add a copy. The batch is
+     * still planned (and counted) as buffered under ADXL's rules. */
+    bool buffered_in_place;
     /* Starts the transport; listens on listen_addr when it has a port and writes the
      * name peers reach us by into bound_name (ADXL_NAME_MAX bytes). */
     adxl_status_t (*start)(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
