@@ -33,8 +33,11 @@ install: | deps
 asan:
 	$(MAKE) test EXTRA_DEPS="clang libclang-rt-14-dev" BUILD=build-asan CMAKE_FLAGS="-DADXL_SANITIZE=address,undefined -DCMAKE_C_COMPILER=clang"
 
+# Under TSan the suite runs over auto (shm: mapped here) and tcp only: shm's CMA copies are
+# done by the kernel, which TSan cannot see, and staging between two engines of one
+# process is ordered through a double mapping it cannot see either (tests/tsan.supp).
 tsan:
-	$(MAKE) test EXTRA_DEPS="clang libclang-rt-14-dev" BUILD=build-tsan CMAKE_FLAGS="-DADXL_SANITIZE=thread -DCMAKE_C_COMPILER=clang"
+	$(MAKE) test EXTRA_DEPS="clang libclang-rt-14-dev" BUILD=build-tsan CMAKE_FLAGS="-DADXL_SANITIZE=thread -DCMAKE_C_COMPILER=clang -DADXL_TEST_VARIANTS='auto;tcp'"
 
 # Every C test program under valgrind's memcheck.
 valgrind: all

@@ -16,7 +16,9 @@
  *     ADDR (hex) / LEN, and runs SCENARIO, checking every byte that moves. The target's
  *     command channel is fd 3 (its stdin) and fd 4 (its stdout). Scenarios:
  *       basic     WRITE and READ, buffered (4 KiB x 256, unregistered local memory) and direct
- *                 (1 MiB x 16, one 64 MiB descriptor), async, refused out-of-range ranges
+ *                 (1 MiB x 16, one 64 MiB descriptor), async, refused out-of-range ranges;
+ *                 Transport=auto chose TCP (another namespace is another host), and
+ *                 Transport=shm refuses the target with ADXL_UNSUPPORTED
  *       delay     the link has netem delay: the same data with a timeout of several seconds
  *       linkdown  a transfer loop during which the test cuts the link: prints "CUT" on
  *                 stdout once the loop runs, expects a transfer to fail within its timeout
@@ -484,6 +486,16 @@ static int scenario_basic(drv_t *d) {
     run_case(d, "async READ  1 MiB x 16", ADXL_READ, m, n, d->local, REGION_LEN, MODE_DIRECT,
              timeout_ms, true);
     refused_cases(d, timeout_ms);
+
+    /* The peer is in another network namespace: not this host for shm's purposes. */
+    adxl_stats_t s_auto;
+    CHECK_STATUS(adxl_get_stats(d->engine, &s_auto), ADXL_SUCCESS);
+    CHECK(s_auto.bytes_mapped + s_auto.bytes_cma + s_auto.bytes_staged == 0);
+    static const adxl_option_t shm = {"Transport", "shm"};
+    adxl_engine_t *forced = tu_engine(adxl_local_engine(d->engine), &shm, 1);
+    REQUIRE(forced != NULL);
+    CHECK_STATUS(adxl_connect(forced, d->remote, 5000), ADXL_UNSUPPORTED);
+    adxl_engine_destroy(forced);
     return 0;
 }
 

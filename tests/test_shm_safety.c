@@ -16,6 +16,11 @@
  *    (no SIGSEGV), the mapped path writes only into the orphaned block.
  * Transport=shm is forced here (this test is about that transport), whatever the
  * environment says.
+ *
+ * Both engines of a pair live in this process, so the target's memory is written by the
+ * target's thread (staging) and read here with the ordering carried by shared memory
+ * that ThreadSanitizer sees under another address (see tests/tsan.supp): those reads
+ * and writes of target memory are marked externally ordered.
  */
 #include "xfer_common.h"
 
@@ -52,8 +57,10 @@ static void roundtrip(xc_pair_t *p, uint8_t *remote, size_t block, size_t batch,
         tu_fill(p->lbuf + 2 * i * block, block, seed + i);
     CHECK_STATUS(adxl_transfer_sync(p->init, p->tname, ADXL_WRITE, d, batch, 20000), ADXL_SUCCESS);
     bool exact = true;
+    XC_EXTERNALLY_ORDERED_BEGIN();
     for (size_t i = 0; i < batch; i++)
         exact = exact && tu_verify(remote + 2 * i * block, block, seed + i);
+    XC_EXTERNALLY_ORDERED_END();
     CHECK(exact);
     for (size_t i = 0; i < batch; i++)
         memset(p->lbuf + 2 * i * block, 0, block);
@@ -116,22 +123,29 @@ static void partial_block_not_mapped(void) {
         CHECK_STATUS(
             xc_xfer1(p.init, p.tname, ADXL_WRITE, p.lbuf, (uintptr_t)(block + MIB), MIB, 10000),
             ADXL_SUCCESS);
-        CHECK(tu_verify(block + MIB, MIB, 40));
+        XC_EXTERNALLY_ORDERED_BEGIN();
+        bool landed = tu_verify(block + MIB, MIB, 40);
+        XC_EXTERNALLY_ORDERED_END();
+        CHECK(landed);
         b = xc_stats(p.init);
     }
     path_delta_t d = delta(&a, &b);
     CHECK(d.cma == MIB);
     CHECK(d.mapped == 0);
     /* Outside the registered part: refused by the target, block untouched. */
+    XC_EXTERNALLY_ORDERED_BEGIN();
     memset(block, 0x11, MIB);
+    XC_EXTERNALLY_ORDERED_END();
     CHECK_STATUS(xc_xfer1(p.init, p.tname, ADXL_WRITE, p.lbuf, (uintptr_t)block, 4096, 10000),
                  ADXL_PARAM_INVALID);
     CHECK_STATUS(
         xc_xfer1(p.init, p.tname, ADXL_WRITE, p.lbuf, (uintptr_t)(block + MIB - 16), 32, 10000),
         ADXL_PARAM_INVALID);
     bool untouched = true;
+    XC_EXTERNALLY_ORDERED_BEGIN();
     for (size_t i = 0; i < MIB; i++)
         untouched = untouched && block[i] == 0x11;
+    XC_EXTERNALLY_ORDERED_END();
     CHECK(untouched);
     CHECK_STATUS(adxl_deregister_mem(p.tgt, h), ADXL_SUCCESS);
     xc_pair_close(&p);
@@ -181,15 +195,19 @@ static void deregister_under_writes(void) {
         CHECK_STATUS(adxl_deregister_mem(p.tgt, p.rh), ADXL_SUCCESS);
         p.rh = NULL;
         /* From here the region is the target's alone. */
+        XC_EXTERNALLY_ORDERED_BEGIN();
         memset(p.rbuf, 0xEE, 4 * MIB);
+        XC_EXTERNALLY_ORDERED_END();
         unsigned long long refused_at = atomic_load(&w.refused);
         while (atomic_load(&w.refused) < refused_at + 200 && atomic_load(&w.other) == 0)
             sched_yield();
         atomic_store(&w.stop, true);
         pthread_join(th, NULL);
         size_t changed = 0;
+        XC_EXTERNALLY_ORDERED_BEGIN();
         for (size_t i = 0; i < 4 * MIB; i++)
             changed += p.rbuf[i] != 0xEE;
+        XC_EXTERNALLY_ORDERED_END();
         printf("   %llu writes landed before, %llu refused after; %zu bytes changed after\n",
                atomic_load(&w.ok), atomic_load(&w.refused), changed);
         CHECK(changed == 0);
@@ -225,14 +243,18 @@ static void *streamer_main(void *arg) {
 /* The target dies in the middle of 64 MiB copies, on each one-sided path. */
 static void killed_mid_copy(void) {
     const char *paths[] = {"auto", "cma"};
+    adxl_option_t o[2][2];
+    xc_peer_t peers[2];
+    /* Both peers first, while this process has no engine threads to fork with. */
+    for (size_t c = 0; c < 2; c++) {
+        shm_opts(paths[c], o[c]);
+        xc_peer_cfg_t cfg = {o[c], 2, 64 * MIB};
+        REQUIRE(xc_peer_start(&peers[c], &cfg));
+    }
     for (size_t c = 0; c < 2; c++) {
         printf("-- target killed mid-copy, ShmPath=%s\n", paths[c]);
-        adxl_option_t o[2];
-        shm_opts(paths[c], o);
-        xc_peer_cfg_t cfg = {o, 2, 64 * MIB};
-        xc_peer_t peer;
-        REQUIRE(xc_peer_start(&peer, &cfg));
-        adxl_engine_t *e = tu_engine("127.0.0.1:0", o, 2);
+        xc_peer_t peer = peers[c];
+        adxl_engine_t *e = tu_engine("127.0.0.1:0", o[c], 2);
         REQUIRE(e != NULL);
         uint8_t *local = xc_alloc(64 * MIB);
         REQUIRE(local != NULL);
