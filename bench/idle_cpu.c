@@ -1,12 +1,14 @@
 /*
  * idle_cpu: CPU used by two linked, idle adxl engines.
  *
- *   idle_cpu [SECONDS]   (default 5)
+ *   idle_cpu [SECONDS [TRANSPORT]]   (default 5 seconds; TRANSPORT auto|tcp|shm)
  *
- * Starts a target and an initiator engine (default options) in this process, links
- * them (adxl_connect opens the link's TcpStreams connections), moves one WRITE so the
- * link has carried traffic, then sleeps SECONDS and prints the CPU time this process
- * (every thread of both engines) used meanwhile:
+ * Starts a target and an initiator engine (default options, but for the Transport
+ * option when TRANSPORT is given) in this process, links them (over tcp, adxl_connect
+ * opens the link's TcpStreams connections; auto, the library's default, picks shm for
+ * these two same-host engines), moves one WRITE so the link has carried traffic, then
+ * sleeps SECONDS and prints the CPU time this process (every thread of both engines)
+ * used meanwhile:
  *   seconds=S cpu_s=C cpu_pct=P threads=T
  * cpu_pct is percent of one core.
  */
@@ -43,15 +45,17 @@ static int count_threads(void) {
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 5.0;
-    if (seconds <= 0) {
-        fprintf(stderr, "usage: %s [SECONDS]\n", argv[0]);
+    if (seconds <= 0 || argc > 3) {
+        fprintf(stderr, "usage: %s [SECONDS [auto|tcp|shm]]\n", argv[0]);
         return 2;
     }
+    adxl_option_t transport = {"Transport", argc > 2 ? argv[2] : "auto"};
+    size_t nopt = argc > 2 ? 1 : 0;
     adxl_engine_t *target = NULL, *initiator = NULL;
     if (adxl_engine_create(&target) != ADXL_SUCCESS ||
         adxl_engine_create(&initiator) != ADXL_SUCCESS ||
-        adxl_initialize(target, "127.0.0.1:0", NULL, 0) != ADXL_SUCCESS ||
-        adxl_initialize(initiator, "127.0.0.1", NULL, 0) != ADXL_SUCCESS) {
+        adxl_initialize(target, "127.0.0.1:0", &transport, nopt) != ADXL_SUCCESS ||
+        adxl_initialize(initiator, "127.0.0.1", &transport, nopt) != ADXL_SUCCESS) {
         fprintf(stderr, "idle_cpu: engine setup failed\n");
         return 1;
     }
