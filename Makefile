@@ -46,8 +46,8 @@ valgrind: all
 
 format:
 	clang-format -i include/adxl/*.h include/adxl/*.hpp src/*.c src/*.h src/transport/*.c \
-	    src/transport/*.h tests/*.c tests/*.h tests/*.cpp tools/*.c tools/*.h examples/*.c \
-	    examples/*.cpp
+	    src/transport/*.h tests/*.c tests/*.h tests/*.cpp tests/cluster/*.c tests/cluster/*.h \
+	    tools/*.c tools/*.h examples/*.c examples/*.cpp
 
 clean:
 	rm -rf build build-asan build-tsan

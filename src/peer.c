@@ -65,12 +65,15 @@ static void bury_locked(adxl_engine_t *engine, adxl_peer_t *peer) {
 void adxl_peer_link_down(adxl_peer_t *peer) {
     adxl_engine_t *engine = peer->engine;
     if (atomic_exchange(&peer->down, true)) return;
+    pthread_mutex_lock(&engine->peers_lock);
+    /* A peer still connecting is buried by adxl_peers_connect when it sees down; its
+     * connect fails, and a link that never was up is not a dropped one. */
+    bool was_up = peer->ready;
+    if (was_up) bury_locked(engine, peer);
+    pthread_mutex_unlock(&engine->peers_lock);
+    if (!was_up) return;
     atomic_fetch_add(&engine->stats.links_dropped, 1);
     LOG_WARN("link to %s is down", peer->name);
-    pthread_mutex_lock(&engine->peers_lock);
-    /* A peer still connecting is buried by adxl_peers_connect when it sees down. */
-    if (peer->ready) bury_locked(engine, peer);
-    pthread_mutex_unlock(&engine->peers_lock);
 }
 
 adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,
