@@ -163,6 +163,7 @@ struct shm_inbound {
     int done_fd;     /* we answered staging requests */
     int pidfd;       /* the initiator's process, -1 when the kernel has no pidfd */
     pid_t peer_pid;
+    bool share_blocks; /* the initiator may get our blocks' memfds (see publish_add_locked) */
     pthread_t thread;
     atomic_bool finished;
     adxl_notify_source_t *notify_source;

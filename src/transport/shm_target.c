@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -106,14 +107,14 @@ static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len) {
     atomic_store(&in->shared->region_gen[slot], in->next_gen);
     in->published[in->npublished++] = (shm_published_t){addr, len, slot};
     size_t block_len = 0;
-    int fd = adxl_malloc_mem_share(addr, len, &block_len);
+    int fd = in->share_blocks ? adxl_malloc_mem_share(addr, len, &block_len) : -1;
     shm_msg_t msg = {.type = SHM_MSG_REGION_ADD,
                      .arg = {addr, len, slot, in->next_gen, fd >= 0 ? block_len : 0}};
     queue_out(in, &msg, fd);
 }
 
 static bool initiator_dead(shm_inbound_t *in) {
-    if (in->pidfd < 0) return false;
+    if (in->pidfd < 0) return kill(in->peer_pid, 0) != 0 && errno == ESRCH;
     struct pollfd p = {.fd = in->pidfd, .events = POLLIN};
     return poll(&p, 1, 0) > 0;
 }
@@ -241,6 +242,10 @@ static bool handshake(shm_inbound_t *in) {
         return false;
     in->peer_pid = cred.pid;
     in->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+    /* A mapping cannot be taken back from a peer that ignores revocation; a peer of our
+     * own user (or root) could write our memory through ptrace anyway, anyone else gets
+     * CMA (if the kernel lets it) or the staging ring, which we check. */
+    in->share_blocks = cred.uid == getuid() || cred.uid == 0;
     if (!create_shared(in)) {
         LOG_WARN("refused a shared-memory link: cannot create its shared memory");
         return false;
@@ -432,12 +437,31 @@ static void serve(shm_inbound_t *in) {
     }
 }
 
+/* The link is over: no one-sided copy may still be under way when the engine (and then
+ * perhaps the memory) goes, so every region is revoked as by deregistration. */
+static void revoke_all(shm_inbound_t *in) {
+    pthread_mutex_lock(&in->revoke_lock);
+    pthread_mutex_lock(&in->lock);
+    in->publishes = false;
+    bool any = in->npublished > 0;
+    for (size_t i = 0; i < in->npublished; i++)
+        atomic_store(&in->shared->region_gen[in->published[i].slot], 0);
+    in->npublished = 0;
+    pthread_mutex_unlock(&in->lock);
+    if (any) drain_copies(in);
+    pthread_mutex_unlock(&in->revoke_lock);
+}
+
 void *shm_inbound_main(void *arg) {
     shm_inbound_t *in = arg;
     if (handshake(in)) serve(in);
-    pthread_mutex_lock(&in->lock);
-    in->publishes = false;
-    pthread_mutex_unlock(&in->lock);
+    if (in->shared) {
+        revoke_all(in);
+    } else {
+        pthread_mutex_lock(&in->lock);
+        in->publishes = false;
+        pthread_mutex_unlock(&in->lock);
+    }
     /* Unlocked, not left to die with the thread: an initiator sees the link is over. */
     if (in->alive_held) pthread_mutex_unlock(&in->shared->target_alive);
     shutdown(in->fd, SHUT_RDWR);
