@@ -22,31 +22,36 @@ adxl_status_t adxl_transports_start(adxl_engine_t *engine, const adxl_engine_add
                                     char *bound_name) {
     const adxl_config_t *config = adxl_engine_config(engine);
     bool have_facts = adxl_host_facts_local(&engine->facts);
+    /* shm first: its endpoint is part of the facts that TCP's listener tells probers,
+     * so it must be in place before that listener takes its first connection. */
+    adxl_transport_slot_t *shm = &engine->transports[1];
+    bool with_shm = false;
+    if (config->transport != ADXL_TRANSPORT_TCP) {
+        shm->ops = &adxl_shm_transport;
+        adxl_status_t st =
+            have_facts
+                ? shm->ops->start(engine, listen_addr, engine->facts.shm_endpoint, &shm->instance)
+                : ADXL_UNSUPPORTED;
+        with_shm = st == ADXL_SUCCESS;
+        if (!with_shm && config->transport == ADXL_TRANSPORT_SHM) {
+            LOG_ERROR("Transport=shm: the shared-memory transport cannot start (%s)",
+                      have_facts ? adxl_status_str(st) : "/proc does not tell this host's identity");
+            return st;
+        }
+        if (!with_shm) {
+            LOG_WARN("shared memory is unavailable (%s); same-host peers will use TCP",
+                     adxl_status_str(st));
+            engine->facts.shm_endpoint[0] = '\0';
+        }
+    }
     adxl_transport_slot_t *tcp = &engine->transports[0];
     tcp->ops = &adxl_tcp_transport;
     adxl_status_t st = tcp->ops->start(engine, listen_addr, bound_name, &tcp->instance);
-    if (st != ADXL_SUCCESS) return st;
-    engine->ntransports = 1;
-    if (config->transport == ADXL_TRANSPORT_TCP) return ADXL_SUCCESS;
-
-    adxl_transport_slot_t *shm = &engine->transports[1];
-    shm->ops = &adxl_shm_transport;
-    st = have_facts
-             ? shm->ops->start(engine, listen_addr, engine->facts.shm_endpoint, &shm->instance)
-             : ADXL_UNSUPPORTED;
-    if (st == ADXL_SUCCESS) {
-        engine->ntransports = 2;
-    } else if (config->transport == ADXL_TRANSPORT_SHM) {
-        LOG_ERROR("Transport=shm: the shared-memory transport cannot start (%s)",
-                  have_facts ? adxl_status_str(st) : "/proc does not tell this host's identity");
-        tcp->ops->stop(tcp->instance);
-        engine->ntransports = 0;
+    if (st != ADXL_SUCCESS) {
+        if (with_shm) shm->ops->stop(shm->instance);
         return st;
-    } else {
-        LOG_WARN("shared memory is unavailable (%s); same-host peers will use TCP",
-                 adxl_status_str(st));
-        engine->facts.shm_endpoint[0] = '\0';
     }
+    engine->ntransports = with_shm ? 2 : 1;
     return ADXL_SUCCESS;
 }
 
