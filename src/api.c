@@ -10,6 +10,7 @@
 #include "planner.h"
 
 #include <adxl/adxl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,12 @@ static adxl_status_t check_remote_name(adxl_engine_t *engine, const char *remote
     if (!remote) return PARAM_INVALID("remote engine name is NULL");
     if (!adxl_engine_name_parse(remote, addr) || !addr->has_port)
         return PARAM_INVALID("remote engine name '%s' is not ip:port or [ipv6]:port", remote);
+    /* Port 0 means "any port" only for a local name: nobody can be reached there, and a
+     * connect would retry until its timeout, however long that is. */
+    in_port_t port = addr->addr.ss_family == AF_INET6
+                         ? ((const struct sockaddr_in6 *)&addr->addr)->sin6_port
+                         : ((const struct sockaddr_in *)&addr->addr)->sin_port;
+    if (port == 0) return PARAM_INVALID("remote engine name '%s' has port 0", remote);
     if (strcmp(remote, engine->local_name) == 0)
         return PARAM_INVALID("'%s' is this engine's own name", remote);
     return ADXL_SUCCESS;
