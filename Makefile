@@ -39,7 +39,7 @@ asan:
 tsan:
 	$(MAKE) test EXTRA_DEPS="clang libclang-rt-14-dev" BUILD=build-tsan CMAKE_FLAGS="-DADXL_SANITIZE=thread -DCMAKE_C_COMPILER=clang -DADXL_TEST_VARIANTS='auto;tcp'"
 
-# Every C test program under valgrind's memcheck.
+# The core C test programs under valgrind's memcheck (VALGRIND_ALL=1: every one).
 valgrind: all
 	@scripts/install-deps.sh valgrind
 	scripts/valgrind-tests.sh $(BUILD)

@@ -10,6 +10,7 @@
 #include "planner.h"
 
 #include <adxl/adxl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,12 @@ static adxl_status_t check_remote_name(adxl_engine_t *engine, const char *remote
     if (!remote) return PARAM_INVALID("remote engine name is NULL");
     if (!adxl_engine_name_parse(remote, addr) || !addr->has_port)
         return PARAM_INVALID("remote engine name '%s' is not ip:port or [ipv6]:port", remote);
+    /* Port 0 means "any port" only for a local name: nobody can be reached there, and a
+     * connect would retry until its timeout, however long that is. */
+    in_port_t port = addr->addr.ss_family == AF_INET6
+                         ? ((const struct sockaddr_in6 *)&addr->addr)->sin6_port
+                         : ((const struct sockaddr_in *)&addr->addr)->sin_port;
+    if (port == 0) return PARAM_INVALID("remote engine name '%s' has port 0", remote);
     if (strcmp(remote, engine->local_name) == 0)
         return PARAM_INVALID("'%s' is this engine's own name", remote);
     return ADXL_SUCCESS;
@@ -251,15 +258,18 @@ adxl_status_t adxl_transfer_async(adxl_engine_t *engine, const char *remote_engi
     adxl_peer_release(peer);
     if (st != ADXL_SUCCESS) return st;
     r->user_data = args ? args->user_data : NULL;
+    /* The caller gets a handle that is never reused, not r's address: asking about a
+     * released request must not find a new one that was allocated at the same place. */
+    adxl_transfer_req_t handle = adxl_handle_new();
     pthread_mutex_lock(&engine->reqs_lock);
-    bool added = adxl_ptr_set_add(&engine->async_reqs, r);
+    bool added = adxl_ptr_set_put(&engine->async_reqs, handle, r);
     pthread_mutex_unlock(&engine->reqs_lock);
     if (!added) {
         adxl_req_cancel(r);
         adxl_req_release(r);
         return ADXL_RESOURCE_EXHAUSTED;
     }
-    *req = r;
+    *req = handle;
     return ADXL_SUCCESS;
 }
 
@@ -272,10 +282,10 @@ static adxl_transfer_status_t classify(const adxl_req_t *req, uint64_t now) {
     return ADXL_TRANSFER_WAITING;
 }
 
-adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_t req,
+adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_t handle,
                                        adxl_transfer_status_t *status) {
     REQUIRE_ENGINE(engine);
-    if (!req) {
+    if (!handle) {
         LOG_ERROR("request is NULL");
         return ADXL_FAILED;
     }
@@ -283,11 +293,11 @@ adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_
     /* A reference of our own, so that another thread reporting it final at the same
      * time cannot free it under us. */
     pthread_mutex_lock(&engine->reqs_lock);
-    bool known = adxl_ptr_set_contains(&engine->async_reqs, req);
-    if (known) atomic_fetch_add(&req->refs, 1);
+    adxl_req_t *req = adxl_ptr_set_get(&engine->async_reqs, handle);
+    if (req) atomic_fetch_add(&req->refs, 1);
     pthread_mutex_unlock(&engine->reqs_lock);
-    if (!known)
-        return PARAM_INVALID("request %p is unknown or was already reported final", (void *)req);
+    if (!req)
+        return PARAM_INVALID("request %p is unknown or was already reported final", (void *)handle);
 
     adxl_transfer_status_t s = classify(req, adxl_now_ns());
     if (s == ADXL_TRANSFER_TIMEOUT) adxl_req_cancel(req);
@@ -295,12 +305,12 @@ adxl_status_t adxl_get_transfer_status(adxl_engine_t *engine, adxl_transfer_req_
     if (s != ADXL_TRANSFER_WAITING) {
         /* A final state releases the handle; two threads asking at once release it once. */
         pthread_mutex_lock(&engine->reqs_lock);
-        mine = adxl_ptr_set_remove(&engine->async_reqs, req);
+        mine = adxl_ptr_set_remove(&engine->async_reqs, handle);
         pthread_mutex_unlock(&engine->reqs_lock);
         if (mine) adxl_req_release(req);
     }
     adxl_req_release(req);
-    if (!mine) return PARAM_INVALID("request %p was already reported final", (void *)req);
+    if (!mine) return PARAM_INVALID("request %p was already reported final", (void *)handle);
     *status = s;
     return ADXL_SUCCESS;
 }
@@ -314,24 +324,39 @@ adxl_status_t adxl_get_transfer_statuses(adxl_engine_t *engine, adxl_transfer_re
     if (flags & ~ADXL_STATUS_SKIP_WAITING) return PARAM_INVALID("unknown flags 0x%x", flags);
     bool skip_waiting = flags & ADXL_STATUS_SKIP_WAITING;
     uint64_t now = adxl_now_ns();
-    size_t n = 0;
+    size_t n = 0, n_final = 0;
     /* Final requests leave the set under the lock (their owner reference passes to us);
-     * the timed-out ones are cancelled, and all of them released, after it. */
+     * the timed-out ones are cancelled, and all of them released, after it. results[]
+     * carries the caller's handles, so the objects wait in `final` meanwhile. */
+    struct {
+        adxl_req_t *req;
+        adxl_transfer_status_t status;
+    } final_small[64], *final = final_small;
     pthread_mutex_lock(&engine->reqs_lock);
+    size_t most = engine->async_reqs.count < max_count ? engine->async_reqs.count : max_count;
+    if (most > 64 && !(final = malloc(most * sizeof(*final)))) {
+        pthread_mutex_unlock(&engine->reqs_lock);
+        return ADXL_RESOURCE_EXHAUSTED;
+    }
     for (size_t i = 0; i < engine->async_reqs.capacity && n < max_count; i++) {
         adxl_req_t *req = adxl_ptr_set_slot(&engine->async_reqs, i);
         if (!req) continue;
         adxl_transfer_status_t s = classify(req, now);
         if (s == ADXL_TRANSFER_WAITING && skip_waiting) continue;
-        if (s != ADXL_TRANSFER_WAITING) adxl_ptr_set_remove(&engine->async_reqs, req);
-        results[n++] = (adxl_transfer_result_t){req, req->user_data, s};
+        adxl_transfer_req_t handle = adxl_ptr_set_slot_key(&engine->async_reqs, i);
+        if (s != ADXL_TRANSFER_WAITING) {
+            adxl_ptr_set_remove(&engine->async_reqs, handle);
+            final[n_final].req = req;
+            final[n_final++].status = s;
+        }
+        results[n++] = (adxl_transfer_result_t){handle, req->user_data, s};
     }
     pthread_mutex_unlock(&engine->reqs_lock);
-    for (size_t i = 0; i < n; i++) {
-        if (results[i].status == ADXL_TRANSFER_WAITING) continue;
-        if (results[i].status == ADXL_TRANSFER_TIMEOUT) adxl_req_cancel(results[i].req);
-        adxl_req_release(results[i].req);
+    for (size_t i = 0; i < n_final; i++) {
+        if (final[i].status == ADXL_TRANSFER_TIMEOUT) adxl_req_cancel(final[i].req);
+        adxl_req_release(final[i].req);
     }
+    if (final != final_small) free(final);
     *count = n;
     return ADXL_SUCCESS;
 }

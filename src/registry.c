@@ -1,15 +1,13 @@
 #include "registry.h"
 
 #include "log.h"
+#include "ptr_set.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* The handle a caller holds. Only compared by address, never trusted before lookup. */
-struct adxl_mem {
-    uintptr_t addr;
-    size_t len;
-};
+/* The handle a caller holds is an adxl_handle_new value kept as the region's tag: only
+ * compared, never dereferenced, and never reused, so a stale one matches nothing. */
 
 bool adxl_registry_init(adxl_registry_t *reg) {
     memset(reg, 0, sizeof(*reg));
@@ -23,8 +21,6 @@ bool adxl_registry_init(adxl_registry_t *reg) {
 }
 
 void adxl_registry_destroy(adxl_registry_t *reg) {
-    for (size_t i = 0; i < reg->regions.count; i++)
-        free(reg->regions.items[i].tag);
     adxl_region_set_free(&reg->regions);
     pthread_rwlock_destroy(&reg->lock);
 }
@@ -43,13 +39,11 @@ adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len
         st = PARAM_INVALID("memory [0x%lx, +%zu) partially overlaps a registered region",
                            (unsigned long)addr, len);
     } else {
-        struct adxl_mem *mem = malloc(sizeof(*mem));
-        if (!mem || !adxl_region_set_insert(&reg->regions, addr, len, mem)) {
-            free(mem);
+        void *tag = adxl_handle_new();
+        if (!adxl_region_set_insert(&reg->regions, addr, len, tag)) {
             st = ADXL_RESOURCE_EXHAUSTED;
         } else {
-            *mem = (struct adxl_mem){addr, len};
-            *handle = mem;
+            *handle = tag;
             *added = true;
         }
     }
@@ -67,7 +61,6 @@ adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handl
         if (--r->refs == 0) {
             *removed_addr = r->addr;
             *removed_len = r->len;
-            free(r->tag);
             adxl_region_set_remove_at(&reg->regions, i);
             reg->generation++;
         }

@@ -388,28 +388,80 @@ static void test_disconnect_busy(void) {
     adxl_engine_destroy(t);
 }
 
+/*
+ * How far the main thread got in its disconnect/connect rounds. A looper that finds no
+ * link waits here for the next connect instead of retrying at once: spinning on calls
+ * that fail instantly starves the thread that is connecting wherever threads do not run
+ * in parallel (valgrind runs one thread at a time and does not share it out fairly),
+ * until its connect runs out of time, and then nothing ever links again.
+ */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned round; /* bumped after each connect */
+    bool stop;
+} rounds_t;
+
+static unsigned rounds_now(rounds_t *r) {
+    pthread_mutex_lock(&r->mu);
+    unsigned n = r->round;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* Returns once a connect after `seen` has returned, or the test is stopping. */
+static void rounds_wait_past(rounds_t *r, unsigned seen) {
+    pthread_mutex_lock(&r->mu);
+    while (r->round == seen && !r->stop)
+        pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void rounds_bump(rounds_t *r, bool stop) {
+    pthread_mutex_lock(&r->mu);
+    r->round++;
+    r->stop = r->stop || stop;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static bool rounds_stopped(rounds_t *r) {
+    pthread_mutex_lock(&r->mu);
+    bool stop = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return stop;
+}
+
 typedef struct {
     adxl_engine_t *e;
     const char *name;
     uint8_t *src, *remote;
-    atomic_int *stop;
+    rounds_t *rounds;
     int ok, not_connected, other;
 } looper_t;
 
 static void *xfer_loop(void *p) {
     looper_t *a = p;
-    while (!atomic_load(a->stop)) {
+    while (!rounds_stopped(a->rounds)) {
+        /* Read before the calls: a connect that lands between a NOT_CONNECTED and the
+         * wait has bumped it already, so the wait returns at once. */
+        unsigned seen = rounds_now(a->rounds);
+        bool linked = true;
         adxl_status_t st = ta_xfer(a->e, a->name, ADXL_WRITE, a->src, a->remote, 65536, 5000);
-        if (st == ADXL_SUCCESS)
+        if (st == ADXL_SUCCESS) {
             a->ok++;
-        else if (st == ADXL_NOT_CONNECTED)
+        } else if (st == ADXL_NOT_CONNECTED) {
             a->not_connected++;
-        else if (st != ADXL_FAILED)
+            linked = false;
+        } else if (st != ADXL_FAILED) {
             a->other++;
+        }
         st = adxl_send_notify(a->e, a->name, "loop", "x", 5000);
-        if (st != ADXL_SUCCESS && st != ADXL_NOT_CONNECTED && st != ADXL_FAILED &&
-            st != ADXL_RESOURCE_EXHAUSTED)
+        if (st == ADXL_NOT_CONNECTED)
+            linked = false;
+        else if (st != ADXL_SUCCESS && st != ADXL_FAILED && st != ADXL_RESOURCE_EXHAUSTED)
             a->other++;
+        if (!linked) rounds_wait_past(a->rounds, seen);
     }
     return NULL;
 }
@@ -426,25 +478,31 @@ static void test_disconnect_under_use(void) {
     ta_region_t tr;
     REQUIRE(ta_region_alloc(&tr, t, NT * 65536));
     static uint8_t srcs[NT][65536];
-    atomic_int stop;
-    atomic_init(&stop, 0);
+    rounds_t rounds = {.round = 0, .stop = false};
+    pthread_mutex_init(&rounds.mu, NULL);
+    pthread_cond_init(&rounds.cv, NULL);
     looper_t args[NT];
     pthread_t th[NT];
     CHECK_STATUS(adxl_connect(e, tname, 5000), ADXL_SUCCESS);
     for (int k = 0; k < NT; k++) {
-        args[k] = (looper_t){e, tname, srcs[k], tr.ptr + k * 65536, &stop, 0, 0, 0};
+        args[k] = (looper_t){e, tname, srcs[k], tr.ptr + k * 65536, &rounds, 0, 0, 0};
         REQUIRE(pthread_create(&th[k], NULL, xfer_loop, &args[k]) == 0);
     }
     int bad = 0;
     for (int round = 0; round < 30; round++) {
+        uint64_t t0 = tu_now_ms();
         adxl_status_t st = adxl_disconnect(e, tname, 5000);
         if (st != ADXL_SUCCESS) {
-            fprintf(stderr, "   round %d: disconnect: %s\n", round, adxl_status_str(st));
+            fprintf(stderr, "   round %d: disconnect: %s after %llu ms\n", round,
+                    adxl_status_str(st), (unsigned long long)(tu_now_ms() - t0));
             bad++;
         }
+        t0 = tu_now_ms();
         st = adxl_connect(e, tname, 5000);
+        rounds_bump(&rounds, false);
         if (st != ADXL_SUCCESS) {
-            fprintf(stderr, "   round %d: connect: %s\n", round, adxl_status_str(st));
+            fprintf(stderr, "   round %d: connect: %s after %llu ms\n", round, adxl_status_str(st),
+                    (unsigned long long)(tu_now_ms() - t0));
             bad++;
         }
         size_t count = 0;
@@ -452,20 +510,23 @@ static void test_disconnect_under_use(void) {
         adxl_get_notifies(t, notes, 16, &count); /* keep the queue from filling */
         ta_sleep_ms(5);
     }
-    atomic_store(&stop, 1);
-    int ok = 0, other = 0;
+    rounds_bump(&rounds, true);
+    int ok = 0, other = 0, not_connected = 0;
     for (int k = 0; k < NT; k++) {
         pthread_join(th[k], NULL);
         ok += args[k].ok;
         other += args[k].other;
+        not_connected += args[k].not_connected;
     }
-    fprintf(stderr, "   %d transfers went through\n", ok);
+    fprintf(stderr, "   %d transfers went through, %d found no link\n", ok, not_connected);
     CHECK(bad == 0);
     CHECK(other == 0);
     /* The link is fine afterwards. */
     tu_fill(srcs[0], 65536, 77);
     CHECK_STATUS(ta_xfer(e, tname, ADXL_WRITE, srcs[0], tr.ptr, 65536, 5000), ADXL_SUCCESS);
     CHECK(tu_verify(tr.ptr, 65536, 77));
+    pthread_cond_destroy(&rounds.cv);
+    pthread_mutex_destroy(&rounds.mu);
     ta_region_free(&tr, t);
     adxl_engine_destroy(e);
     adxl_engine_destroy(t);
