@@ -7,6 +7,7 @@
 #include "../log.h"
 #include "tcp_internal.h"
 #include "tcp_io.h"
+#include "tcp_parse.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -201,8 +202,7 @@ static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *it
         if (!tcp_io_read_full(fd, raw, sizeof(raw), -1, deadline))
             return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
         tcp_frame_header_decode(raw, &h);
-        if (h.type != TCP_FRAME_REGION_ADD || h.count > TCP_MAX_ITEMS || h.length != 0)
-            return ADXL_FAILED;
+        if (!tcp_snapshot_header_check(&h)) return ADXL_FAILED;
         if (h.count == 0) return ADXL_SUCCESS;
         if (!tcp_io_read_full(fd, items, (size_t)h.count * TCP_ITEM_SIZE, -1, deadline))
             return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;

@@ -8,6 +8,7 @@
 #include "../log.h"
 #include "tcp_internal.h"
 #include "tcp_io.h"
+#include "tcp_parse.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -102,17 +103,9 @@ static bool discard(target_ctx_t *t, uint64_t len) {
     return true;
 }
 
-/* With the registry pinned: may a peer touch every piece from index `from` on? The
- * whole descriptor (the span) must lie inside one region, not just the piece. */
+/* With the registry pinned: may a peer touch every piece from index `from` on? */
 static bool items_allowed(target_ctx_t *t, uint32_t from, uint32_t count) {
-    if (t->allow_unregistered) return true;
-    for (uint32_t i = from; i < count; i++) {
-        const tcp_piece_t *p = &t->in->pieces[i];
-        if (!adxl_registry_contains_pinned(t->registry, (uintptr_t)p->span_addr,
-                                           (size_t)p->span_len))
-            return false;
-    }
-    return true;
+    return t->allow_unregistered || tcp_pieces_allowed(t->registry, t->in->pieces, from, count);
 }
 
 static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation) {
@@ -123,20 +116,12 @@ static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation) {
     return allowed;
 }
 
-/* Reads the item table and checks its shape; false: the peer is broken. */
-static bool read_items(target_ctx_t *t, const tcp_frame_header_t *h, uint64_t *total) {
-    if (h->count == 0 || h->count > TCP_MAX_ITEMS) return false;
-    if (!read_full(t, t->in->items, (size_t)h->count * TCP_PIECE_SIZE)) return false;
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < h->count; i++) {
-        tcp_piece_t *p = &t->in->pieces[i];
-        tcp_piece_decode(t->in->items + (size_t)i * TCP_PIECE_SIZE, p);
-        if (!tcp_piece_valid(p) || p->len > TCP_MAX_PAYLOAD || sum + p->len > TCP_MAX_PAYLOAD)
-            return false;
-        sum += p->len;
-    }
-    *total = sum;
-    return true;
+/* Reads the piece table (meta_len bytes, from tcp_request_header_check) and checks its
+ * shape; false: the peer is broken. */
+static bool read_items(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta_len,
+                       uint64_t *total) {
+    return read_full(t, t->in->items, meta_len) &&
+           tcp_pieces_decode(t->in->items, h->count, t->in->pieces, total);
 }
 
 /*
@@ -213,9 +198,9 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
     return status;
 }
 
-static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
+static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta_len) {
     uint64_t total;
-    if (!read_items(t, h, &total) || total != h->length) return false;
+    if (!read_items(t, h, meta_len, &total) || total != h->length) return false;
     uint64_t generation;
     bool allowed = check_items(t, h->count, &generation);
     adxl_status_t st = ADXL_PARAM_INVALID;
@@ -231,9 +216,9 @@ static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
     return send_header(t, TCP_FRAME_ACK, st, h->id, 0, false);
 }
 
-static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
+static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta_len) {
     uint64_t total;
-    if (h->length != 0 || !read_items(t, h, &total)) return false;
+    if (!read_items(t, h, meta_len, &total)) return false;
     uint64_t generation;
     bool allowed = check_items(t, h->count, &generation);
     adxl_engine_count_served(t->engine, !allowed);
@@ -251,22 +236,16 @@ static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
     return alive && write_full(t, trailer, sizeof(trailer));
 }
 
-static bool serve_notify(target_ctx_t *t, const tcp_frame_header_t *h) {
+static bool serve_notify(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta_len) {
     uint8_t body[TCP_NOTIFY_FIXED + 2 * ADXL_NOTIFY_MAX_LEN];
-    if (h->length < TCP_NOTIFY_FIXED || h->length > sizeof(body) ||
-        !read_full(t, body, (size_t)h->length))
+    tcp_notify_body_t n;
+    if (meta_len > sizeof(body) || !read_full(t, body, meta_len) ||
+        !tcp_notify_decode(body, meta_len, &n))
         return false;
-    uint32_t name_len = tcp_get_u32(body), msg_len = tcp_get_u32(body + 4);
-    if (name_len > ADXL_NOTIFY_MAX_LEN || msg_len > ADXL_NOTIFY_MAX_LEN ||
-        TCP_NOTIFY_FIXED + (uint64_t)name_len + msg_len != h->length)
-        return false;
-    const char *name = (const char *)body + TCP_NOTIFY_FIXED;
-    /* Embedded NULs would make the strings we hand out differ from what was sent. */
-    if (memchr(name, '\0', name_len + msg_len)) return false;
     adxl_status_t st =
         t->in->notify_source
-            ? adxl_notify_queue_push(adxl_engine_notifies(t->engine), t->in->notify_source, name,
-                                     name_len, name + name_len, msg_len)
+            ? adxl_notify_queue_push(adxl_engine_notifies(t->engine), t->in->notify_source, n.name,
+                                     n.name_len, n.msg, n.msg_len)
             : ADXL_FAILED;
     return send_header(t, TCP_FRAME_NOTIFY_ACK, st, h->id, 0, false);
 }
@@ -331,19 +310,20 @@ static void serve(target_ctx_t *t) {
         if (!await_frame(t) || !read_full(t, raw, sizeof(raw))) return;
         tcp_frame_header_t h;
         tcp_frame_header_decode(raw, &h);
-        bool ok;
-        switch (h.type) {
+        size_t meta_len = 0;
+        bool ok = tcp_request_header_check(&h, &meta_len);
+        switch (ok ? h.type : 0) {
         case TCP_FRAME_WRITE:
-            ok = serve_write(t, &h);
+            ok = serve_write(t, &h, meta_len);
             break;
         case TCP_FRAME_READ:
-            ok = serve_read(t, &h);
+            ok = serve_read(t, &h, meta_len);
             break;
         case TCP_FRAME_NOTIFY:
-            ok = serve_notify(t, &h);
+            ok = serve_notify(t, &h, meta_len);
             break;
         case TCP_FRAME_PING:
-            ok = h.length == 0 && send_header(t, TCP_FRAME_PONG, 0, h.id, 0, false);
+            ok = send_header(t, TCP_FRAME_PONG, 0, h.id, 0, false);
             break;
         default:
             ok = false;
