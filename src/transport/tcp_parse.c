@@ -2,6 +2,12 @@
 
 #include <string.h>
 
+bool tcp_hello_name_valid(const char *name, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (name[i] < 0x21 || name[i] > 0x7e) return false;
+    return true;
+}
+
 bool tcp_request_header_check(const tcp_frame_header_t *h, size_t *meta_len) {
     switch (h->type) {
     case TCP_FRAME_WRITE: /* its length is checked against the pieces once they are in */

@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* An initiator's engine name in HELLO: printable ASCII only (it is logged), as every
+ * engine name is. */
+bool tcp_hello_name_valid(const char *name, size_t len);
+
 /* Target side: a request header, before any of its body is read. false: a broken peer
  * (unknown type, item count outside 1..TCP_MAX_ITEMS, a length the type cannot have).
  * *meta_len is what to read next: the piece table (WRITE, READ) or the body (NOTIFY). */

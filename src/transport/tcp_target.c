@@ -18,6 +18,17 @@
 
 #define SINK_BYTES (64u * 1024u)
 #define RXBUF_BYTES (64u * 1024u)
+/* Payload must move at least this much (or to the frame's end) every PeerTimeoutMs. */
+#define PROGRESS_BYTES (64u * 1024u)
+
+/*
+ * Time limits, so that a peer cannot hold a connection and its thread by sending (or
+ * reading) a byte now and then: the HELLO must be in within PeerTimeoutMs of the
+ * connection's start; a frame's header and its piece table or body within PeerTimeoutMs
+ * of its first byte; payload, in or out, must move PROGRESS_BYTES (or the rest of the
+ * frame) every PeerTimeoutMs; each answer, and the next frame's first byte, get
+ * PeerTimeoutMs (an idle initiator pings well within it).
+ */
 
 /*
  * Small frames are read with one recv into rxbuf (header, items and payload together);
@@ -29,6 +40,7 @@ typedef struct {
     adxl_registry_t *registry;
     bool allow_unregistered;
     uint64_t peer_timeout_ns;
+    uint64_t deadline;       /* when the step in progress gives up (see the limits above) */
     size_t rx_start, rx_end; /* unread bytes of rxbuf */
     uint8_t rxbuf[RXBUF_BYTES];
     uint8_t sink[SINK_BYTES];
@@ -57,8 +69,7 @@ static bool refill(target_ctx_t *t) {
             return true;
         }
         if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return false;
-        if (!tcp_io_wait(t->in->fd, POLLIN, t->in->transport->stop_fd, io_deadline(t)))
-            return false;
+        if (!tcp_io_wait(t->in->fd, POLLIN, t->in->transport->stop_fd, t->deadline)) return false;
     }
 }
 
@@ -70,22 +81,24 @@ static bool read_full(target_ctx_t *t, void *buf, size_t len) {
         len -= n;
         if (len == 0) return true;
         if (len >= RXBUF_BYTES / 2) /* large: no point staging it */
-            return tcp_io_read_full(t->in->fd, p, len, t->in->transport->stop_fd, io_deadline(t));
+            return tcp_io_read_full(t->in->fd, p, len, t->in->transport->stop_fd, t->deadline);
         if (!refill(t)) return false;
     }
 }
 
 static bool write_more(target_ctx_t *t, const void *buf, size_t len, bool more) {
-    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t), more);
+    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, t->deadline, more);
 }
 
 static bool write_full(target_ctx_t *t, const void *buf, size_t len) {
     return write_more(t, buf, len, false);
 }
 
-/* more: the rest of the answer follows (DATA), so header and payload share segments. */
+/* Starts an answer. more: the rest of the answer follows (DATA), so header and payload
+ * share segments. */
 static bool send_header(target_ctx_t *t, uint16_t type, uint32_t count, uint64_t id,
                         uint64_t length, bool more) {
+    t->deadline = io_deadline(t);
     uint8_t buf[TCP_FRAME_HEADER];
     tcp_frame_header_t h = {.type = type, .count = count, .id = id, .length = length};
     tcp_frame_header_encode(buf, &h);
@@ -97,6 +110,7 @@ static bool discard(target_ctx_t *t, uint64_t len) {
     len -= take_buffered(t, NULL, len < RXBUF_BYTES ? (size_t)len : RXBUF_BYTES);
     while (len > 0) {
         size_t n = len < SINK_BYTES ? (size_t)len : SINK_BYTES;
+        t->deadline = io_deadline(t); /* SINK_BYTES == PROGRESS_BYTES */
         if (!read_full(t, t->sink, n)) return false;
         len -= n;
     }
@@ -138,9 +152,11 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
     uint64_t item_off = 0;
     *alive = true;
     bool wait_first = false;
+    uint64_t progress = 0; /* bytes moved since the deadline was last pushed back */
+    t->deadline = io_deadline(t);
     while (item < count) {
         if (wait_first && !tcp_io_wait(in->fd, to_memory ? POLLIN : POLLOUT, in->transport->stop_fd,
-                                       io_deadline(t))) {
+                                       t->deadline)) {
             *alive = false;
             return ADXL_FAILED;
         }
@@ -184,6 +200,11 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
             return ADXL_FAILED;
         }
         wait_first = false; /* progress: try the socket again before polling */
+        progress += (uint64_t)done;
+        if (progress >= PROGRESS_BYTES) {
+            progress = 0;
+            t->deadline = io_deadline(t);
+        }
         for (uint64_t left = (uint64_t)done; left > 0;) {
             uint64_t len = in->pieces[item].len;
             uint64_t k = left < len - item_off ? left : len - item_off;
@@ -289,6 +310,7 @@ void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, 
 static bool await_frame(target_ctx_t *t) {
     tcp_inbound_t *in = t->in;
     uint64_t deadline = io_deadline(t);
+    t->deadline = deadline;
     for (;;) {
         if (!flush_updates(t)) return false;
         if (t->rx_start < t->rx_end) return true; /* the next frame is already here */
@@ -307,7 +329,9 @@ static bool await_frame(target_ctx_t *t) {
 static void serve(target_ctx_t *t) {
     for (;;) {
         uint8_t raw[TCP_FRAME_HEADER];
-        if (!await_frame(t) || !read_full(t, raw, sizeof(raw))) return;
+        if (!await_frame(t)) return;
+        t->deadline = io_deadline(t); /* for the header and its table or body */
+        if (!read_full(t, raw, sizeof(raw))) return;
         tcp_frame_header_t h;
         tcp_frame_header_decode(raw, &h);
         size_t meta_len = 0;
@@ -341,12 +365,17 @@ static bool handshake(target_ctx_t *t) {
     tcp_inbound_t *in = t->in;
     uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
     tcp_hello_t hello;
+    t->deadline = io_deadline(t); /* the whole HELLO, from the connection's start */
     if (!read_full(t, buf, TCP_HELLO_FIXED)) return false;
     if (!tcp_hello_decode_fixed(buf, &hello)) {
         LOG_WARN("refused a connection: not an adxl peer of protocol version %u", TCP_WIRE_VERSION);
         return false;
     }
     if (!read_full(t, hello.name, hello.name_len)) return false;
+    if (!tcp_hello_name_valid(hello.name, hello.name_len)) {
+        LOG_WARN("refused a connection: its HELLO names no engine");
+        return false;
+    }
     hello.name[hello.name_len] = '\0';
 
     tcp_hello_ack_t ack = {.status = ADXL_SUCCESS};
@@ -362,6 +391,7 @@ static bool handshake(target_ctx_t *t) {
         in->publishes = true;
         pthread_mutex_unlock(&in->lock);
     }
+    t->deadline = io_deadline(t);
     if (!write_full(t, buf, len)) return false;
     if (hello.stream_index != 0) return true;
     /* What is registered now, in frames of up to TCP_MAX_ITEMS, then an empty frame
@@ -378,6 +408,7 @@ static bool handshake(target_ctx_t *t) {
         for (uint32_t i = 0; i < n; i++)
             tcp_item_encode(frame + TCP_FRAME_HEADER + (size_t)i * TCP_ITEM_SIZE,
                             regions[first + i].addr, regions[first + i].len);
+        t->deadline = io_deadline(t); /* each frame is at most 64 KiB */
         ok = write_full(t, frame, TCP_FRAME_HEADER + (size_t)n * TCP_ITEM_SIZE);
         if (n == 0) break;
         first += n;
@@ -394,13 +425,15 @@ void *tcp_inbound_main(void *arg) {
     if (t) {
         adxl_engine_t *engine = in->transport->engine;
         const adxl_config_t *config = in->transport->config;
-        *t = (target_ctx_t){
-            .in = in,
-            .engine = engine,
-            .registry = adxl_engine_registry(engine),
-            .allow_unregistered = config->allow_unregistered,
-            .peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS,
-        };
+        /* Field by field: a compound literal would zero the 128 KiB of buffers too, making
+         * every connection, idle ones included, cost that much resident memory. */
+        t->in = in;
+        t->engine = engine;
+        t->registry = adxl_engine_registry(engine);
+        t->allow_unregistered = config->allow_unregistered;
+        t->peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS;
+        t->deadline = 0;
+        t->rx_start = t->rx_end = 0;
         if (handshake(t)) serve(t);
         free(t);
     }
