@@ -6,14 +6,16 @@
  * raw-socket client that speaks the wire protocol from docs/WIRE.md (encoded here, not
  * with the engine's code) then sends a wrong magic and version, impossible counts and
  * lengths, addresses outside registered memory, truncated frames, bytes trickled in and
- * out slowly (slowloris, paced by the test itself), a thousand idle connections, and a
- * flood of notifies over many links. Throughout, a legitimate initiator engine keeps
+ * out slowly (slowloris, paced by the test itself), connections while the process is
+ * out of descriptors, a thousand idle connections, and a flood of notifies over many
+ * links. Throughout, a legitimate initiator engine keeps
  * moving verified data, and RSS and thread count are printed before and after and held
  * to generous bounds.
  */
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -670,6 +672,52 @@ static void round_slowloris(void) {
     CHECK(after <= before);
 }
 
+static int highest_fd(void) {
+    DIR *d = opendir("/proc/self/fd");
+    int high = -1;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.' && atoi(e->d_name) > high) high = atoi(e->d_name);
+    if (d) closedir(d);
+    return high;
+}
+
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Connections arrive while the process has no descriptor left, so the target cannot
+ * accept them and its listener stays readable: it must not spin on it, and must take
+ * the connections once descriptors are back. */
+static void round_out_of_descriptors(void) {
+    int c1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(c1 >= 0);
+    struct rlimit saved, low;
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+    low = saved;
+    low.rlim_cur = (rlim_t)highest_fd() + 1;
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    int fillers[4096], nfill = 0; /* every free number below the limit */
+    while (nfill < 4096 && (fillers[nfill] = dup(c1)) >= 0)
+        nfill++;
+    bool exhausted = nfill < 4096 && errno == EMFILE;
+    bool connected = connect(c1, (const struct sockaddr *)&target_addr, sizeof(target_addr)) == 0;
+    /* A window to measure in, not a wait for anything. */
+    double cpu0 = cpu_ms();
+    sleep_ms(1000);
+    double used = cpu_ms() - cpu0;
+    for (int i = 0; i < nfill; i++)
+        close(fillers[i]);
+    setrlimit(RLIMIT_NOFILE, &saved);
+    printf("out of descriptors: %.0f ms of CPU in 1000 ms with a connection waiting\n", used);
+    CHECK(exhausted && connected);
+    CHECK(used < 500); /* a spinning accept thread takes all of it */
+    /* Descriptors are back: the waiting connection is taken and served. */
+    CHECK(connected && raw_handshake(c1, 0, 1) && ping_pong(c1, 5));
+    close(c1);
+}
+
 /* Raises the descriptor limit for the idle round; returns how many connections fit. */
 static int idle_budget(void) {
     struct rlimit rl;
@@ -881,6 +929,8 @@ int main(void) {
     round_truncated();
     round_slowloris();
     legit_round("slowloris", 104);
+    round_out_of_descriptors();
+    legit_round("running out of descriptors", 105);
     round_idle();
 
     long threads_after = threads_settle(threads_before), rss_after = rss_kib();
