@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all test bench install clean format asan tsan valgrind deps
+.PHONY: all test bench install clean format asan tsan valgrind deps fuzz fuzz-corpus
 .DEFAULT_GOAL := all
 
 # Installs missing Debian packages (cmake, gcc, ...) so that a fresh machine needs
@@ -39,6 +39,16 @@ asan:
 tsan:
 	$(MAKE) test EXTRA_DEPS="clang libclang-rt-14-dev" BUILD=build-tsan CMAKE_FLAGS="-DADXL_SANITIZE=thread -DCMAKE_C_COMPILER=clang -DADXL_TEST_VARIANTS='auto;tcp'"
 
+# Every fuzz target under libFuzzer (clang) for FUZZ_SECONDS each, from the committed
+# seed corpus (tests/fuzz/README.md). Their corpora also replay in `make test`.
+FUZZ_SECONDS ?= 20
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Rewrites the seed corpus (tests/fuzz/corpus/*/seed-*) from tests/fuzz/gen_corpus.c.
+fuzz-corpus: all
+	cmake --build $(BUILD) --target fuzz-corpus
+
 # The core C test programs under valgrind's memcheck (VALGRIND_ALL=1: every one).
 valgrind: all
 	@scripts/install-deps.sh valgrind
@@ -47,7 +57,7 @@ valgrind: all
 format:
 	clang-format -i include/adxl/*.h include/adxl/*.hpp src/*.c src/*.h src/transport/*.c \
 	    src/transport/*.h tests/*.c tests/*.h tests/*.cpp tests/cluster/*.c tests/cluster/*.h \
-	    tools/*.c tools/*.h examples/*.c examples/*.cpp
+	    tests/fuzz/*.c tests/fuzz/*.h tools/*.c tools/*.h examples/*.c examples/*.cpp
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

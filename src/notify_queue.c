@@ -12,7 +12,8 @@ struct adxl_notify_source {
 struct adxl_notify_entry {
     adxl_notify_entry_t *next;
     adxl_notify_source_t *src;
-    char *name; /* both strings live in the same allocation as the entry */
+    size_t bytes; /* counted against the queue's bound */
+    char *name;   /* both strings live in the same allocation as the entry */
     char *msg;
 };
 
@@ -45,10 +46,12 @@ void adxl_notify_source_release(adxl_notify_source_t *src) {
 adxl_status_t adxl_notify_queue_push(adxl_notify_queue_t *q, adxl_notify_source_t *src,
                                      const char *name, size_t name_len, const char *msg,
                                      size_t msg_len) {
-    adxl_notify_entry_t *e = malloc(sizeof(*e) + name_len + msg_len + 2);
+    size_t bytes = sizeof(adxl_notify_entry_t) + name_len + msg_len + 2;
+    adxl_notify_entry_t *e = malloc(bytes);
     if (!e) return ADXL_RESOURCE_EXHAUSTED;
     e->next = NULL;
     e->src = src;
+    e->bytes = bytes;
     e->name = (char *)(e + 1);
     e->msg = e->name + name_len + 1;
     memcpy(e->name, name, name_len);
@@ -57,7 +60,8 @@ adxl_status_t adxl_notify_queue_push(adxl_notify_queue_t *q, adxl_notify_source_
     e->msg[msg_len] = '\0';
 
     pthread_mutex_lock(&q->lock);
-    if (src->unread >= ADXL_NOTIFY_MAX_UNREAD_PER_LINK) {
+    if (src->unread >= ADXL_NOTIFY_MAX_UNREAD_PER_LINK ||
+        q->bytes + bytes > ADXL_NOTIFY_MAX_QUEUED_BYTES) {
         pthread_mutex_unlock(&q->lock);
         free(e);
         return ADXL_RESOURCE_EXHAUSTED;
@@ -70,6 +74,7 @@ adxl_status_t adxl_notify_queue_push(adxl_notify_queue_t *q, adxl_notify_source_
         q->head = e;
     q->tail = e;
     q->count++;
+    q->bytes += bytes;
     pthread_mutex_unlock(&q->lock);
     return ADXL_SUCCESS;
 }
@@ -88,6 +93,7 @@ void adxl_notify_queue_pop(adxl_notify_queue_t *q, adxl_notify_t *out, size_t ca
     adxl_notify_entry_t *last = NULL;
     for (adxl_notify_entry_t *e = q->head; e && n < capacity; e = e->next, n++) {
         e->src->unread--;
+        q->bytes -= e->bytes;
         last = e;
     }
     if (n > 0) {

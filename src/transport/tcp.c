@@ -7,6 +7,7 @@
 #include "../log.h"
 #include "tcp_internal.h"
 #include "tcp_io.h"
+#include "tcp_parse.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #define TX_META_BYTES (TCP_FRAME_HEADER + TCP_MAX_ITEMS * TCP_PIECE_SIZE)
+/* How long the listener rests when accepting fails for want of descriptors or memory. */
+#define ACCEPT_PAUSE_MS 100
 
 static void inbound_free(tcp_inbound_t *in) {
     close(in->fd);
@@ -54,9 +57,15 @@ static void reap_inbound(adxl_transport_t *t, bool all) {
     }
 }
 
-static void accept_one(adxl_transport_t *t) {
+/* false: out of descriptors or memory, so the pending connection stays queued and the
+ * listener stays readable; the caller must pause rather than spin on it. */
+static bool accept_one(adxl_transport_t *t) {
     int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+        LOG_WARN("cannot accept a connection: %s", strerror(errno));
+        return false;
+    }
+    if (fd < 0) return true; /* the peer gave up already, or a signal: nothing queued */
     tcp_io_tune(fd, t->config->tcp_sockbuf_kb);
     tcp_inbound_t *in = calloc(1, sizeof(*in));
     if (in) {
@@ -78,7 +87,7 @@ static void accept_one(adxl_transport_t *t) {
             free(in);
         }
         close(fd);
-        return;
+        return true;
     }
     in->transport = t;
     in->fd = fd;
@@ -89,12 +98,13 @@ static void accept_one(adxl_transport_t *t) {
         pthread_mutex_unlock(&t->inbound_lock);
         in->notify_source = NULL;
         inbound_free(in);
-        return;
+        return true;
     }
     in->next = t->inbound;
     t->inbound = in;
     t->inbound_count++;
     pthread_mutex_unlock(&t->inbound_lock);
+    return true;
 }
 
 static void *accept_main(void *arg) {
@@ -106,8 +116,9 @@ static void *accept_main(void *arg) {
         int rc = poll(pfd, 2, 1000);
         if (rc < 0 && errno != EINTR) break;
         if (rc > 0 && (pfd[1].revents & POLLIN)) break;
-        if (rc > 0 && (pfd[0].revents & POLLIN)) accept_one(t);
+        bool pause = rc > 0 && (pfd[0].revents & POLLIN) && !accept_one(t);
         reap_inbound(t, false);
+        if (pause) poll(&pfd[1], 1, ACCEPT_PAUSE_MS); /* wakes at once when stopping */
     }
     return NULL;
 }
@@ -201,8 +212,7 @@ static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *it
         if (!tcp_io_read_full(fd, raw, sizeof(raw), -1, deadline))
             return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
         tcp_frame_header_decode(raw, &h);
-        if (h.type != TCP_FRAME_REGION_ADD || h.count > TCP_MAX_ITEMS || h.length != 0)
-            return ADXL_FAILED;
+        if (!tcp_snapshot_header_check(&h)) return ADXL_FAILED;
         if (h.count == 0) return ADXL_SUCCESS;
         if (!tcp_io_read_full(fd, items, (size_t)h.count * TCP_ITEM_SIZE, -1, deadline))
             return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;

@@ -7,6 +7,7 @@
 #include "../log.h"
 #include "tcp_internal.h"
 #include "tcp_io.h"
+#include "tcp_parse.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -206,14 +207,22 @@ void tcp_stream_post(tcp_stream_t *s, adxl_chunk_t *chunk) {
         tcp_io_wake(s->wake_fd);
 }
 
-/* The oldest sent chunk, which the answer in hand must belong to. */
-static adxl_chunk_t *expect_answer(tcp_stream_t *s, adxl_chunk_kind_t kind) {
+/* What the oldest sent chunk awaits: the answer in hand must belong to it. Only this
+ * thread takes chunks off the sent list, so it stays the oldest until answered. */
+static tcp_awaited_t awaited(tcp_stream_t *s) {
+    tcp_awaited_t a = {0};
     pthread_mutex_lock(&s->lock);
     adxl_chunk_t *c = s->sent.head;
-    /* An answer to a frame still going out, or to another kind, is a broken peer. */
-    if (c && (c == s->tx_chunk || c->kind != kind || c->transport_tag != s->rx_frame.id)) c = NULL;
+    /* A frame still going out cannot be answered yet: type 0 refuses every answer. */
+    if (c && c != s->tx_chunk) {
+        a.type = c->kind == ADXL_CHUNK_WRITE  ? TCP_FRAME_ACK
+                 : c->kind == ADXL_CHUNK_READ ? TCP_FRAME_DATA
+                                              : TCP_FRAME_NOTIFY_ACK;
+        a.id = c->transport_tag;
+        a.bytes = c->bytes;
+    }
     pthread_mutex_unlock(&s->lock);
-    return c;
+    return a;
 }
 
 static void finish_answer(tcp_stream_t *s, adxl_status_t status) {
@@ -239,20 +248,14 @@ static void apply_regions(tcp_stream_t *s) {
 /* A whole header arrived: check it against what we sent. false: protocol error. */
 static bool on_header(tcp_stream_t *s) {
     tcp_frame_header_t *h = &s->rx_frame;
-    adxl_chunk_t *c;
+    tcp_awaited_t a = awaited(s);
+    if (!tcp_answer_header_check(h, &a)) return false;
     switch (h->type) {
-    case TCP_FRAME_PONG:
-        return true;
     case TCP_FRAME_ACK:
     case TCP_FRAME_NOTIFY_ACK:
-        c = expect_answer(s, h->type == TCP_FRAME_ACK ? ADXL_CHUNK_WRITE : ADXL_CHUNK_NOTIFY);
-        if (!c) return false;
         finish_answer(s, tcp_status_from_wire(h->count));
         return true;
     case TCP_FRAME_DATA:
-        c = expect_answer(s, ADXL_CHUNK_READ);
-        /* Exactly what we asked for, or nothing (a refusal): never more. */
-        if (!c || (h->length != c->bytes && h->length != 0)) return false;
         s->rx_left = h->length;
         s->rx_seg = 0;
         s->rx_seg_off = 0;
@@ -261,12 +264,11 @@ static bool on_header(tcp_stream_t *s) {
         return true;
     case TCP_FRAME_REGION_ADD:
     case TCP_FRAME_REGION_DEL:
-        if (h->count == 0 || h->count > TCP_MAX_ITEMS || h->length != 0) return false;
         s->rx_left = (uint64_t)h->count * TCP_ITEM_SIZE;
         s->rx_state = RX_REGIONS;
         return true;
-    default:
-        return false;
+    default: /* PONG */
+        return true;
     }
 }
 
@@ -334,9 +336,7 @@ static bool rx_progress(tcp_stream_t *s) {
             asked = TCP_TRAILER - s->rx_trailer_got;
             got = recv(s->fd, s->rx_trailer + s->rx_trailer_got, asked, MSG_DONTWAIT);
             if (got > 0 && (s->rx_trailer_got += (size_t)got) == TCP_TRAILER) {
-                adxl_status_t st = tcp_status_from_wire(tcp_get_u32(s->rx_trailer));
-                /* A refusal must carry a reason; "success" with no data is a broken peer. */
-                if (s->rx_frame.length == 0 && st == ADXL_SUCCESS) st = ADXL_FAILED;
+                adxl_status_t st = tcp_data_trailer_status(s->rx_trailer, s->rx_frame.length);
                 s->rx_state = RX_HEADER;
                 finish_answer(s, st);
             }

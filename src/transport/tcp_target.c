@@ -8,6 +8,7 @@
 #include "../log.h"
 #include "tcp_internal.h"
 #include "tcp_io.h"
+#include "tcp_parse.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -17,6 +18,17 @@
 
 #define SINK_BYTES (64u * 1024u)
 #define RXBUF_BYTES (64u * 1024u)
+/* Payload must move at least this much (or to the frame's end) every PeerTimeoutMs. */
+#define PROGRESS_BYTES (64u * 1024u)
+
+/*
+ * Time limits, so that a peer cannot hold a connection and its thread by sending (or
+ * reading) a byte now and then: the HELLO must be in within PeerTimeoutMs of the
+ * connection's start; a frame's header and its piece table or body within PeerTimeoutMs
+ * of its first byte; payload, in or out, must move PROGRESS_BYTES (or the rest of the
+ * frame) every PeerTimeoutMs; each answer, and the next frame's first byte, get
+ * PeerTimeoutMs (an idle initiator pings well within it).
+ */
 
 /*
  * Small frames are read with one recv into rxbuf (header, items and payload together);
@@ -28,6 +40,7 @@ typedef struct {
     adxl_registry_t *registry;
     bool allow_unregistered;
     uint64_t peer_timeout_ns;
+    uint64_t deadline;       /* when the step in progress gives up (see the limits above) */
     size_t rx_start, rx_end; /* unread bytes of rxbuf */
     uint8_t rxbuf[RXBUF_BYTES];
     uint8_t sink[SINK_BYTES];
@@ -56,8 +69,7 @@ static bool refill(target_ctx_t *t) {
             return true;
         }
         if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return false;
-        if (!tcp_io_wait(t->in->fd, POLLIN, t->in->transport->stop_fd, io_deadline(t)))
-            return false;
+        if (!tcp_io_wait(t->in->fd, POLLIN, t->in->transport->stop_fd, t->deadline)) return false;
     }
 }
 
@@ -69,22 +81,24 @@ static bool read_full(target_ctx_t *t, void *buf, size_t len) {
         len -= n;
         if (len == 0) return true;
         if (len >= RXBUF_BYTES / 2) /* large: no point staging it */
-            return tcp_io_read_full(t->in->fd, p, len, t->in->transport->stop_fd, io_deadline(t));
+            return tcp_io_read_full(t->in->fd, p, len, t->in->transport->stop_fd, t->deadline);
         if (!refill(t)) return false;
     }
 }
 
 static bool write_more(target_ctx_t *t, const void *buf, size_t len, bool more) {
-    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, io_deadline(t), more);
+    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, t->deadline, more);
 }
 
 static bool write_full(target_ctx_t *t, const void *buf, size_t len) {
     return write_more(t, buf, len, false);
 }
 
-/* more: the rest of the answer follows (DATA), so header and payload share segments. */
+/* Starts an answer. more: the rest of the answer follows (DATA), so header and payload
+ * share segments. */
 static bool send_header(target_ctx_t *t, uint16_t type, uint32_t count, uint64_t id,
                         uint64_t length, bool more) {
+    t->deadline = io_deadline(t);
     uint8_t buf[TCP_FRAME_HEADER];
     tcp_frame_header_t h = {.type = type, .count = count, .id = id, .length = length};
     tcp_frame_header_encode(buf, &h);
@@ -96,23 +110,16 @@ static bool discard(target_ctx_t *t, uint64_t len) {
     len -= take_buffered(t, NULL, len < RXBUF_BYTES ? (size_t)len : RXBUF_BYTES);
     while (len > 0) {
         size_t n = len < SINK_BYTES ? (size_t)len : SINK_BYTES;
+        t->deadline = io_deadline(t); /* SINK_BYTES == PROGRESS_BYTES */
         if (!read_full(t, t->sink, n)) return false;
         len -= n;
     }
     return true;
 }
 
-/* With the registry pinned: may a peer touch every piece from index `from` on? The
- * whole descriptor (the span) must lie inside one region, not just the piece. */
+/* With the registry pinned: may a peer touch every piece from index `from` on? */
 static bool items_allowed(target_ctx_t *t, uint32_t from, uint32_t count) {
-    if (t->allow_unregistered) return true;
-    for (uint32_t i = from; i < count; i++) {
-        const tcp_piece_t *p = &t->in->pieces[i];
-        if (!adxl_registry_contains_pinned(t->registry, (uintptr_t)p->span_addr,
-                                           (size_t)p->span_len))
-            return false;
-    }
-    return true;
+    return t->allow_unregistered || tcp_pieces_allowed(t->registry, t->in->pieces, from, count);
 }
 
 static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation) {
@@ -123,20 +130,12 @@ static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation) {
     return allowed;
 }
 
-/* Reads the item table and checks its shape; false: the peer is broken. */
-static bool read_items(target_ctx_t *t, const tcp_frame_header_t *h, uint64_t *total) {
-    if (h->count == 0 || h->count > TCP_MAX_ITEMS) return false;
-    if (!read_full(t, t->in->items, (size_t)h->count * TCP_PIECE_SIZE)) return false;
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < h->count; i++) {
-        tcp_piece_t *p = &t->in->pieces[i];
-        tcp_piece_decode(t->in->items + (size_t)i * TCP_PIECE_SIZE, p);
-        if (!tcp_piece_valid(p) || p->len > TCP_MAX_PAYLOAD || sum + p->len > TCP_MAX_PAYLOAD)
-            return false;
-        sum += p->len;
-    }
-    *total = sum;
-    return true;
+/* Reads the piece table (meta_len bytes, from tcp_request_header_check) and checks its
+ * shape; false: the peer is broken. */
+static bool read_items(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta_len,
+                       uint64_t *total) {
+    return read_full(t, t->in->items, meta_len) &&
+           tcp_pieces_decode(t->in->items, h->count, t->in->pieces, total);
 }
 
 /*
@@ -153,9 +152,11 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
     uint64_t item_off = 0;
     *alive = true;
     bool wait_first = false;
+    uint64_t progress = 0; /* bytes moved since the deadline was last pushed back */
+    t->deadline = io_deadline(t);
     while (item < count) {
         if (wait_first && !tcp_io_wait(in->fd, to_memory ? POLLIN : POLLOUT, in->transport->stop_fd,
-                                       io_deadline(t))) {
+                                       t->deadline)) {
             *alive = false;
             return ADXL_FAILED;
         }
@@ -199,6 +200,11 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
             return ADXL_FAILED;
         }
         wait_first = false; /* progress: try the socket again before polling */
+        progress += (uint64_t)done;
+        if (progress >= PROGRESS_BYTES) {
+            progress = 0;
+            t->deadline = io_deadline(t);
+        }
         for (uint64_t left = (uint64_t)done; left > 0;) {
             uint64_t len = in->pieces[item].len;
             uint64_t k = left < len - item_off ? left : len - item_off;
@@ -213,9 +219,9 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
     return status;
 }
 
-static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
+static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta_len) {
     uint64_t total;
-    if (!read_items(t, h, &total) || total != h->length) return false;
+    if (!read_items(t, h, meta_len, &total) || total != h->length) return false;
     uint64_t generation;
     bool allowed = check_items(t, h->count, &generation);
     adxl_status_t st = ADXL_PARAM_INVALID;
@@ -231,9 +237,9 @@ static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h) {
     return send_header(t, TCP_FRAME_ACK, st, h->id, 0, false);
 }
 
-static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
+static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta_len) {
     uint64_t total;
-    if (h->length != 0 || !read_items(t, h, &total)) return false;
+    if (!read_items(t, h, meta_len, &total)) return false;
     uint64_t generation;
     bool allowed = check_items(t, h->count, &generation);
     adxl_engine_count_served(t->engine, !allowed);
@@ -251,22 +257,16 @@ static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h) {
     return alive && write_full(t, trailer, sizeof(trailer));
 }
 
-static bool serve_notify(target_ctx_t *t, const tcp_frame_header_t *h) {
+static bool serve_notify(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta_len) {
     uint8_t body[TCP_NOTIFY_FIXED + 2 * ADXL_NOTIFY_MAX_LEN];
-    if (h->length < TCP_NOTIFY_FIXED || h->length > sizeof(body) ||
-        !read_full(t, body, (size_t)h->length))
+    tcp_notify_body_t n;
+    if (meta_len > sizeof(body) || !read_full(t, body, meta_len) ||
+        !tcp_notify_decode(body, meta_len, &n))
         return false;
-    uint32_t name_len = tcp_get_u32(body), msg_len = tcp_get_u32(body + 4);
-    if (name_len > ADXL_NOTIFY_MAX_LEN || msg_len > ADXL_NOTIFY_MAX_LEN ||
-        TCP_NOTIFY_FIXED + (uint64_t)name_len + msg_len != h->length)
-        return false;
-    const char *name = (const char *)body + TCP_NOTIFY_FIXED;
-    /* Embedded NULs would make the strings we hand out differ from what was sent. */
-    if (memchr(name, '\0', name_len + msg_len)) return false;
     adxl_status_t st =
         t->in->notify_source
-            ? adxl_notify_queue_push(adxl_engine_notifies(t->engine), t->in->notify_source, name,
-                                     name_len, name + name_len, msg_len)
+            ? adxl_notify_queue_push(adxl_engine_notifies(t->engine), t->in->notify_source, n.name,
+                                     n.name_len, n.msg, n.msg_len)
             : ADXL_FAILED;
     return send_header(t, TCP_FRAME_NOTIFY_ACK, st, h->id, 0, false);
 }
@@ -310,6 +310,7 @@ void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, 
 static bool await_frame(target_ctx_t *t) {
     tcp_inbound_t *in = t->in;
     uint64_t deadline = io_deadline(t);
+    t->deadline = deadline;
     for (;;) {
         if (!flush_updates(t)) return false;
         if (t->rx_start < t->rx_end) return true; /* the next frame is already here */
@@ -328,22 +329,25 @@ static bool await_frame(target_ctx_t *t) {
 static void serve(target_ctx_t *t) {
     for (;;) {
         uint8_t raw[TCP_FRAME_HEADER];
-        if (!await_frame(t) || !read_full(t, raw, sizeof(raw))) return;
+        if (!await_frame(t)) return;
+        t->deadline = io_deadline(t); /* for the header and its table or body */
+        if (!read_full(t, raw, sizeof(raw))) return;
         tcp_frame_header_t h;
         tcp_frame_header_decode(raw, &h);
-        bool ok;
-        switch (h.type) {
+        size_t meta_len = 0;
+        bool ok = tcp_request_header_check(&h, &meta_len);
+        switch (ok ? h.type : 0) {
         case TCP_FRAME_WRITE:
-            ok = serve_write(t, &h);
+            ok = serve_write(t, &h, meta_len);
             break;
         case TCP_FRAME_READ:
-            ok = serve_read(t, &h);
+            ok = serve_read(t, &h, meta_len);
             break;
         case TCP_FRAME_NOTIFY:
-            ok = serve_notify(t, &h);
+            ok = serve_notify(t, &h, meta_len);
             break;
         case TCP_FRAME_PING:
-            ok = h.length == 0 && send_header(t, TCP_FRAME_PONG, 0, h.id, 0, false);
+            ok = send_header(t, TCP_FRAME_PONG, 0, h.id, 0, false);
             break;
         default:
             ok = false;
@@ -361,12 +365,17 @@ static bool handshake(target_ctx_t *t) {
     tcp_inbound_t *in = t->in;
     uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
     tcp_hello_t hello;
+    t->deadline = io_deadline(t); /* the whole HELLO, from the connection's start */
     if (!read_full(t, buf, TCP_HELLO_FIXED)) return false;
     if (!tcp_hello_decode_fixed(buf, &hello)) {
         LOG_WARN("refused a connection: not an adxl peer of protocol version %u", TCP_WIRE_VERSION);
         return false;
     }
     if (!read_full(t, hello.name, hello.name_len)) return false;
+    if (!tcp_hello_name_valid(hello.name, hello.name_len)) {
+        LOG_WARN("refused a connection: its HELLO names no engine");
+        return false;
+    }
     hello.name[hello.name_len] = '\0';
 
     tcp_hello_ack_t ack = {.status = ADXL_SUCCESS};
@@ -388,6 +397,7 @@ static bool handshake(target_ctx_t *t) {
         in->publishes = true;
         pthread_mutex_unlock(&in->lock);
     }
+    t->deadline = io_deadline(t);
     if (!write_full(t, buf, len)) return false;
     if (hello.stream_index != 0) return true;
     /* What is registered now, in frames of up to TCP_MAX_ITEMS, then an empty frame
@@ -404,6 +414,7 @@ static bool handshake(target_ctx_t *t) {
         for (uint32_t i = 0; i < n; i++)
             tcp_item_encode(frame + TCP_FRAME_HEADER + (size_t)i * TCP_ITEM_SIZE,
                             regions[first + i].addr, regions[first + i].len);
+        t->deadline = io_deadline(t); /* each frame is at most 64 KiB */
         ok = write_full(t, frame, TCP_FRAME_HEADER + (size_t)n * TCP_ITEM_SIZE);
         if (n == 0) break;
         first += n;
@@ -420,13 +431,15 @@ void *tcp_inbound_main(void *arg) {
     if (t) {
         adxl_engine_t *engine = in->transport->engine;
         const adxl_config_t *config = in->transport->config;
-        *t = (target_ctx_t){
-            .in = in,
-            .engine = engine,
-            .registry = adxl_engine_registry(engine),
-            .allow_unregistered = config->allow_unregistered,
-            .peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS,
-        };
+        /* Field by field: a compound literal would zero the 128 KiB of buffers too, making
+         * every connection, idle ones included, cost that much resident memory. */
+        t->in = in;
+        t->engine = engine;
+        t->registry = adxl_engine_registry(engine);
+        t->allow_unregistered = config->allow_unregistered;
+        t->peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS;
+        t->deadline = 0;
+        t->rx_start = t->rx_end = 0;
         if (handshake(t)) serve(t);
         free(t);
     }

@@ -28,14 +28,14 @@ adxl_status_t adxl_transports_start(adxl_engine_t *engine, const adxl_engine_add
     bool with_shm = false;
     if (config->transport != ADXL_TRANSPORT_TCP) {
         shm->ops = &adxl_shm_transport;
-        adxl_status_t st =
-            have_facts
-                ? shm->ops->start(engine, listen_addr, engine->facts.shm_endpoint, &shm->instance)
-                : ADXL_UNSUPPORTED;
+        adxl_status_t st = have_facts ? shm->ops->start(engine, listen_addr,
+                                                        engine->facts.shm_endpoint, &shm->instance)
+                                      : ADXL_UNSUPPORTED;
         with_shm = st == ADXL_SUCCESS;
         if (!with_shm && config->transport == ADXL_TRANSPORT_SHM) {
             LOG_ERROR("Transport=shm: the shared-memory transport cannot start (%s)",
-                      have_facts ? adxl_status_str(st) : "/proc does not tell this host's identity");
+                      have_facts ? adxl_status_str(st)
+                                 : "/proc does not tell this host's identity");
             return st;
         }
         if (!with_shm) {

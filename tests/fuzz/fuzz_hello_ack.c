@@ -1,0 +1,53 @@
+/*
+ * HELLO_ACK, as an initiator reads it during connect: 12 fixed bytes, then the target's
+ * name. Acceptance must agree with the reference (magic, version, name length, and a
+ * success status for the connect to go on), and an accepted HELLO_ACK must encode back
+ * to exactly the bytes it came from. The bytes after it are read as a probe's answer,
+ * the target's host facts: accepted only with a NUL-terminated endpoint name, and then
+ * they must encode back to the same bytes.
+ */
+#include "fuzz.h"
+#include "fuzz_ref.h"
+#include "transport/tcp_parse.h"
+
+#include <adxl/adxl.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fuzz_quiet();
+    if (size < TCP_HELLO_ACK_FIXED) return 0; /* connect waits for more, then times out */
+    tcp_hello_ack_t a;
+    memset(&a, 0xEE, sizeof(a));
+    bool ok = tcp_hello_ack_decode_fixed(data, &a);
+    uint64_t name_len = ref_le(data + 6, 2);
+    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 1 && name_len <= 64;
+    FUZZ_CHECK(ok == ref_ok);
+    if (!ok) return 0;
+    FUZZ_CHECK(a.name_len == name_len && a.status == ref_le(data + 8, 4));
+    if (size < TCP_HELLO_ACK_FIXED + name_len) return 0;
+    memcpy(a.name, data + TCP_HELLO_ACK_FIXED, a.name_len);
+    /* Connect goes on only on success; any other value, known or not, fails it. */
+    bool accepted = a.status == ADXL_SUCCESS;
+    FUZZ_CHECK(accepted == (ref_le(data + 8, 4) == 0));
+
+    uint8_t again[TCP_HELLO_ACK_FIXED + TCP_HELLO_NAME_MAX];
+    size_t len = tcp_hello_ack_encode(again, &a);
+    FUZZ_CHECK(len == TCP_HELLO_ACK_FIXED + name_len && memcmp(again, data, len) == 0);
+
+    const uint8_t *facts = data + len;
+    if (size - len < TCP_FACTS_SIZE) return 0;
+    adxl_host_facts_t f;
+    memset(&f, 0xEE, sizeof(f));
+    bool facts_ok = tcp_facts_decode(facts, &f);
+    bool ref_facts_ok = memchr(facts + 40, 0, ADXL_SHM_ENDPOINT_MAX) != NULL;
+    FUZZ_CHECK(facts_ok == ref_facts_ok);
+    if (!facts_ok) return 0;
+    FUZZ_CHECK(f.pid_ns == ref_le(facts + 16, 8) && f.net_ns == ref_le(facts + 24, 8) &&
+               f.pid == ref_le(facts + 32, 4) && f.uid == ref_le(facts + 36, 4));
+    uint8_t back[TCP_FACTS_SIZE];
+    tcp_facts_encode(back, &f);
+    /* Bytes after the endpoint's NUL are not carried: compare up to it. */
+    size_t upto = 40 + strlen(f.shm_endpoint) + 1;
+    FUZZ_CHECK(memcmp(back, facts, upto) == 0);
+    return 0;
+}

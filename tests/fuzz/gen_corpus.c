@@ -1,0 +1,528 @@
+/*
+ * Writes the seed corpus of every fuzz target: small valid inputs, built with the
+ * engine's own encoders so they follow the wire format, and near-valid ones, each one
+ * rule away from valid. Seeds are named seed-*; inputs saved from crashes (crash-*,
+ * kept by hand) are left alone. Usage: fuzz_gen_corpus DIR (DIR/<target>/seed-*).
+ *   make fuzz-corpus   regenerates tests/fuzz/corpus
+ */
+#include "fuzz_arena.h"
+#include "transport/tcp_wire.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *root;
+static const char *target;
+static int failures;
+
+/* A growing byte buffer for one seed. */
+typedef struct {
+    uint8_t b[1 << 16];
+    size_t n;
+} seed_t;
+
+static void put(seed_t *s, const void *p, size_t n) {
+    if (s->n + n > sizeof(s->b)) {
+        fprintf(stderr, "seed too large\n");
+        exit(1);
+    }
+    memcpy(s->b + s->n, p, n);
+    s->n += n;
+}
+
+static void write_seed(const seed_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void write_seed(const seed_t *s, const char *fmt, ...) {
+    char name[128], path[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof(path), "%s/%s", root, target);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/%s/seed-%s", root, target, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f) != 0) {
+        perror(path);
+        failures++;
+    }
+}
+
+static void seed_str(const char *text, const char *name) {
+    seed_t s = {.n = 0};
+    put(&s, text, strlen(text));
+    write_seed(&s, "%s", name);
+}
+
+/* ------------------------------------------------------------------ handshake */
+
+static size_t hello(uint8_t *out, uint16_t index, uint16_t count, const char *name) {
+    tcp_hello_t h = {.stream_index = index, .stream_count = count, .link_id = 0x1122334455667788};
+    h.name_len = (uint16_t)strlen(name);
+    memcpy(h.name, name, h.name_len);
+    return tcp_hello_encode(out, &h);
+}
+
+static void gen_hello(void) {
+    target = "hello";
+    seed_t s;
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
+    write_seed(&s, "stream0");
+    s.n = hello(s.b, 3, 4, "[::1]:41234");
+    write_seed(&s, "stream3-v6");
+    s.n = hello(s.b, 0, 1, "10.0.0.2");
+    write_seed(&s, "client-only");
+    s.n = hello(s.b, 0, 1, "");
+    write_seed(&s, "no-name");
+    char longest[65];
+    memset(longest, 'a', 64);
+    longest[64] = '\0';
+    s.n = hello(s.b, 0, 16, longest);
+    write_seed(&s, "name-64");
+
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
+    s.b[0] ^= 1;
+    write_seed(&s, "bad-magic");
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
+    tcp_put_u16(s.b + 4, 2);
+    write_seed(&s, "bad-version");
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
+    tcp_put_u16(s.b + 10, 65);
+    write_seed(&s, "name-len-65");
+    s.n = hello(s.b, 4, 4, "127.0.0.1:41234");
+    write_seed(&s, "index-eq-count");
+    s.n = hello(s.b, 0, 0, "127.0.0.1:41234");
+    write_seed(&s, "probe");
+    s.n = hello(s.b, 1, 0, "127.0.0.1:41234");
+    write_seed(&s, "count-0-index-1");
+    s.n = hello(s.b, 0, 4, "127.0.0.1\n41234");
+    write_seed(&s, "name-newline");
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
+    s.b[TCP_HELLO_FIXED + 3] = '\0';
+    write_seed(&s, "name-nul");
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234") - 5;
+    write_seed(&s, "truncated-name");
+    s.n = TCP_HELLO_FIXED - 1;
+    write_seed(&s, "truncated-fixed");
+}
+
+static size_t hello_ack(uint8_t *out, uint32_t status, const char *name) {
+    tcp_hello_ack_t a = {.status = status};
+    a.name_len = (uint16_t)strlen(name);
+    memcpy(a.name, name, a.name_len);
+    return tcp_hello_ack_encode(out, &a);
+}
+
+static void gen_hello_ack(void) {
+    target = "hello_ack";
+    seed_t s;
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    write_seed(&s, "accepted");
+    s.n = hello_ack(s.b, ADXL_PARAM_INVALID, "[::1]:26000");
+    write_seed(&s, "refused");
+    s.n = hello_ack(s.b, 0xdeadbeef, "127.0.0.1:26000");
+    write_seed(&s, "unknown-status");
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    s.b[3] ^= 0x80;
+    write_seed(&s, "bad-magic");
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    tcp_put_u16(s.b + 4, 0);
+    write_seed(&s, "bad-version");
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    tcp_put_u16(s.b + 6, 0xffff);
+    write_seed(&s, "name-len-max");
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000") - 1;
+    write_seed(&s, "truncated");
+
+    /* A probe's answer: HELLO_ACK, then the host facts. */
+    adxl_host_facts_t f = {.pid_ns = 4026531836u, .net_ns = 4026531840u, .pid = 4242, .uid = 0};
+    for (int i = 0; i < 16; i++)
+        f.boot_id[i] = (uint8_t)(0x10 + i);
+    snprintf(f.shm_endpoint, sizeof(f.shm_endpoint), "adxl-shm.4242.0123456789abcdef");
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    tcp_facts_encode(s.b + s.n, &f);
+    s.n += TCP_FACTS_SIZE;
+    write_seed(&s, "probe-facts");
+    f.shm_endpoint[0] = '\0';
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    tcp_facts_encode(s.b + s.n, &f);
+    s.n += TCP_FACTS_SIZE;
+    write_seed(&s, "probe-facts-no-shm");
+    s.n -= 1;
+    memset(s.b + s.n - ADXL_SHM_ENDPOINT_MAX + 1, 'x', ADXL_SHM_ENDPOINT_MAX - 1);
+    s.b[s.n] = 'x';
+    s.n += 1;
+    write_seed(&s, "probe-facts-unterminated");
+}
+
+/* ------------------------------------------------------------------ target side */
+
+static void piece(seed_t *s, uint64_t addr, uint64_t len, uint64_t span, uint64_t span_len) {
+    uint8_t b[TCP_PIECE_SIZE];
+    tcp_piece_t p = {addr, len, span, span_len};
+    tcp_piece_encode(b, &p);
+    put(s, b, sizeof(b));
+}
+
+/* A piece that is its own span. */
+static void whole(seed_t *s, uint64_t addr, uint64_t len) {
+    piece(s, addr, len, addr, len);
+}
+
+#define RA fuzz_regions[0].addr
+#define RA_LEN fuzz_regions[0].len
+#define RB fuzz_regions[1].addr
+#define RC fuzz_regions[2].addr
+#define RC_LEN fuzz_regions[2].len
+#define RD fuzz_regions[3].addr
+
+static void gen_pieces(void) {
+    target = "pieces";
+    seed_t s;
+#define ONE(name, ...)                                                                             \
+    do {                                                                                           \
+        s.n = 0;                                                                                   \
+        piece(&s, __VA_ARGS__);                                                                    \
+        write_seed(&s, name);                                                                      \
+    } while (0)
+    ONE("region-a", RA, RA_LEN, RA, RA_LEN);
+    ONE("inside-span", RA + 100, 50, RA, RA_LEN);
+    ONE("region-c", RC, RC_LEN, RC, RC_LEN);
+    ONE("one-byte-d", RD, 1, RD, 1);
+    ONE("just-before-a", RA - 1, 1, RA - 1, 2);
+    ONE("just-after-a", RB + 0x1000, 1, RB + 0x1000, 1);
+    ONE("straddles-a-b", RB - 8, 16, RB - 8, 16);
+    ONE("straddles-c-end", RC + RC_LEN - 1, 2, RC + RC_LEN - 1, 2);
+    ONE("span-outside", RA, 16, RA - 16, 64);
+    ONE("outside-span", RA + 32, 64, RA, 64);
+    ONE("wraps", UINT64_MAX - 15, 32, UINT64_MAX - 15, 32);
+    ONE("ends-at-2-64", UINT64_MAX - 15, 16, UINT64_MAX - 15, 16);
+    ONE("span-wraps", RA, 16, RA, UINT64_MAX);
+    ONE("zero-len", RA, 0, RA, 16);
+    ONE("zero-addr", 0, 16, 0, 16);
+    ONE("len-max-payload-plus-1", RA, (1ull << 30) + 1, RA, (1ull << 30) + 1);
+    s.n = 0;
+    whole(&s, RA, 64);
+    whole(&s, RB, 64);
+    whole(&s, RC, RC_LEN);
+    whole(&s, RD, 1);
+    write_seed(&s, "four-regions");
+    s.n = 0;
+    whole(&s, RA, 64);
+    whole(&s, RA + RA_LEN, 1);
+    write_seed(&s, "second-outside");
+    s.n = 0;
+    whole(&s, RA, 1ull << 29);
+    whole(&s, RA, (1ull << 29) + 1);
+    write_seed(&s, "sum-over-max");
+    s.n = 0;
+    whole(&s, RA, 16);
+    put(&s, "trunc", 5);
+    write_seed(&s, "trailing-bytes");
+#undef ONE
+}
+
+static void notify_body(seed_t *s, uint32_t name_len, uint32_t msg_len, const char *name,
+                        const char *msg) {
+    uint8_t b[TCP_NOTIFY_FIXED];
+    tcp_put_u32(b, name_len);
+    tcp_put_u32(b + 4, msg_len);
+    put(s, b, sizeof(b));
+    put(s, name, strlen(name));
+    put(s, msg, strlen(msg));
+}
+
+static void gen_notify(void) {
+    target = "notify";
+    seed_t s = {.n = 0};
+    notify_body(&s, 8, 10, "kv_ready", "request 42");
+    write_seed(&s, "kv-ready");
+    s.n = 0;
+    notify_body(&s, 0, 0, "", "");
+    write_seed(&s, "empty");
+    static char big[ADXL_NOTIFY_MAX_LEN + 2];
+    memset(big, 'n', ADXL_NOTIFY_MAX_LEN);
+    s.n = 0;
+    notify_body(&s, ADXL_NOTIFY_MAX_LEN, ADXL_NOTIFY_MAX_LEN, big, big);
+    write_seed(&s, "longest");
+    memset(big, 'n', ADXL_NOTIFY_MAX_LEN + 1);
+    s.n = 0;
+    notify_body(&s, ADXL_NOTIFY_MAX_LEN + 1, 0, big, "");
+    write_seed(&s, "name-1025");
+    s.n = 0;
+    notify_body(&s, 8, 11, "kv_ready", "request 42");
+    write_seed(&s, "lengths-exceed-body");
+    s.n = 0;
+    notify_body(&s, 0xffffffffu, 10, "kv_ready", "request 42");
+    write_seed(&s, "name-len-wraps");
+    s.n = 0;
+    notify_body(&s, 8, 10, "kv_ready", "request 42");
+    s.b[TCP_NOTIFY_FIXED + 2] = 0;
+    write_seed(&s, "nul-in-name");
+    s.n = 4;
+    memset(s.b, 0, 4);
+    write_seed(&s, "short-body");
+}
+
+static void header(seed_t *s, uint16_t type, uint32_t count, uint64_t id, uint64_t length) {
+    uint8_t b[TCP_FRAME_HEADER];
+    tcp_frame_header_t h = {.type = type, .count = count, .id = id, .length = length};
+    tcp_frame_header_encode(b, &h);
+    put(s, b, sizeof(b));
+}
+
+static void fill(seed_t *s, uint8_t byte, size_t n) {
+    uint8_t b[4096];
+    memset(b, byte, sizeof(b));
+    while (n > 0) {
+        size_t k = n < sizeof(b) ? n : sizeof(b);
+        put(s, b, k);
+        n -= k;
+    }
+}
+
+static void gen_target_frames(void) {
+    target = "target_frames";
+    seed_t s = {.n = 0};
+    header(&s, TCP_FRAME_WRITE, 2, 1, 96);
+    whole(&s, RA + 8, 64);
+    whole(&s, RC, 32);
+    fill(&s, 0x11, 96);
+    header(&s, TCP_FRAME_READ, 1, 2, 0);
+    whole(&s, RA + 8, 64);
+    header(&s, TCP_FRAME_NOTIFY, 0, 3, TCP_NOTIFY_FIXED + 18);
+    notify_body(&s, 8, 10, "kv_ready", "request 42");
+    header(&s, TCP_FRAME_PING, 0, 4, 0);
+    write_seed(&s, "write-read-notify-ping");
+
+    s.n = 0;
+    header(&s, TCP_FRAME_WRITE, 1, 1, 16);
+    whole(&s, RB + 0x1000 - 8, 16);
+    fill(&s, 0x22, 16);
+    header(&s, TCP_FRAME_READ, 1, 2, 0);
+    whole(&s, RA - 4, 8);
+    header(&s, TCP_FRAME_PING, 0, 3, 0);
+    write_seed(&s, "refused-then-ping");
+
+    s.n = 0;
+    header(&s, TCP_FRAME_WRITE, 1, 1, RA_LEN);
+    whole(&s, RA, RA_LEN);
+    fill(&s, 0x33, 100);
+    write_seed(&s, "write-truncated-payload");
+
+    s.n = 0;
+    header(&s, TCP_FRAME_WRITE, 1, 1, 17);
+    whole(&s, RA, 16);
+    fill(&s, 0x44, 17);
+    write_seed(&s, "write-length-mismatch");
+
+    s.n = 0;
+    header(&s, TCP_FRAME_WRITE, 0, 1, 0);
+    write_seed(&s, "count-0");
+    s.n = 0;
+    header(&s, TCP_FRAME_READ, TCP_MAX_ITEMS + 1, 1, 0);
+    write_seed(&s, "count-4097");
+    s.n = 0;
+    header(&s, TCP_FRAME_READ, 1, 1, 8);
+    whole(&s, RA, 8);
+    write_seed(&s, "read-with-length");
+    s.n = 0;
+    header(&s, TCP_FRAME_WRITE, 0xffffffffu, 1, UINT64_MAX);
+    write_seed(&s, "counts-max");
+    s.n = 0;
+    header(&s, TCP_FRAME_PING, 0, 1, 1);
+    write_seed(&s, "ping-with-length");
+    s.n = 0;
+    header(&s, TCP_FRAME_ACK, 0, 1, 0);
+    write_seed(&s, "answer-type");
+    s.n = 0;
+    header(&s, 0xffff, 0, 1, 0);
+    write_seed(&s, "unknown-type");
+    s.n = 0;
+    header(&s, TCP_FRAME_NOTIFY, 0, 1, TCP_NOTIFY_FIXED + 2 * ADXL_NOTIFY_MAX_LEN + 1);
+    write_seed(&s, "notify-too-long");
+    s.n = 0;
+    header(&s, TCP_FRAME_READ, 1, 1, 0);
+    whole(&s, RD, 1);
+    s.n -= 3;
+    write_seed(&s, "truncated-table");
+}
+
+/* ------------------------------------------------------------------ initiator side */
+
+static void item(seed_t *s, uint64_t addr, uint64_t len) {
+    uint8_t b[TCP_ITEM_SIZE];
+    tcp_item_encode(b, addr, len);
+    put(s, b, sizeof(b));
+}
+
+static void trailer(seed_t *s, uint32_t status) {
+    uint8_t b[TCP_TRAILER];
+    tcp_put_u32(b, status);
+    put(s, b, sizeof(b));
+}
+
+/* The scene byte and requests: see fuzz_initiator_frames.c. */
+static void scene(seed_t *s, bool snapshot, bool going_out, const char *kinds, uint16_t read_len) {
+    uint8_t first = (uint8_t)((snapshot ? 0x80 : 0) | (going_out ? 0x40 : 0) | strlen(kinds));
+    put(s, &first, 1);
+    for (const char *k = kinds; *k; k++) {
+        uint8_t r[3] = {(uint8_t)(*k == 'W' ? 0 : *k == 'R' ? 1 : 2)};
+        tcp_put_u16(r + 1, (uint16_t)(read_len - 1));
+        put(s, r, sizeof(r));
+    }
+}
+
+static void gen_initiator_frames(void) {
+    target = "initiator_frames";
+    seed_t s = {.n = 0};
+    scene(&s, true, false, "WRN", 16);
+    header(&s, TCP_FRAME_REGION_ADD, 2, 0, 0);
+    item(&s, 0x10000, 0x1000);
+    item(&s, 0x20000, 0x2000);
+    header(&s, TCP_FRAME_REGION_ADD, 0, 0, 0);
+    header(&s, TCP_FRAME_ACK, 0, 1, 0);
+    header(&s, TCP_FRAME_DATA, 0, 2, 16);
+    fill(&s, 0x55, 16);
+    trailer(&s, 0);
+    header(&s, TCP_FRAME_PONG, 0, 0, 0);
+    header(&s, TCP_FRAME_REGION_DEL, 1, 0, 0);
+    item(&s, 0x10000, 0x1000);
+    header(&s, TCP_FRAME_NOTIFY_ACK, ADXL_RESOURCE_EXHAUSTED, 3, 0);
+    write_seed(&s, "snapshot-and-answers");
+
+    s.n = 0;
+    scene(&s, false, false, "RR", 64);
+    header(&s, TCP_FRAME_DATA, 0, 1, 0);
+    trailer(&s, ADXL_PARAM_INVALID);
+    header(&s, TCP_FRAME_DATA, 0, 2, 0);
+    trailer(&s, 0);
+    write_seed(&s, "refusals");
+
+    s.n = 0;
+    scene(&s, false, false, "R", 8);
+    header(&s, TCP_FRAME_DATA, 0, 1, 9);
+    fill(&s, 0x66, 13);
+    write_seed(&s, "data-too-long");
+    s.n = 0;
+    scene(&s, false, false, "W", 8);
+    header(&s, TCP_FRAME_ACK, 0, 2, 0);
+    write_seed(&s, "wrong-id");
+    s.n = 0;
+    scene(&s, false, false, "W", 8);
+    header(&s, TCP_FRAME_DATA, 0, 1, 0);
+    trailer(&s, 0);
+    write_seed(&s, "wrong-kind");
+    s.n = 0;
+    scene(&s, false, true, "W", 8);
+    header(&s, TCP_FRAME_ACK, 0, 1, 0);
+    write_seed(&s, "answer-while-sending");
+    s.n = 0;
+    scene(&s, false, false, "", 8);
+    header(&s, TCP_FRAME_ACK, 0, 0, 0);
+    write_seed(&s, "nothing-awaited");
+    s.n = 0;
+    scene(&s, false, false, "", 8);
+    header(&s, TCP_FRAME_REGION_ADD, 3, 0, 0);
+    item(&s, UINT64_MAX - 0xff, 0x1000);
+    item(&s, 0x1000, 0);
+    item(&s, 0x1000, 0x1000);
+    header(&s, TCP_FRAME_REGION_ADD, 1, 0, 0);
+    item(&s, 0x1800, 0x10);
+    header(&s, TCP_FRAME_REGION_DEL, 1, 0, 0);
+    item(&s, 0x1000, 0x1);
+    write_seed(&s, "regions-hostile");
+    s.n = 0;
+    scene(&s, false, false, "", 8);
+    header(&s, TCP_FRAME_REGION_DEL, 0, 0, 0);
+    write_seed(&s, "region-count-0");
+    s.n = 0;
+    scene(&s, true, false, "", 8);
+    header(&s, TCP_FRAME_REGION_DEL, 1, 0, 0);
+    item(&s, 0x1000, 0x1000);
+    write_seed(&s, "snapshot-wrong-type");
+    s.n = 0;
+    scene(&s, true, false, "", 8);
+    for (int i = 0; i < 3; i++) {
+        header(&s, TCP_FRAME_REGION_ADD, 1, 0, 0);
+        item(&s, 0x1000 * (uint64_t)(i + 1), 0x800);
+    }
+    write_seed(&s, "snapshot-unended");
+}
+
+/* ------------------------------------------------------------------ names and options */
+
+static void gen_engine_name(void) {
+    target = "engine_name";
+    static const char *const names[][2] = {
+        {"127.0.0.1:41234", "v4-port"},
+        {"127.0.0.1", "v4"},
+        {"0.0.0.0:0", "v4-any"},
+        {"255.255.255.255:65535", "v4-max"},
+        {"[::1]:41234", "v6-port"},
+        {"[::1]", "v6"},
+        {"[::ffff:10.0.0.1]:80", "v6-mapped"},
+        {"[1111:2222:3333:4444:5555:6666:7777:8888]:65535", "v6-longest"},
+        {"[0:0:0:0:0:0:0:1]:00080", "v6-not-canonical"},
+        {"1.2.3.4:65536", "port-too-big"},
+        {"1.2.3.4:", "port-empty"},
+        {"1.2.3.4:+80", "port-sign"},
+        {":80", "host-empty"},
+        {"localhost:80", "hostname"},
+        {"[::1", "v6-unclosed"},
+        {"[::1]x", "v6-trailing"},
+        {"::1", "v6-bare"},
+        {"[fe80::1%eth0]:1", "v6-scope"},
+        {"1.2.3.4:80:90", "two-colons"},
+        {"01.2.3.4:80", "v4-leading-zero"},
+        {"[1111:2222:3333:4444:5555:6666:7777:8888]:655350", "too-long"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        seed_str(names[i][0], names[i][1]);
+}
+
+static void gen_options(void) {
+    target = "options";
+    seed_str("adxl.BufferPool=4:8\nadxl.AutoConnect=1\nTransport=tcp", "common");
+    seed_str("BufferPool=0:0\nTcpStreams=16\nTcpSocketBufferKB=0", "pool-off");
+    seed_str("BufferPool=1024:1024\nRdmaTrafficClass=252\nRdmaServiceLevel=7", "maxima");
+    seed_str("HeartbeatIntervalMs=60000\nPeerTimeoutMs=100", "heartbeat-clamped");
+    seed_str("PeerTimeoutMs=3600000\nAllowUnregisteredMemory=1\nTransport=auto", "long-timeout");
+    seed_str("TcpSocketBufferKB=63", "sockbuf-63");
+    seed_str("RdmaTrafficClass=130", "traffic-class-odd");
+    seed_str("PeerTimeoutMs=4294967396", "u32-wrap");
+    seed_str("BufferPool=:8", "pool-no-num");
+    seed_str("BufferPool=99999999999999999999:1", "pool-huge");
+    seed_str("TcpStreams= 4", "leading-space");
+    seed_str("AutoConnect", "null-value");
+    seed_str("(null)=1", "null-key");
+    seed_str("adxl.NoSuchOption=1", "unknown-key");
+    seed_str("adxl.=1", "prefix-only");
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+        perror(root);
+        return 1;
+    }
+    gen_hello();
+    gen_hello_ack();
+    gen_pieces();
+    gen_notify();
+    gen_target_frames();
+    gen_initiator_frames();
+    gen_engine_name();
+    gen_options();
+    return failures ? 1 : 0;
+}
