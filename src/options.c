@@ -3,6 +3,8 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +103,33 @@ static bool parse_sockbuf(const char *text, uint32_t *out) {
     return true;
 }
 
+static bool parse_secret(const char *text, size_t len, adxl_auth_secret_t *out) {
+    if (len < ADXL_AUTH_SECRET_MIN || len > ADXL_AUTH_SECRET_MAX) return false;
+    memcpy(out->bytes, text, len);
+    out->len = len;
+    return true;
+}
+
+/* The whole file is the secret, less one trailing newline (what `echo` leaves). */
+static bool read_secret_file(const char *path, adxl_auth_secret_t *out) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[ADXL_AUTH_SECRET_MAX + 2];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        len += (size_t)n;
+        if (len == sizeof(buf)) break;
+    }
+    close(fd);
+    if (len > 0 && buf[len - 1] == '\n') len--;
+    bool ok = len <= ADXL_AUTH_SECRET_MAX && parse_secret(buf, len, out);
+    memset(buf, 0, sizeof(buf));
+    return ok;
+}
+
 static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char *value) {
     bool ok;
     if (strcmp(key, "BufferPool") == 0)
@@ -125,7 +154,27 @@ static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char 
         ok = parse_u32(value, 100, 3600000, &c->peer_timeout_ms);
     else if (strcmp(key, "AllowUnregisteredMemory") == 0)
         ok = parse_bool(value, &c->allow_unregistered);
-    else
+    else if (strcmp(key, "AllowedPeers") == 0)
+        ok = adxl_peer_filter_parse(value, &c->allowed_peers);
+    else if (strcmp(key, "AuthSecret") == 0 || strcmp(key, "AuthSecretFile") == 0) {
+        if (!adxl_auth_supported()) {
+            LOG_ERROR("option %s: this build has no HMAC (libcrypto was not found)", key);
+            return ADXL_UNSUPPORTED;
+        }
+        if (key[10] == '\0') {
+            ok = parse_secret(value, strlen(value), &c->auth);
+            /* The value is a secret: never echo it into the log. */
+            if (!ok)
+                return PARAM_INVALID("option AuthSecret: %d to %d bytes expected",
+                                     ADXL_AUTH_SECRET_MIN, ADXL_AUTH_SECRET_MAX);
+        } else {
+            ok = read_secret_file(value, &c->auth);
+            if (!ok)
+                return PARAM_INVALID("option AuthSecretFile: '%s' is not a readable file of %d to "
+                                     "%d bytes",
+                                     value, ADXL_AUTH_SECRET_MIN, ADXL_AUTH_SECRET_MAX);
+        }
+    } else
         return PARAM_INVALID("unknown option key '%s'", key);
     if (!ok) return PARAM_INVALID("option %s: malformed or out-of-range value '%s'", key, value);
     return ADXL_SUCCESS;

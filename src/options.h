@@ -2,6 +2,9 @@
 #ifndef ADXL_OPTIONS_H
 #define ADXL_OPTIONS_H
 
+#include "auth.h"
+#include "peer_filter.h"
+
 #include <adxl/adxl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,7 +35,9 @@ typedef struct {
     uint32_t tcp_sockbuf_kb; /* 0: kernel default */
     uint32_t heartbeat_ms;
     uint32_t peer_timeout_ms;
-    bool allow_unregistered; /* serve unregistered host memory as a target */
+    bool allow_unregistered;          /* serve unregistered host memory as a target */
+    adxl_auth_secret_t auth;          /* AuthSecret / AuthSecretFile; len 0: none */
+    adxl_peer_filter_t allowed_peers; /* AllowedPeers: who may connect over the network */
 } adxl_config_t;
 
 /* The defaults, with Transport and ShmPath taken from ADXL_TRANSPORT and ADXL_SHM_PATH in

@@ -210,6 +210,10 @@ static size_t put_piece(uint8_t *p, uint64_t addr, uint64_t len, uint64_t span, 
     return PIECE;
 }
 
+#define VERSION 2
+#define HELLO_FIXED 56
+#define ACK_FIXED 80
+
 static size_t put_hello(uint8_t *p, uint32_t magic, uint16_t version, uint16_t index,
                         uint16_t count, const char *name) {
     size_t n = strlen(name);
@@ -219,8 +223,10 @@ static size_t put_hello(uint8_t *p, uint32_t magic, uint16_t version, uint16_t i
     le(p + 8, count, 2);
     le(p + 10, n, 2);
     le(p + 12, 0x5eed, 8);
-    memcpy(p + 20, name, n);
-    return 20 + n;
+    le(p + 20, 0, 4);      /* flags: no shared secret */
+    memset(p + 24, 7, 32); /* nonce */
+    memcpy(p + HELLO_FIXED, name, n);
+    return HELLO_FIXED + n;
 }
 
 /* rcvbuf: a receive buffer size to set before connecting, or 0. */
@@ -289,9 +295,10 @@ static bool closed_by_target(int fd, int timeout_ms, size_t *extra) {
 /* HELLO and HELLO_ACK, and for stream 0 the region snapshot up to its empty frame. */
 static bool raw_handshake(int fd, uint16_t index, uint16_t count) {
     uint8_t buf[128];
-    size_t n = put_hello(buf, MAGIC, 1, index, count, "127.0.0.1:1");
-    if (!send_all(fd, buf, n) || !recv_all(fd, buf, 12, BOUND_MS)) return false;
-    if (get_le(buf, 4) != MAGIC || get_le(buf + 4, 2) != 1 || get_le(buf + 8, 4) != 0) return false;
+    size_t n = put_hello(buf, MAGIC, VERSION, index, count, "127.0.0.1:1");
+    if (!send_all(fd, buf, n) || !recv_all(fd, buf, ACK_FIXED, BOUND_MS)) return false;
+    if (get_le(buf, 4) != MAGIC || get_le(buf + 4, 2) != VERSION || get_le(buf + 8, 4) != 0)
+        return false;
     size_t name_len = get_le(buf + 6, 2);
     if (name_len > 64 || !recv_all(fd, buf, name_len, BOUND_MS)) return false;
     for (int frames = 0; index == 0; frames++) {
@@ -342,27 +349,30 @@ static void expect_dropped(const char *what, const uint8_t *bytes, size_t len, b
 
 static void round_handshake(void) {
     uint8_t b[256];
-    expect_dropped("wrong magic", b, put_hello(b, 0x4C445842u, 1, 0, 1, "127.0.0.1:1"), true);
-    expect_dropped("wrong version", b, put_hello(b, MAGIC, 2, 0, 1, "127.0.0.1:1"), true);
+    expect_dropped("wrong magic", b, put_hello(b, 0x4C445842u, VERSION, 0, 1, "127.0.0.1:1"), true);
+    expect_dropped("wrong version", b, put_hello(b, MAGIC, 1, 0, 1, "127.0.0.1:1"), true);
     expect_dropped("version 0", b, put_hello(b, MAGIC, 0, 0, 1, "127.0.0.1:1"), true);
-    expect_dropped("stream index = count", b, put_hello(b, MAGIC, 1, 4, 4, "127.0.0.1:1"), true);
-    expect_dropped("stream count 0, index 1", b, put_hello(b, MAGIC, 1, 1, 0, "127.0.0.1:1"), true);
+    expect_dropped("stream index = count", b, put_hello(b, MAGIC, VERSION, 4, 4, "127.0.0.1:1"),
+                   true);
+    expect_dropped("stream count 0, index 1", b, put_hello(b, MAGIC, VERSION, 1, 0, "127.0.0.1:1"),
+                   true);
     /* Count 0 with index 0 is a probe: HELLO_ACK and the host facts, then closed. */
     int fd = raw_connect();
     REQUIRE(fd >= 0);
-    size_t n0 = put_hello(b, MAGIC, 1, 0, 0, "127.0.0.1:1");
+    size_t n0 = put_hello(b, MAGIC, VERSION, 0, 0, "127.0.0.1:1");
     size_t extra = 0;
     CHECK(send_all(fd, b, n0));
     CHECK(closed_by_target(fd, BOUND_MS, &extra));
-    CHECK(extra >= 12 + 88 && extra <= 12 + 64 + 88);
+    CHECK(extra >= ACK_FIXED + 88 && extra <= ACK_FIXED + 64 + 88);
     close(fd);
-    expect_dropped("name with a newline", b, put_hello(b, MAGIC, 1, 0, 1, "1.2.3.4\n:1"), true);
-    size_t n = put_hello(b, MAGIC, 1, 0, 1, "127.0.0.1:1");
+    expect_dropped("name with a newline", b, put_hello(b, MAGIC, VERSION, 0, 1, "1.2.3.4\n:1"),
+                   true);
+    size_t n = put_hello(b, MAGIC, VERSION, 0, 1, "127.0.0.1:1");
     le(b + 10, 65, 2); /* name length over 64 */
     memset(b + n, 'x', 65);
-    expect_dropped("name length 65", b, 20 + 65, true);
+    expect_dropped("name length 65", b, HELLO_FIXED + 65, true);
     le(b + 10, 0xffff, 2);
-    expect_dropped("name length 65535", b, 20 + 65, true);
+    expect_dropped("name length 65535", b, HELLO_FIXED + 65, true);
     memset(b, 'G', 64); /* an HTTP client, say */
     expect_dropped("not adxl at all", b, 64, true);
 }
@@ -610,7 +620,7 @@ static void round_slowloris(void) {
     long before = threads();
     /* A HELLO a byte at a time: it must be complete within PeerTimeoutMs. */
     uint8_t hello[128];
-    size_t n = put_hello(hello, MAGIC, 1, 0, 1, "127.0.0.1:12345");
+    size_t n = put_hello(hello, MAGIC, VERSION, 0, 1, "127.0.0.1:12345");
     int fd = raw_connect();
     REQUIRE(fd >= 0);
     slow_sender("HELLO", fd, hello, n, 1);
@@ -749,8 +759,8 @@ static void round_idle(void) {
     struct pollfd *pfd = calloc((size_t)count, sizeof(*pfd));
     REQUIRE(fds && pfd);
     long threads_before = threads(), rss_before = rss_kib();
-    uint8_t hello[64];
-    size_t hello_len = put_hello(hello, MAGIC, 1, 0, 1, "127.0.0.1:1");
+    uint8_t hello[128];
+    size_t hello_len = put_hello(hello, MAGIC, VERSION, 0, 1, "127.0.0.1:1");
     uint64_t t0 = tu_now_ms();
     int opened = 0;
     for (int i = 0; i < count; i++) {

@@ -8,9 +8,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 awk '/^```c$/{on=1; next} /^```$/{if(on){exit}} on' "$src/README.md" >"$work/example.c"
 [ -s "$work/example.c" ] || { echo "no C example found in README.md"; echo "0 passed, 1 failed"; exit 1; }
+# The static library needs what adxl.pc lists as private: libcrypto when it was found.
+libs=(-lpthread)
+if grep -q "^Requires.private:.*libcrypto" "$build/adxl.pc"; then
+    read -r -a crypto <<<"$(pkg-config --libs libcrypto)"
+    libs+=("${crypto[@]}")
+fi
 # shellcheck disable=SC2086 # ADXL_SANITIZE_FLAGS is a list of flags
 "${CC:-cc}" -std=c11 -Wall -Wextra -Werror ${ADXL_SANITIZE_FLAGS:-} -I"$src/include" \
-    "$work/example.c" "$build/libadxl.a" -lpthread -o "$work/example"
+    "$work/example.c" "$build/libadxl.a" "${libs[@]}" -o "$work/example"
 out=$("$work/example")
 echo "$out"
 if grep -q "^write: SUCCESS, byte at 65536: k$" <<<"$out" && grep -q "^notify: kv_ready request 42$" <<<"$out"; then

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #define SHM_WIRE_MAGIC 0x4D485341u /* "ASHM" */
@@ -92,7 +93,13 @@ enum shm_msg_type {
     SHM_MSG_SNAPSHOT_END = 5, /* T->I: the regions registered at connect time were all sent */
     SHM_MSG_NOTIFY = 6,       /* I->T: arg0 id, arg1 name length; text = name then message */
     SHM_MSG_NOTIFY_ACK = 7,   /* T->I: arg0 id; status */
+    SHM_MSG_CHALLENGE = 8,    /* T->I, before HELLO_ACK when the target has an AuthSecret:
+                                 status, arg1..4 its nonce; text = its proof */
+    SHM_MSG_AUTH = 9,         /* I->T: text = the initiator's proof */
 };
+
+/* HELLO: arg0 flags (SHM_HELLO_FLAG_AUTH: the initiator holds a secret), arg1..4 nonce. */
+#define SHM_HELLO_FLAG_AUTH 1u
 
 #define SHM_FLAG_ALLOW_UNREGISTERED 1u /* the target serves any of its memory */
 #define SHM_TEXT_MAX (2u * ADXL_NOTIFY_MAX_LEN)
@@ -118,6 +125,14 @@ bool shm_msg_send(int fd, shm_msg_t *msg, const int *fds, int nfds, bool wait);
  * the caller owns; extra ones are closed. */
 bool shm_msg_recv(int fd, shm_msg_t *msg, int fds[SHM_MAX_FDS], bool *again);
 void shm_close_fds(int fds[SHM_MAX_FDS]);
+
+/* A nonce travels in arg[1..4] of HELLO and CHALLENGE. */
+static inline void shm_put_nonce(shm_msg_t *msg, const uint8_t nonce[32]) {
+    memcpy(&msg->arg[1], nonce, 32);
+}
+static inline void shm_get_nonce(const shm_msg_t *msg, uint8_t nonce[32]) {
+    memcpy(nonce, &msg->arg[1], 32);
+}
 
 /* ---- The transport (both roles) ---- */
 

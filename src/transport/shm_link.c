@@ -368,17 +368,62 @@ static adxl_status_t accept_ack(shm_link_t *link, const shm_msg_t *ack, int fds[
     return ADXL_SUCCESS;
 }
 
+/* With an AuthSecret on either side, the target's CHALLENGE comes before HELLO_ACK: we
+ * check its proof and answer with ours (src/auth.h). *msg is then the next message. */
+static adxl_status_t authenticate(shm_link_t *link, const uint8_t nonce[32], shm_msg_t *msg,
+                                  int fds[SHM_MAX_FDS], uint64_t deadline) {
+    const adxl_auth_secret_t *secret = &link->transport->config->auth;
+    const char *peer = adxl_peer_name(link->peer);
+    bool challenged = msg->type == SHM_MSG_CHALLENGE;
+    if (!challenged && secret->len == 0) return ADXL_SUCCESS;
+    if (!challenged) {
+        LOG_ERROR("%s does not authenticate itself; refused, since this engine has an AuthSecret",
+                  peer);
+        return ADXL_FAILED;
+    }
+    if (secret->len == 0) {
+        LOG_ERROR("%s requires authentication: set the same AuthSecret on this engine", peer);
+        return ADXL_FAILED;
+    }
+    uint8_t target_nonce[32];
+    shm_get_nonce(msg, target_nonce);
+    if (msg->text_len != ADXL_AUTH_PROOF_BYTES ||
+        !adxl_auth_check(secret, ADXL_AUTH_TARGET, nonce, target_nonce,
+                         (const uint8_t *)msg->text)) {
+        LOG_ERROR("%s could not prove it holds the shared secret (a different AuthSecret?)", peer);
+        return ADXL_FAILED;
+    }
+    shm_msg_t auth = {.type = SHM_MSG_AUTH, .text_len = ADXL_AUTH_PROOF_BYTES};
+    if (!adxl_auth_proof(secret, ADXL_AUTH_INITIATOR, nonce, target_nonce, (uint8_t *)auth.text) ||
+        !shm_msg_send(link->fd, &auth, NULL, 0, true))
+        return ADXL_FAILED;
+    shm_close_fds(fds);
+    adxl_status_t st = recv_wait(link, msg, fds, deadline);
+    if (st == ADXL_SUCCESS && msg->type == SHM_MSG_HELLO_ACK && msg->status != ADXL_SUCCESS)
+        LOG_ERROR("%s refused this engine's proof of the shared secret", peer);
+    return st;
+}
+
 static adxl_status_t handshake(shm_link_t *link, const adxl_host_facts_t *facts,
                                uint64_t deadline) {
     const char *name = adxl_engine_name(link->engine);
     shm_msg_t hello = {.type = SHM_MSG_HELLO, .text_len = (uint32_t)strlen(name)};
     memcpy(hello.text, name, hello.text_len);
+    uint8_t nonce[32];
+    if (!adxl_auth_nonce(nonce)) return ADXL_FAILED;
+    hello.arg[0] = link->transport->config->auth.len > 0 ? SHM_HELLO_FLAG_AUTH : 0;
+    shm_put_nonce(&hello, nonce);
     if (!wait_fd(link->fd, POLLOUT, deadline)) return ADXL_TIMEOUT;
     if (!shm_msg_send(link->fd, &hello, NULL, 0, false)) return ADXL_FAILED;
     shm_msg_t msg;
     int fds[SHM_MAX_FDS];
     adxl_status_t st = recv_wait(link, &msg, fds, deadline);
     if (st != ADXL_SUCCESS) return st;
+    st = authenticate(link, nonce, &msg, fds, deadline);
+    if (st != ADXL_SUCCESS) {
+        shm_close_fds(fds);
+        return st;
+    }
     st = accept_ack(link, &msg, fds, facts);
     shm_close_fds(fds);
     /* The regions registered now, then SNAPSHOT_END: the first transfer sees them. */

@@ -220,6 +220,56 @@ static bool create_shared(shm_inbound_t *in) {
     return in->alive_held;
 }
 
+/* With an AuthSecret, CHALLENGE out, AUTH in (src/auth.h); the HELLO_ACK that follows
+ * tells the initiator it passed. hello->text is the initiator's name, NUL-terminated. */
+static bool authenticate(shm_inbound_t *in, const shm_msg_t *hello, uint64_t deadline) {
+    const adxl_auth_secret_t *secret = &in->transport->config->auth;
+    bool offered = (hello->arg[0] & SHM_HELLO_FLAG_AUTH) != 0;
+    if (secret->len == 0) {
+        if (offered)
+            LOG_WARN("%s expects authentication, but this engine has no AuthSecret: it will "
+                     "refuse the link",
+                     hello->text);
+        return true;
+    }
+    uint8_t initiator_nonce[32], target_nonce[32];
+    shm_get_nonce(hello, initiator_nonce);
+    shm_msg_t ch = {.type = SHM_MSG_CHALLENGE,
+                    .text_len = ADXL_AUTH_PROOF_BYTES,
+                    .status = offered ? ADXL_SUCCESS : ADXL_FAILED};
+    if (!adxl_auth_nonce(target_nonce) ||
+        !adxl_auth_proof(secret, ADXL_AUTH_TARGET, initiator_nonce, target_nonce,
+                         (uint8_t *)ch.text))
+        return false;
+    shm_put_nonce(&ch, target_nonce);
+    if (!shm_msg_send(in->fd, &ch, NULL, 0, true)) return false;
+    if (!offered) {
+        LOG_WARN("refused %s: it offers no shared secret, and this engine has an AuthSecret",
+                 hello->text);
+        return false;
+    }
+    shm_msg_t msg;
+    int fds[SHM_MAX_FDS];
+    bool again;
+    for (;;) {
+        if (!wait_readable(in, deadline)) {
+            LOG_WARN("%s gave up during authentication (a different AuthSecret?)", hello->text);
+            return false;
+        }
+        if (shm_msg_recv(in->fd, &msg, fds, &again)) break;
+        if (!again) return false;
+    }
+    shm_close_fds(fds);
+    if (msg.type == SHM_MSG_AUTH && msg.text_len == ADXL_AUTH_PROOF_BYTES &&
+        adxl_auth_check(secret, ADXL_AUTH_INITIATOR, initiator_nonce, target_nonce,
+                        (const uint8_t *)msg.text))
+        return true;
+    LOG_WARN("refused %s: it could not prove it holds the shared secret", hello->text);
+    shm_msg_t no = {.type = SHM_MSG_HELLO_ACK, .status = ADXL_FAILED};
+    shm_msg_send(in->fd, &no, NULL, 0, true);
+    return false;
+}
+
 static bool handshake(shm_inbound_t *in) {
     shm_transport_t *t = in->transport;
     uint64_t deadline = adxl_now_ns() + (uint64_t)t->config->peer_timeout_ms * ADXL_NS_PER_MS;
@@ -236,10 +286,17 @@ static bool handshake(shm_inbound_t *in) {
         LOG_WARN("refused a shared-memory link: not an adxl HELLO");
         return false;
     }
+    msg.text[msg.text_len] = '\0';
+    for (uint32_t i = 0; i < msg.text_len; i++)
+        if (msg.text[i] <= ' ' || msg.text[i] >= 127) {
+            LOG_WARN("refused a shared-memory link: its HELLO names no engine");
+            return false;
+        }
     struct ucred cred;
     socklen_t cred_len = sizeof(cred);
     if (getsockopt(in->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0 || cred.pid <= 0)
         return false;
+    if (!authenticate(in, &msg, deadline)) return false;
     in->peer_pid = cred.pid;
     in->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
     /* A mapping cannot be taken back from a peer that ignores revocation; a peer of our
@@ -276,7 +333,6 @@ static bool handshake(shm_inbound_t *in) {
     if (ok) queue_out(in, &end, -1);
     pthread_mutex_unlock(&in->lock);
     if (ok) free(regions);
-    msg.text[msg.text_len] = '\0';
     LOG_INFO("accepted a shared-memory link from %s (pid %d)", msg.text, (int)in->peer_pid);
     return ok;
 }

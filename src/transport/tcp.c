@@ -60,12 +60,21 @@ static void reap_inbound(adxl_transport_t *t, bool all) {
 /* false: out of descriptors or memory, so the pending connection stays queued and the
  * listener stays readable; the caller must pause rather than spin on it. */
 static bool accept_one(adxl_transport_t *t) {
-    int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    struct sockaddr_storage from;
+    socklen_t from_len = sizeof(from);
+    int fd = accept4(t->listen_fd, (struct sockaddr *)&from, &from_len, SOCK_CLOEXEC);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
         LOG_WARN("cannot accept a connection: %s", strerror(errno));
         return false;
     }
     if (fd < 0) return true; /* the peer gave up already, or a signal: nothing queued */
+    if (!adxl_peer_filter_allows(&t->config->allowed_peers, (struct sockaddr *)&from)) {
+        char who[ADXL_NAME_MAX];
+        adxl_engine_name_format((struct sockaddr *)&from, false, who);
+        LOG_WARN("refused a connection from %s: not in AllowedPeers", who);
+        close(fd);
+        return true;
+    }
     tcp_io_tune(fd, t->config->tcp_sockbuf_kb);
     tcp_inbound_t *in = calloc(1, sizeof(*in));
     if (in) {
@@ -225,26 +234,74 @@ static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *it
     return ADXL_FAILED;
 }
 
-/* HELLO out, HELLO_ACK in, on a fresh connection. */
-static adxl_status_t handshake(int fd, const char *local_name, int index, int count,
-                               uint64_t link_id, uint64_t deadline) {
-    uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
-    tcp_hello_t hello = {
-        .stream_index = (uint16_t)index, .stream_count = (uint16_t)count, .link_id = link_id};
-    hello.name_len = (uint16_t)strlen(local_name);
-    memcpy(hello.name, local_name, hello.name_len);
-    size_t len = tcp_hello_encode(buf, &hello);
-    if (!tcp_io_write_full(fd, buf, len, -1, deadline, false))
-        return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
-    tcp_hello_ack_t ack;
-    if (!tcp_io_read_full(fd, buf, TCP_HELLO_ACK_FIXED, -1, deadline))
-        return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
-    if (!tcp_hello_ack_decode_fixed(buf, &ack) ||
-        !tcp_io_read_full(fd, ack.name, ack.name_len, -1, deadline) || ack.status != ADXL_SUCCESS) {
-        LOG_ERROR("the peer is not an adxl engine speaking protocol version %u", TCP_WIRE_VERSION);
+static adxl_status_t io_failure(uint64_t deadline) {
+    return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+}
+
+/* Both ends prove they hold the shared secret (src/auth.h): we check the target's proof
+ * from HELLO_ACK, send ours and wait for its verdict. */
+static adxl_status_t authenticate(int fd, const adxl_auth_secret_t *secret,
+                                  const tcp_hello_t *hello, const tcp_hello_ack_t *ack,
+                                  uint64_t deadline) {
+    bool mine = secret->len > 0, theirs = (ack->flags & TCP_HELLO_FLAG_AUTH) != 0;
+    if (!mine && !theirs) return ADXL_SUCCESS;
+    if (!mine) {
+        LOG_ERROR("%s requires authentication: set the same AuthSecret on this engine", ack->name);
+        return ADXL_FAILED;
+    }
+    if (!theirs) {
+        LOG_ERROR("%s does not authenticate itself; refused, since this engine has an AuthSecret",
+                  ack->name);
+        return ADXL_FAILED;
+    }
+    if (!adxl_auth_check(secret, ADXL_AUTH_TARGET, hello->nonce, ack->nonce, ack->proof)) {
+        LOG_ERROR("%s could not prove it holds the shared secret (a different AuthSecret?)",
+                  ack->name);
+        return ADXL_FAILED;
+    }
+    uint8_t proof[ADXL_AUTH_PROOF_BYTES], msg[TCP_AUTH_SIZE], ok[TCP_AUTH_OK_SIZE];
+    if (!adxl_auth_proof(secret, ADXL_AUTH_INITIATOR, hello->nonce, ack->nonce, proof))
+        return ADXL_FAILED;
+    tcp_auth_encode(msg, proof);
+    if (!tcp_io_write_full(fd, msg, sizeof(msg), -1, deadline, false) ||
+        !tcp_io_read_full(fd, ok, sizeof(ok), -1, deadline))
+        return io_failure(deadline);
+    uint32_t status;
+    if (!tcp_auth_ok_decode(ok, &status) || status != ADXL_SUCCESS) {
+        LOG_ERROR("%s refused this engine's proof of the shared secret", ack->name);
         return ADXL_FAILED;
     }
     return ADXL_SUCCESS;
+}
+
+/* HELLO out, HELLO_ACK in (and authentication, when either end has a secret), on a fresh
+ * connection. */
+static adxl_status_t handshake(int fd, const adxl_config_t *config, const char *local_name,
+                               int index, int count, uint64_t link_id, uint64_t deadline) {
+    uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
+    tcp_hello_t hello = {
+        .stream_index = (uint16_t)index, .stream_count = (uint16_t)count, .link_id = link_id};
+    hello.flags = config->auth.len > 0 ? TCP_HELLO_FLAG_AUTH : 0;
+    if (!adxl_auth_nonce(hello.nonce)) return ADXL_FAILED;
+    hello.name_len = (uint16_t)strlen(local_name);
+    memcpy(hello.name, local_name, hello.name_len);
+    size_t len = tcp_hello_encode(buf, &hello);
+    if (!tcp_io_write_full(fd, buf, len, -1, deadline, false)) return io_failure(deadline);
+    tcp_hello_ack_t ack;
+    if (!tcp_io_read_full(fd, buf, TCP_HELLO_ACK_FIXED, -1, deadline)) return io_failure(deadline);
+    if (!tcp_hello_ack_decode_fixed(buf, &ack) ||
+        !tcp_io_read_full(fd, ack.name, ack.name_len, -1, deadline)) {
+        LOG_ERROR("the peer is not an adxl engine speaking protocol version %u", TCP_WIRE_VERSION);
+        return ADXL_FAILED;
+    }
+    ack.name[ack.name_len] = '\0';
+    if (!tcp_hello_name_valid(ack.name, ack.name_len)) return ADXL_FAILED;
+    adxl_status_t st = authenticate(fd, &config->auth, &hello, &ack, deadline);
+    if (st == ADXL_SUCCESS && ack.status != ADXL_SUCCESS) {
+        LOG_ERROR("%s refused the connection", ack.name);
+        st = ADXL_FAILED;
+    }
+    return st;
 }
 
 static void tcp_destroy(adxl_link_t *link) {
@@ -277,7 +334,7 @@ static adxl_status_t tcp_probe(adxl_transport_t *t, const adxl_engine_addr_t *re
     int fd = -1;
     adxl_status_t st = tcp_io_connect(remote, 0, deadline, &fd);
     if (st != ADXL_SUCCESS) return st;
-    st = handshake(fd, adxl_engine_name(t->engine), 0, 0, 0, deadline);
+    st = handshake(fd, t->config, adxl_engine_name(t->engine), 0, 0, 0, deadline);
     uint8_t facts[TCP_FACTS_SIZE];
     if (st == ADXL_SUCCESS && !tcp_io_read_full(fd, facts, sizeof(facts), -1, deadline))
         st = adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
@@ -315,8 +372,8 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
         if (st == ADXL_SUCCESS)
             st = tcp_io_connect(remote, t->config->tcp_sockbuf_kb, deadline, &s->fd);
         if (st == ADXL_SUCCESS)
-            st =
-                handshake(s->fd, adxl_engine_name(t->engine), i, link->nstreams, link_id, deadline);
+            st = handshake(s->fd, t->config, adxl_engine_name(t->engine), i, link->nstreams,
+                           link_id, deadline);
         if (st == ADXL_SUCCESS && i == 0)
             st = read_region_snapshot(s->fd, peer, s->rx_regions, deadline);
     }

@@ -360,7 +360,23 @@ static void serve(target_ctx_t *t) {
     }
 }
 
-/* HELLO in, HELLO_ACK out; for stream 0 also what is registered now. */
+/* The initiator's proof of the shared secret, and our verdict on it. */
+static bool check_proof(target_ctx_t *t, const adxl_auth_secret_t *secret, const tcp_hello_t *hello,
+                        const tcp_hello_ack_t *ack) {
+    uint8_t msg[TCP_AUTH_SIZE], proof[ADXL_AUTH_PROOF_BYTES], verdict[TCP_AUTH_OK_SIZE];
+    if (!read_full(t, msg, sizeof(msg))) {
+        LOG_WARN("%s gave up during authentication (a different AuthSecret?)", hello->name);
+        return false;
+    }
+    bool ok = tcp_auth_decode(msg, proof) &&
+              adxl_auth_check(secret, ADXL_AUTH_INITIATOR, hello->nonce, ack->nonce, proof);
+    if (!ok) LOG_WARN("refused %s: it could not prove it holds the shared secret", hello->name);
+    tcp_auth_ok_encode(verdict, ok ? ADXL_SUCCESS : ADXL_FAILED);
+    return write_full(t, verdict, sizeof(verdict)) && ok;
+}
+
+/* HELLO in, HELLO_ACK out (then the proofs, with an AuthSecret); for stream 0 also what
+ * is registered now. */
 static bool handshake(target_ctx_t *t) {
     tcp_inbound_t *in = t->in;
     uint8_t buf[TCP_HELLO_FIXED + TCP_HELLO_NAME_MAX];
@@ -382,11 +398,37 @@ static bool handshake(target_ctx_t *t) {
     const char *name = adxl_engine_name(t->engine);
     ack.name_len = (uint16_t)strlen(name);
     memcpy(ack.name, name, ack.name_len);
+    const adxl_auth_secret_t *secret = &in->transport->config->auth;
+    bool authenticates = secret->len > 0;
+    if (authenticates) {
+        ack.flags = TCP_HELLO_FLAG_AUTH;
+        if (!adxl_auth_nonce(ack.nonce) ||
+            !adxl_auth_proof(secret, ADXL_AUTH_TARGET, hello.nonce, ack.nonce, ack.proof))
+            return false;
+        if (!(hello.flags & TCP_HELLO_FLAG_AUTH)) {
+            LOG_WARN("refused %s: it offers no shared secret, and this engine has an AuthSecret",
+                     hello.name);
+            ack.status = ADXL_FAILED;
+        }
+    } else if (hello.flags & TCP_HELLO_FLAG_AUTH) {
+        LOG_WARN("%s expects authentication, but this engine has no AuthSecret: it will refuse "
+                 "the link",
+                 hello.name);
+    }
     size_t len = tcp_hello_ack_encode(buf, &ack);
+    t->deadline = io_deadline(t);
+    if (ack.status != ADXL_SUCCESS) {
+        write_full(t, buf, len);
+        return false;
+    }
+    if (authenticates) {
+        if (!write_full(t, buf, len) || !check_proof(t, secret, &hello, &ack)) return false;
+        len = 0; /* sent */
+    }
     if (tcp_hello_is_probe(&hello)) {
         uint8_t facts[TCP_FACTS_SIZE];
         tcp_facts_encode(facts, adxl_engine_host_facts(t->engine));
-        if (write_full(t, buf, len)) write_full(t, facts, sizeof(facts));
+        if (len == 0 || write_full(t, buf, len)) write_full(t, facts, sizeof(facts));
         return false; /* a probe ends here */
     }
 
@@ -398,7 +440,7 @@ static bool handshake(target_ctx_t *t) {
         pthread_mutex_unlock(&in->lock);
     }
     t->deadline = io_deadline(t);
-    if (!write_full(t, buf, len)) return false;
+    if (len > 0 && !write_full(t, buf, len)) return false;
     if (hello.stream_index != 0) return true;
     /* What is registered now, in frames of up to TCP_MAX_ITEMS, then an empty frame
      * that ends the snapshot: the initiator's connect returns only after it. */

@@ -89,6 +89,8 @@ size_t tcp_hello_encode(uint8_t *out, const tcp_hello_t *h) {
     tcp_put_u16(out + 8, h->stream_count);
     tcp_put_u16(out + 10, h->name_len);
     tcp_put_u64(out + 12, h->link_id);
+    tcp_put_u32(out + 20, h->flags);
+    memcpy(out + 24, h->nonce, ADXL_AUTH_NONCE_BYTES);
     memcpy(out + TCP_HELLO_FIXED, h->name, h->name_len);
     return TCP_HELLO_FIXED + h->name_len;
 }
@@ -100,6 +102,8 @@ bool tcp_hello_decode_fixed(const uint8_t in[TCP_HELLO_FIXED], tcp_hello_t *h) {
     h->stream_count = tcp_get_u16(in + 8);
     h->name_len = tcp_get_u16(in + 10);
     h->link_id = tcp_get_u64(in + 12);
+    h->flags = tcp_get_u32(in + 20);
+    memcpy(h->nonce, in + 24, ADXL_AUTH_NONCE_BYTES);
     return h->magic == TCP_WIRE_MAGIC && h->version == TCP_WIRE_VERSION &&
            h->name_len <= TCP_HELLO_NAME_MAX &&
            (h->stream_index < h->stream_count || (h->stream_count == 0 && h->stream_index == 0));
@@ -110,6 +114,9 @@ size_t tcp_hello_ack_encode(uint8_t *out, const tcp_hello_ack_t *h) {
     tcp_put_u16(out + 4, TCP_WIRE_VERSION);
     tcp_put_u16(out + 6, h->name_len);
     tcp_put_u32(out + 8, h->status);
+    tcp_put_u32(out + 12, h->flags);
+    memcpy(out + 16, h->nonce, ADXL_AUTH_NONCE_BYTES);
+    memcpy(out + 48, h->proof, ADXL_AUTH_PROOF_BYTES);
     memcpy(out + TCP_HELLO_ACK_FIXED, h->name, h->name_len);
     return TCP_HELLO_ACK_FIXED + h->name_len;
 }
@@ -119,8 +126,31 @@ bool tcp_hello_ack_decode_fixed(const uint8_t in[TCP_HELLO_ACK_FIXED], tcp_hello
     h->version = tcp_get_u16(in + 4);
     h->name_len = tcp_get_u16(in + 6);
     h->status = tcp_get_u32(in + 8);
+    h->flags = tcp_get_u32(in + 12);
+    memcpy(h->nonce, in + 16, ADXL_AUTH_NONCE_BYTES);
+    memcpy(h->proof, in + 48, ADXL_AUTH_PROOF_BYTES);
     return h->magic == TCP_WIRE_MAGIC && h->version == TCP_WIRE_VERSION &&
            h->name_len <= TCP_HELLO_NAME_MAX;
+}
+
+void tcp_auth_encode(uint8_t out[TCP_AUTH_SIZE], const uint8_t proof[ADXL_AUTH_PROOF_BYTES]) {
+    tcp_put_u32(out, TCP_WIRE_MAGIC);
+    memcpy(out + 4, proof, ADXL_AUTH_PROOF_BYTES);
+}
+
+bool tcp_auth_decode(const uint8_t in[TCP_AUTH_SIZE], uint8_t proof[ADXL_AUTH_PROOF_BYTES]) {
+    memcpy(proof, in + 4, ADXL_AUTH_PROOF_BYTES);
+    return tcp_get_u32(in) == TCP_WIRE_MAGIC;
+}
+
+void tcp_auth_ok_encode(uint8_t out[TCP_AUTH_OK_SIZE], uint32_t status) {
+    tcp_put_u32(out, TCP_WIRE_MAGIC);
+    tcp_put_u32(out + 4, status);
+}
+
+bool tcp_auth_ok_decode(const uint8_t in[TCP_AUTH_OK_SIZE], uint32_t *status) {
+    *status = tcp_get_u32(in + 4);
+    return tcp_get_u32(in) == TCP_WIRE_MAGIC;
 }
 
 void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f) {

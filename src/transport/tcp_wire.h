@@ -6,6 +6,7 @@
 #ifndef ADXL_TCP_WIRE_H
 #define ADXL_TCP_WIRE_H
 
+#include "../auth.h"
 #include "../host_facts.h"
 
 #include <stdbool.h>
@@ -13,10 +14,13 @@
 #include <stdint.h>
 
 #define TCP_WIRE_MAGIC 0x4C445841u /* "ADXL" */
-#define TCP_WIRE_VERSION 1u
+#define TCP_WIRE_VERSION 2u
 
-#define TCP_HELLO_FIXED 20u     /* bytes before the name */
-#define TCP_HELLO_ACK_FIXED 12u /* bytes before the name */
+#define TCP_HELLO_FIXED 56u     /* bytes before the name */
+#define TCP_HELLO_ACK_FIXED 80u /* bytes before the name */
+#define TCP_AUTH_SIZE 36u       /* AUTH: magic, the initiator's proof */
+#define TCP_AUTH_OK_SIZE 8u     /* AUTH_OK: magic, status */
+#define TCP_HELLO_FLAG_AUTH 1u  /* this end holds a shared secret (AuthSecret) */
 #define TCP_HELLO_NAME_MAX 64u
 
 /* A probe's answer: HELLO_ACK, then the target's host facts in this many bytes. */
@@ -59,6 +63,8 @@ typedef struct {
     uint16_t stream_count;
     uint16_t name_len;
     uint64_t link_id;
+    uint32_t flags;
+    uint8_t nonce[ADXL_AUTH_NONCE_BYTES]; /* the initiator's, for authentication */
     char name[TCP_HELLO_NAME_MAX + 1];
 } tcp_hello_t;
 
@@ -67,6 +73,9 @@ typedef struct {
     uint16_t version;
     uint16_t name_len;
     uint32_t status;
+    uint32_t flags;
+    uint8_t nonce[ADXL_AUTH_NONCE_BYTES]; /* the target's */
+    uint8_t proof[ADXL_AUTH_PROOF_BYTES]; /* the target's, when it authenticates */
     char name[TCP_HELLO_NAME_MAX + 1];
 } tcp_hello_ack_t;
 
@@ -104,6 +113,12 @@ static inline bool tcp_hello_is_probe(const tcp_hello_t *h) {
 }
 size_t tcp_hello_ack_encode(uint8_t *out, const tcp_hello_ack_t *h);
 bool tcp_hello_ack_decode_fixed(const uint8_t in[TCP_HELLO_ACK_FIXED], tcp_hello_ack_t *h);
+
+void tcp_auth_encode(uint8_t out[TCP_AUTH_SIZE], const uint8_t proof[ADXL_AUTH_PROOF_BYTES]);
+/* False on a wrong magic. */
+bool tcp_auth_decode(const uint8_t in[TCP_AUTH_SIZE], uint8_t proof[ADXL_AUTH_PROOF_BYTES]);
+void tcp_auth_ok_encode(uint8_t out[TCP_AUTH_OK_SIZE], uint32_t status);
+bool tcp_auth_ok_decode(const uint8_t in[TCP_AUTH_OK_SIZE], uint32_t *status);
 
 void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f);
 /* False when the endpoint is not a NUL-terminated string. */

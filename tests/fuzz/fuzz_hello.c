@@ -19,12 +19,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool ok = tcp_hello_decode_fixed(data, &h);
     uint64_t name_len = ref_le(data + 10, 2), index = ref_le(data + 6, 2),
              count = ref_le(data + 8, 2);
-    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 1 && name_len <= 64 &&
+    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 2 && name_len <= 64 &&
                   ((count >= 1 && index < count) || (count == 0 && index == 0));
     FUZZ_CHECK(ok == ref_ok);
     if (!ok) return 0;
     FUZZ_CHECK(h.name_len == name_len && h.stream_index == index && h.stream_count == count &&
-               h.link_id == ref_le(data + 12, 8));
+               h.link_id == ref_le(data + 12, 8) && h.flags == ref_le(data + 20, 4) &&
+               memcmp(h.nonce, data + 24, 32) == 0);
     FUZZ_CHECK(tcp_hello_is_probe(&h) == (count == 0));
     if (size < TCP_HELLO_FIXED + name_len) return 0;
 

@@ -20,10 +20,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&a, 0xEE, sizeof(a));
     bool ok = tcp_hello_ack_decode_fixed(data, &a);
     uint64_t name_len = ref_le(data + 6, 2);
-    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 1 && name_len <= 64;
+    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 2 && name_len <= 64;
     FUZZ_CHECK(ok == ref_ok);
     if (!ok) return 0;
-    FUZZ_CHECK(a.name_len == name_len && a.status == ref_le(data + 8, 4));
+    FUZZ_CHECK(a.name_len == name_len && a.status == ref_le(data + 8, 4) &&
+               a.flags == ref_le(data + 12, 4) && memcmp(a.nonce, data + 16, 32) == 0 &&
+               memcmp(a.proof, data + 48, 32) == 0);
     if (size < TCP_HELLO_ACK_FIXED + name_len) return 0;
     memcpy(a.name, data + TCP_HELLO_ACK_FIXED, a.name_len);
     /* Connect goes on only on success; any other value, known or not, fails it. */

@@ -90,8 +90,12 @@ static void gen_hello(void) {
     s.b[0] ^= 1;
     write_seed(&s, "bad-magic");
     s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
-    tcp_put_u16(s.b + 4, 2);
+    tcp_put_u16(s.b + 4, 1); /* the version before authentication */
     write_seed(&s, "bad-version");
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
+    tcp_put_u32(s.b + 20, TCP_HELLO_FLAG_AUTH);
+    memset(s.b + 24, 0xA5, ADXL_AUTH_NONCE_BYTES);
+    write_seed(&s, "auth");
     s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
     tcp_put_u16(s.b + 10, 65);
     write_seed(&s, "name-len-65");
@@ -124,6 +128,10 @@ static void gen_hello_ack(void) {
     seed_t s;
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
     write_seed(&s, "accepted");
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    tcp_put_u32(s.b + 12, TCP_HELLO_FLAG_AUTH);
+    memset(s.b + 16, 0x5A, ADXL_AUTH_NONCE_BYTES + ADXL_AUTH_PROOF_BYTES);
+    write_seed(&s, "auth");
     s.n = hello_ack(s.b, ADXL_PARAM_INVALID, "[::1]:26000");
     write_seed(&s, "refused");
     s.n = hello_ack(s.b, 0xdeadbeef, "127.0.0.1:26000");
