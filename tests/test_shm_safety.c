@@ -13,7 +13,10 @@
  *    errors, never a signal, and a transfer after the death fails although the target's
  *    memory is still mapped here;
  *  - a target that frees registered memory without deregistering it: CMA fails cleanly
- *    (no SIGSEGV), the mapped path writes only into the orphaned block.
+ *    (no SIGSEGV), the mapped path writes only into the orphaned block;
+ *  - an initiator of another user (the kernel refuses it CMA, and the target gives it no
+ *    mapping) falls back to staging by itself, with exact data (needs root to switch
+ *    users; elsewhere the case says so and is not counted).
  * Transport=shm is forced here (this test is about that transport), whatever the
  * environment says.
  *
@@ -24,6 +27,7 @@
  */
 #include "xfer_common.h"
 
+#include <grp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/wait.h>
@@ -318,11 +322,90 @@ static void freed_without_deregister(void) {
     }
 }
 
+/* The child: drops to user nobody, waits for "NAME ADDR" on fd `in`, then writes 1 MiB
+ * into the target, reads it back, and exits 0 when the bytes and the path (staging only)
+ * were right. */
+static int other_user_child(int in) {
+    if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+        setresuid(65534, 65534, 65534) != 0)
+        return 10;
+    char line[256] = {0};
+    ssize_t n = read(in, line, sizeof(line) - 1);
+    char name[128];
+    unsigned long long addr;
+    if (n <= 0 || sscanf(line, "%127s %llx", name, &addr) != 2) return 11;
+    adxl_engine_t *e = tu_engine("127.0.0.1", NULL, 0);
+    if (!e || adxl_connect(e, name, 10000) != ADXL_SUCCESS) return 12;
+    uint8_t *buf = malloc(MIB), *back = malloc(MIB);
+    if (!buf || !back) return 13;
+    tu_fill(buf, MIB, 70);
+    if (xc_xfer1(e, name, ADXL_WRITE, buf, (uintptr_t)addr, MIB, 10000) != ADXL_SUCCESS ||
+        xc_xfer1(e, name, ADXL_READ, back, (uintptr_t)addr, MIB, 10000) != ADXL_SUCCESS)
+        return 14;
+    if (memcmp(buf, back, MIB) != 0) return 15;
+    adxl_stats_t s = xc_stats(e);
+    int rc = s.bytes_staged == 2 * MIB && s.bytes_mapped == 0 && s.bytes_cma == 0 ? 0 : 16;
+    adxl_engine_destroy(e);
+    return rc;
+}
+
+static pid_t other_user_pid = -1;
+static int other_user_pipe = -1;
+
+/* Forked before this process has engine threads; it waits for its orders. */
+static void other_user_start(void) {
+    if (geteuid() != 0) return;
+    int p[2];
+    REQUIRE(pipe(p) == 0);
+    other_user_pid = fork();
+    REQUIRE(other_user_pid >= 0);
+    if (other_user_pid == 0) {
+        close(p[1]);
+        _exit(other_user_child(p[0]));
+    }
+    close(p[0]);
+    other_user_pipe = p[1];
+}
+
+static void other_user_gets_staging(void) {
+    if (other_user_pid < 0) {
+        printf("-- initiator of another user: NOT RUN (switching users needs root)\n");
+        return;
+    }
+    printf("-- initiator of another user (nobody) against a target of root\n");
+    adxl_engine_t *t = tu_engine("127.0.0.1:0", NULL, 0);
+    REQUIRE(t != NULL);
+    uint8_t *region = xc_alloc(4 * MIB);
+    REQUIRE(region != NULL);
+    adxl_mem_handle_t h = xc_register(t, region, 4 * MIB);
+    REQUIRE(h != NULL);
+    char line[256];
+    int n = snprintf(line, sizeof(line), "%s %llx\n", adxl_local_engine(t),
+                     (unsigned long long)(uintptr_t)region);
+    REQUIRE(write(other_user_pipe, line, (size_t)n) == n);
+    close(other_user_pipe);
+    int status = 0;
+    REQUIRE(waitpid(other_user_pid, &status, 0) == other_user_pid);
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+    if (rc != 0) fprintf(stderr, "the other user's initiator ended with %d\n", rc);
+    CHECK(rc == 0);
+    XC_EXTERNALLY_ORDERED_BEGIN();
+    bool landed = tu_verify(region, MIB, 70);
+    XC_EXTERNALLY_ORDERED_END();
+    CHECK(landed);
+    printf("   CMA refused, no mapping given: 2 MiB staged, exact\n");
+    CHECK_STATUS(adxl_deregister_mem(t, h), ADXL_SUCCESS);
+    adxl_engine_destroy(t);
+    adxl_free_mem(region);
+}
+
 int main(void) {
-    killed_mid_copy(); /* first: fork before this process has engine threads */
+    other_user_start(); /* forks, like the next one, before there are engine threads */
+    killed_mid_copy();
     forced_paths();
     partial_block_not_mapped();
     deregister_under_writes();
     freed_without_deregister();
+    other_user_gets_staging();
     return tu_finish();
 }
