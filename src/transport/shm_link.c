@@ -8,6 +8,7 @@
 #include "../clock.h"
 #include "../log.h"
 #include "shm_internal.h"
+#include "shm_parse.h"
 #include "thread_util.h"
 
 #include <errno.h>
@@ -72,9 +73,8 @@ static uint8_t *map_block(int fd, uint64_t len, uint64_t block_len) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     struct stat st;
     int seals = fcntl(fd, F_GET_SEALS);
-    if (block_len == 0 || block_len % page != 0 || len > block_len || block_len - len >= page ||
-        seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(fd, &st) != 0 ||
-        (uint64_t)st.st_size < block_len)
+    if (!shm_block_shape_valid(len, block_len, page) || seals < 0 || !(seals & F_SEAL_SHRINK) ||
+        fstat(fd, &st) != 0 || (uint64_t)st.st_size < block_len)
         return NULL;
     void *p = mmap(NULL, (size_t)block_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     return p == MAP_FAILED ? NULL : p;
@@ -82,8 +82,7 @@ static uint8_t *map_block(int fd, uint64_t len, uint64_t block_len) {
 
 static void mirror_add(shm_link_t *link, const shm_msg_t *msg, int fd) {
     uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2], gen = msg->arg[3];
-    if (len == 0 || addr + len < addr || slot >= SHM_MAX_REGIONS || gen == 0 || gen > UINT32_MAX)
-        return;
+    if (!shm_region_add_valid(msg)) return;
     uint8_t *map = fd >= 0 ? map_block(fd, len, msg->arg[4]) : NULL;
     pthread_rwlock_wrlock(&link->view_lock);
     bool ok = link->nmirror < SHM_MAX_REGIONS;

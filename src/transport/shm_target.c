@@ -8,6 +8,7 @@
 #include "../log.h"
 #include "../malloc_mem.h"
 #include "shm_internal.h"
+#include "shm_parse.h"
 #include "thread_util.h"
 
 #include <errno.h>
@@ -282,16 +283,11 @@ static bool handshake(shm_inbound_t *in) {
         if (!again) return false;
     }
     shm_close_fds(fds); /* a HELLO carries none */
-    if (msg.type != SHM_MSG_HELLO || msg.text_len == 0 || msg.text_len > ADXL_NAME_MAX - 1) {
-        LOG_WARN("refused a shared-memory link: not an adxl HELLO");
+    if (msg.type != SHM_MSG_HELLO || !shm_hello_valid(&msg)) {
+        LOG_WARN("refused a shared-memory link: not an adxl HELLO naming an engine");
         return false;
     }
     msg.text[msg.text_len] = '\0';
-    for (uint32_t i = 0; i < msg.text_len; i++)
-        if (msg.text[i] <= ' ' || msg.text[i] >= 127) {
-            LOG_WARN("refused a shared-memory link: its HELLO names no engine");
-            return false;
-        }
     struct ucred cred;
     socklen_t cred_len = sizeof(cred);
     if (getsockopt(in->fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) != 0 || cred.pid <= 0)
@@ -339,27 +335,15 @@ static bool handshake(shm_inbound_t *in) {
 
 /* ---- Serving ---- */
 
-static bool piece_valid(const shm_piece_t *p) {
-    return p->len > 0 && p->addr != 0 && p->addr + p->len > p->addr && p->span_addr != 0 &&
-           p->span_addr + p->span_len > p->span_addr && p->addr >= p->span_addr &&
-           p->addr + p->len <= p->span_addr + p->span_len;
-}
-
 /* One POSTED slot. The request is copied out of shared memory before it is checked: the
  * initiator could rewrite it between the check and the copy otherwise. */
 static void serve_slot(shm_inbound_t *in, uint32_t index, shm_piece_t *pieces) {
     shm_slot_t *slot = &in->shared->slots[index];
     uint32_t op = slot->op, n = slot->npieces;
     adxl_status_t st = ADXL_PARAM_INVALID;
-    bool shape_ok = (op == SHM_OP_WRITE || op == SHM_OP_READ) && n >= 1 && n <= SHM_SLOT_PIECES;
     uint64_t total = 0;
-    if (shape_ok) {
-        memcpy(pieces, slot->pieces, (size_t)n * sizeof(*pieces));
-        for (uint32_t i = 0; shape_ok && i < n; i++) {
-            shape_ok = piece_valid(&pieces[i]) && pieces[i].len <= SHM_SLOT_BYTES - total;
-            if (shape_ok) total += pieces[i].len;
-        }
-    }
+    if (n >= 1 && n <= SHM_SLOT_PIECES) memcpy(pieces, slot->pieces, (size_t)n * sizeof(*pieces));
+    bool shape_ok = shm_slot_request_valid(op, n, pieces, &total);
     adxl_engine_t *engine = in->transport->engine;
     if (shape_ok) {
         adxl_registry_t *reg = adxl_engine_registry(engine);
@@ -428,12 +412,8 @@ static bool flush_out(shm_inbound_t *in, bool *blocked) {
 }
 
 static bool serve_notify(shm_inbound_t *in, const shm_msg_t *msg) {
-    uint64_t name_len = msg->arg[1];
-    if (name_len > ADXL_NOTIFY_MAX_LEN || name_len > msg->text_len ||
-        msg->text_len - name_len > ADXL_NOTIFY_MAX_LEN)
-        return false;
-    /* Embedded NULs would make the strings we hand out differ from what was sent. */
-    if (memchr(msg->text, '\0', msg->text_len)) return false;
+    size_t name_len;
+    if (!shm_notify_valid(msg, &name_len)) return false;
     adxl_status_t st = adxl_notify_queue_push(
         adxl_engine_notifies(in->transport->engine), in->notify_source, msg->text, (size_t)name_len,
         msg->text + name_len, msg->text_len - (size_t)name_len);

@@ -5,6 +5,7 @@
  * another build. Everything received is checked here before anyone uses it.
  */
 #include "shm_internal.h"
+#include "shm_parse.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -46,12 +47,6 @@ bool shm_msg_send(int fd, shm_msg_t *msg, const int *fds, int nfds, bool wait) {
     }
 }
 
-static bool header_valid(const shm_msg_t *msg, size_t got) {
-    return got >= SHM_MSG_FIXED && msg->magic == SHM_WIRE_MAGIC &&
-           msg->version == SHM_WIRE_VERSION && msg->text_len <= SHM_TEXT_MAX &&
-           got == SHM_MSG_FIXED + msg->text_len;
-}
-
 bool shm_msg_recv(int fd, shm_msg_t *msg, int fds[SHM_MAX_FDS], bool *again) {
     for (int i = 0; i < SHM_MAX_FDS; i++)
         fds[i] = -1;
@@ -88,7 +83,7 @@ bool shm_msg_recv(int fd, shm_msg_t *msg, int fds[SHM_MAX_FDS], bool *again) {
                 close(d);
         }
     }
-    if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !header_valid(msg, (size_t)n)) {
+    if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !shm_msg_valid(msg, (size_t)n)) {
         shm_close_fds(fds);
         errno = EPROTO;
         return false;

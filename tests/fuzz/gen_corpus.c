@@ -6,6 +6,7 @@
  *   make fuzz-corpus   regenerates tests/fuzz/corpus
  */
 #include "fuzz_arena.h"
+#include "transport/shm_parse.h"
 #include "transport/tcp_wire.h"
 
 #include <errno.h>
@@ -514,6 +515,79 @@ static void gen_options(void) {
     seed_str("adxl.=1", "prefix-only");
 }
 
+/* ------------------------------------------------------------------ shm */
+
+static void shm_packet(const shm_msg_t *msg, const char *name) {
+    seed_t s = {.n = 0};
+    uint8_t mode = 0;
+    put(&s, &mode, 1);
+    put(&s, msg, SHM_MSG_FIXED + msg->text_len);
+    write_seed(&s, "%s", name);
+}
+
+static void shm_slot(uint32_t op, uint32_t n, const shm_piece_t *pieces, uint32_t count,
+                     const char *name) {
+    seed_t s = {.n = 0};
+    uint8_t mode = 1;
+    put(&s, &mode, 1);
+    put(&s, &op, 4);
+    put(&s, &n, 4);
+    put(&s, pieces, count * sizeof(*pieces));
+    write_seed(&s, "%s", name);
+}
+
+static void gen_shm_messages(void) {
+    target = "shm_messages";
+    shm_msg_t m = {.magic = SHM_WIRE_MAGIC, .version = SHM_WIRE_VERSION, .type = SHM_MSG_HELLO};
+    m.text_len = 15;
+    memcpy(m.text, "127.0.0.1:4000", 15);
+    m.text[14] = '0';
+    shm_packet(&m, "hello");
+    m.text[3] = '\n';
+    shm_packet(&m, "hello-newline");
+    m.version = 9;
+    shm_packet(&m, "bad-version");
+    m = (shm_msg_t){.magic = SHM_WIRE_MAGIC,
+                    .version = SHM_WIRE_VERSION,
+                    .type = SHM_MSG_NOTIFY,
+                    .arg = {1, 4},
+                    .text_len = 9};
+    memcpy(m.text, "kv_ready!", 9);
+    shm_packet(&m, "notify");
+    m.arg[1] = 10;
+    shm_packet(&m, "notify-name-too-long");
+    m.arg[1] = 4;
+    m.text[2] = '\0';
+    shm_packet(&m, "notify-nul");
+    m = (shm_msg_t){.magic = SHM_WIRE_MAGIC,
+                    .version = SHM_WIRE_VERSION,
+                    .type = SHM_MSG_REGION_ADD,
+                    .arg = {0x10000000, 1 << 20, 3, 7, 1 << 20}};
+    shm_packet(&m, "region-add");
+    m.arg[1] = UINT64_MAX;
+    shm_packet(&m, "region-add-wraps");
+    m.arg[1] = 1 << 20;
+    m.arg[4] = (1 << 20) + 4096;
+    shm_packet(&m, "region-add-block-too-long");
+    m.arg[2] = SHM_MAX_REGIONS;
+    shm_packet(&m, "region-add-slot-out");
+
+    shm_piece_t p[3] = {{0x10000000, 4096, 0x10000000, 8192},
+                        {0x10001000, 4096, 0x10000000, 8192},
+                        {0x20000000, 100, 0x20000000, 100}};
+    shm_slot(SHM_OP_WRITE, 3, p, 3, "slot-write");
+    shm_slot(SHM_OP_READ, 2, p, 2, "slot-read");
+    shm_slot(7, 1, p, 1, "slot-bad-op");
+    shm_slot(SHM_OP_WRITE, 0, p, 0, "slot-no-pieces");
+    shm_slot(SHM_OP_WRITE, SHM_SLOT_PIECES + 1, p, 3, "slot-too-many");
+    shm_piece_t out[1] = {{0x10002000, 4096, 0x10000000, 8192}};
+    shm_slot(SHM_OP_WRITE, 1, out, 1, "slot-outside-span");
+    shm_piece_t big[1] = {{0x10000000, SHM_SLOT_BYTES + 1, 0x10000000, SHM_SLOT_BYTES + 1}};
+    shm_slot(SHM_OP_READ, 1, big, 1, "slot-too-big");
+    shm_piece_t wrap[1] = {{UINT64_MAX - 10, 100, UINT64_MAX - 10, 100}};
+    shm_slot(SHM_OP_WRITE, 1, wrap, 1, "slot-wraps");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
@@ -532,5 +606,6 @@ int main(int argc, char **argv) {
     gen_initiator_frames();
     gen_engine_name();
     gen_options();
+    gen_shm_messages();
     return failures ? 1 : 0;
 }

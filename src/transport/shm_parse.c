@@ -1,0 +1,54 @@
+#include "shm_parse.h"
+
+#include <string.h>
+
+bool shm_msg_valid(const shm_msg_t *msg, size_t got) {
+    return got >= SHM_MSG_FIXED && got <= sizeof(*msg) && msg->magic == SHM_WIRE_MAGIC &&
+           msg->version == SHM_WIRE_VERSION && msg->text_len <= SHM_TEXT_MAX &&
+           got == SHM_MSG_FIXED + msg->text_len;
+}
+
+bool shm_hello_valid(const shm_msg_t *msg) {
+    if (msg->text_len == 0 || msg->text_len > ADXL_NAME_MAX - 1) return false;
+    for (uint32_t i = 0; i < msg->text_len; i++)
+        if (msg->text[i] <= ' ' || msg->text[i] >= 127) return false;
+    return true;
+}
+
+bool shm_notify_valid(const shm_msg_t *msg, size_t *name_len) {
+    uint64_t n = msg->arg[1];
+    if (msg->text_len > SHM_TEXT_MAX || n > ADXL_NOTIFY_MAX_LEN || n > msg->text_len ||
+        msg->text_len - n > ADXL_NOTIFY_MAX_LEN)
+        return false;
+    if (memchr(msg->text, '\0', msg->text_len)) return false;
+    *name_len = (size_t)n;
+    return true;
+}
+
+bool shm_region_add_valid(const shm_msg_t *msg) {
+    uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2], gen = msg->arg[3];
+    return len > 0 && addr + len > addr && slot < SHM_MAX_REGIONS && gen != 0 && gen <= UINT32_MAX;
+}
+
+bool shm_block_shape_valid(uint64_t len, uint64_t block_len, size_t page) {
+    return block_len != 0 && block_len % page == 0 && len <= block_len && block_len - len < page;
+}
+
+static bool piece_valid(const shm_piece_t *p) {
+    return p->len > 0 && p->addr != 0 && p->addr + p->len > p->addr && p->span_addr != 0 &&
+           p->span_addr + p->span_len > p->span_addr && p->addr >= p->span_addr &&
+           p->addr + p->len <= p->span_addr + p->span_len;
+}
+
+bool shm_slot_request_valid(uint32_t op, uint32_t npieces, const shm_piece_t *pieces,
+                            uint64_t *total) {
+    if ((op != SHM_OP_WRITE && op != SHM_OP_READ) || npieces < 1 || npieces > SHM_SLOT_PIECES)
+        return false;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < npieces; i++) {
+        if (!piece_valid(&pieces[i]) || pieces[i].len > SHM_SLOT_BYTES - sum) return false;
+        sum += pieces[i].len;
+    }
+    *total = sum;
+    return true;
+}
