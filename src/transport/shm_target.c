@@ -282,8 +282,9 @@ static bool handshake(shm_inbound_t *in) {
         if (shm_msg_recv(in->fd, &msg, fds, &again)) break;
         if (!again) return false;
     }
-    shm_close_fds(fds); /* a HELLO carries none */
-    if (msg.type != SHM_MSG_HELLO || !shm_hello_valid(&msg)) {
+    bool had_fds = fds[0] >= 0; /* a HELLO carries none */
+    shm_close_fds(fds);
+    if (had_fds || msg.type != SHM_MSG_HELLO || !shm_hello_valid(&msg)) {
         LOG_WARN("refused a shared-memory link: not an adxl HELLO naming an engine");
         return false;
     }
