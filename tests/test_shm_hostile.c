@@ -60,6 +60,19 @@
 #define SANITIZED 0
 #endif
 #define RSS_BOUND_KIB(mib) ((long)(mib)*1024 * (SANITIZED ? 8 : 1))
+/* ThreadSanitizer's memory per thread is large and varies with the machine (1000 idle
+ * threads took +205 MiB in one run and +385 MiB in another): RSS is reported there, not
+ * bounded, as the soak test does under sanitizers. */
+#if defined(__SANITIZE_THREAD__)
+#define RSS_BOUNDED 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RSS_BOUNDED 0
+#endif
+#endif
+#ifndef RSS_BOUNDED
+#define RSS_BOUNDED 1
+#endif
 
 static adxl_engine_t *target, *legit;
 static char target_name[128];
@@ -90,14 +103,26 @@ static long threads(void) {
     return status_field("Threads");
 }
 
+/* The descriptors of the kinds the engine opens: sockets, eventfds, memfds. Pipes are
+ * left out: a sanitizer's runtime keeps a pipe pair to its symbolizer once it has had
+ * something to symbolize, which is not the engine's. */
 static long open_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     if (!d) return -1;
     long n = 0;
-    while (readdir(d))
-        n++;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], link[256];
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, link, sizeof(link) - 1);
+        if (len <= 0) continue;
+        link[len] = '\0';
+        if (strncmp(link, "socket:", 7) == 0 || strncmp(link, "anon_inode:", 11) == 0 ||
+            strncmp(link, "/memfd:", 7) == 0)
+            n++;
+    }
     closedir(d);
-    return n - 3; /* ".", ".." and the directory's own descriptor */
+    return n;
 }
 
 static void sleep_ms(int ms) {
@@ -757,8 +782,8 @@ static void round_idle(void) {
     CHECK(peak_threads > threads_before); /* the measurement saw them */
     CHECK(threads_after <= threads_before);
     CHECK(fds_after <= fds_before);
-    CHECK(peak_rss - rss_before < RSS_BOUND_KIB(64));
-    CHECK(rss_after - rss_before < RSS_BOUND_KIB(32));
+    CHECK(!RSS_BOUNDED || peak_rss - rss_before < RSS_BOUND_KIB(64));
+    CHECK(!RSS_BOUNDED || rss_after - rss_before < RSS_BOUND_KIB(32));
     legit_round("idle connections", 401);
 }
 
@@ -807,7 +832,7 @@ int main(void) {
            fds_after - fds_before);
     CHECK(threads_after <= threads_before);
     CHECK(fds_after <= fds_before);
-    CHECK(rss_after - rss_before < RSS_BOUND_KIB(64));
+    CHECK(!RSS_BOUNDED || rss_after - rss_before < RSS_BOUND_KIB(64));
 
     adxl_deregister_mem(legit, hl);
     adxl_deregister_mem(target, hr);
