@@ -20,8 +20,11 @@ for t in "$build"/tests/test_*; do
     # test_xfer_modes moves hundreds of MiB through both modes, the code paths that
     # test_xfer_sizes, _batches and _ranges run with less data (40 s under memcheck);
     # test_xfer_peer_stop mostly waits out PeerTimeoutMs with its peer stopped, the link
-    # failure that test_xfer_peer_death causes at once (30 s).
-    test_xfer_modes | test_xfer_peer_stop)
+    # failure that test_xfer_peer_death causes at once (30 s). test_hostile_peer and
+    # test_shm_hostile open a thousand idle connections, a serving thread each: memcheck
+    # runs one thread at a time and stops at 500 (--max-threads); both run under ASan and
+    # TSan in CI.
+    test_xfer_modes | test_xfer_peer_stop | test_hostile_peer | test_shm_hostile)
         if [ "${VALGRIND_ALL:-0}" != 1 ]; then
             skipped+=("$name")
             continue

@@ -337,14 +337,18 @@ static int other_user_child(int in) {
     adxl_engine_t *e = tu_engine("127.0.0.1", NULL, 0);
     if (!e || adxl_connect(e, name, 10000) != ADXL_SUCCESS) return 12;
     uint8_t *buf = malloc(MIB), *back = malloc(MIB);
-    if (!buf || !back) return 13;
-    tu_fill(buf, MIB, 70);
-    if (xc_xfer1(e, name, ADXL_WRITE, buf, (uintptr_t)addr, MIB, 10000) != ADXL_SUCCESS ||
-        xc_xfer1(e, name, ADXL_READ, back, (uintptr_t)addr, MIB, 10000) != ADXL_SUCCESS)
-        return 14;
-    if (memcmp(buf, back, MIB) != 0) return 15;
+    int rc = buf && back ? 0 : 13;
+    if (rc == 0) tu_fill(buf, MIB, 70);
+    if (rc == 0 &&
+        (xc_xfer1(e, name, ADXL_WRITE, buf, (uintptr_t)addr, MIB, 10000) != ADXL_SUCCESS ||
+         xc_xfer1(e, name, ADXL_READ, back, (uintptr_t)addr, MIB, 10000) != ADXL_SUCCESS))
+        rc = 14;
+    if (rc == 0 && memcmp(buf, back, MIB) != 0) rc = 15;
     adxl_stats_t s = xc_stats(e);
-    int rc = s.bytes_staged == 2 * MIB && s.bytes_mapped == 0 && s.bytes_cma == 0 ? 0 : 16;
+    if (rc == 0 && !(s.bytes_staged == 2 * MIB && s.bytes_mapped == 0 && s.bytes_cma == 0))
+        rc = 16;
+    free(buf);
+    free(back);
     adxl_engine_destroy(e);
     return rc;
 }
