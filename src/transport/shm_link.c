@@ -30,8 +30,11 @@ void shm_link_wake(shm_link_t *link) {
 }
 
 void shm_link_fail(shm_link_t *link, adxl_status_t status) {
+    /* The reason goes out before the flag: a thread that sees the link failed must read
+     * a failure, never the initial ADXL_SUCCESS. The first reason wins. */
+    adxl_status_t none = ADXL_SUCCESS;
+    atomic_compare_exchange_strong(&link->fail_status, &none, status);
     if (atomic_exchange(&link->failed, true)) return;
-    atomic_store(&link->fail_status, status);
     shm_link_wake(link);
     adxl_peer_link_down(link->peer);
 }
@@ -497,8 +500,8 @@ adxl_status_t shm_connect(adxl_transport_t *transport, adxl_peer_t *peer, const 
     }
     if (st != ADXL_SUCCESS) {
         LOG_ERROR("shared-memory connect to %s: %s", remote_name, adxl_status_str(st));
-        atomic_store(&link->failed, true);
         atomic_store(&link->fail_status, st);
+        atomic_store(&link->failed, true);
         drain_all(link);
         shm_destroy((adxl_link_t *)link);
         return st;

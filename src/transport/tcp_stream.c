@@ -49,8 +49,12 @@ static void complete_list(adxl_chunk_t *c, adxl_status_t status) {
 }
 
 void tcp_link_fail(tcp_link_t *link, adxl_status_t status) {
+    /* The reason goes out before the flag: a thread that sees the link failed (and
+     * drains its chunks) must read a failure, never the initial ADXL_SUCCESS. The first
+     * reason wins. */
+    adxl_status_t none = ADXL_SUCCESS;
+    atomic_compare_exchange_strong(&link->fail_status, &none, status);
     if (atomic_exchange(&link->failed, true)) return;
-    atomic_store(&link->fail_status, status);
     for (int i = 0; i < link->nstreams; i++) {
         shutdown(link->streams[i].fd, SHUT_RDWR);
         tcp_io_wake(link->streams[i].wake_fd);
