@@ -163,6 +163,11 @@ void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64
     atomic_fetch_add(&engine->stats.bytes_path[path], bytes);
 }
 
+void adxl_engine_transit_memory(adxl_engine_t *engine, uint8_t **base, size_t *len) {
+    *base = engine->pool.total ? engine->pool.base : NULL;
+    *len = engine->pool.total;
+}
+
 void adxl_engine_count_served(adxl_engine_t *engine, bool refused) {
     atomic_fetch_add(refused ? &engine->stats.frames_refused : &engine->stats.frames_served, 1);
 }

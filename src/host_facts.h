@@ -21,7 +21,14 @@ typedef struct {
     uint32_t uid;
     /* Where this engine's shm transport listens; empty when it offers none. */
     char shm_endpoint[ADXL_SHM_ENDPOINT_MAX];
+    /* Where this engine's UCX transport takes control connections (a TCP port on the
+     * engine's address); 0 when it runs none. */
+    uint16_t ucx_port;
+    uint16_t ucx_flags; /* ADXL_FACTS_UCX_* */
 } adxl_host_facts_t;
+
+/* UCX found a device that does RDMA (InfiniBand, RoCE) on this host. */
+#define ADXL_FACTS_UCX_RDMA 0x1u
 
 /* This process's facts, with an empty endpoint. False when /proc cannot tell them. */
 bool adxl_host_facts_local(adxl_host_facts_t *facts);

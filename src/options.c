@@ -15,6 +15,8 @@ static bool parse_transport(const char *text, adxl_transport_kind_t *out) {
         *out = ADXL_TRANSPORT_TCP;
     else if (strcmp(text, "shm") == 0)
         *out = ADXL_TRANSPORT_SHM;
+    else if (strcmp(text, "ucx") == 0)
+        *out = ADXL_TRANSPORT_UCX;
     else
         return false;
     return true;
@@ -48,7 +50,7 @@ void adxl_config_defaults(adxl_config_t *config) {
     };
     const char *transport = getenv("ADXL_TRANSPORT");
     if (transport && *transport && !parse_transport(transport, &config->transport))
-        LOG_WARN("ignoring ADXL_TRANSPORT='%s': expected auto, tcp or shm", transport);
+        LOG_WARN("ignoring ADXL_TRANSPORT='%s': expected auto, tcp, shm or ucx", transport);
     const char *path = getenv("ADXL_SHM_PATH");
     if (path && *path && !parse_shm_path(path, &config->shm_path))
         LOG_WARN("ignoring ADXL_SHM_PATH='%s': expected auto, cma or staging", path);

@@ -10,9 +10,10 @@
 #include <stdint.h>
 
 typedef enum {
-    ADXL_TRANSPORT_AUTO = 0, /* shm for a same-host peer, tcp otherwise */
+    ADXL_TRANSPORT_AUTO = 0, /* shm on this host; ucx between RDMA hosts; tcp otherwise */
     ADXL_TRANSPORT_TCP = 1,
     ADXL_TRANSPORT_SHM = 2, /* same-host peers only */
+    ADXL_TRANSPORT_UCX = 3, /* every peer over UCX (builds that found it) */
 } adxl_transport_kind_t;
 
 /* Which byte path the shm transport may use as an initiator. */

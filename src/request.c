@@ -66,9 +66,14 @@ void adxl_req_cancel(adxl_req_t *req) {
     pthread_mutex_lock(&req->guard);
     req->cancelled = true;
     /* Whatever is still pending will not happen now: the request did not succeed. */
-    if (!atomic_load(&req->done)) adxl_req_record_error(req, ADXL_TIMEOUT);
+    bool done = atomic_load(&req->done);
+    if (!done) adxl_req_record_error(req, ADXL_TIMEOUT);
     pthread_mutex_unlock(&req->guard);
     adxl_planner_forget(req);
+    /* The guard fences transports that touch the caller's memory only inside it; one
+     * whose hardware works on it after post must be told (it returns once it can't). */
+    adxl_peer_t *peer = req->peer;
+    if (!done && peer->ops && peer->ops->abandon && peer->link) peer->ops->abandon(peer->link, req);
 }
 
 adxl_status_t adxl_req_result(adxl_req_t *req) {

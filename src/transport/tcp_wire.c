@@ -161,6 +161,8 @@ void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f) {
     tcp_put_u32(out + 36, f->uid);
     memset(out + 40, 0, ADXL_SHM_ENDPOINT_MAX);
     memcpy(out + 40, f->shm_endpoint, strnlen(f->shm_endpoint, ADXL_SHM_ENDPOINT_MAX - 1));
+    tcp_put_u16(out + 40 + ADXL_SHM_ENDPOINT_MAX, f->ucx_port);
+    tcp_put_u16(out + 42 + ADXL_SHM_ENDPOINT_MAX, f->ucx_flags);
 }
 
 bool tcp_facts_decode(const uint8_t in[TCP_FACTS_SIZE], adxl_host_facts_t *f) {
@@ -170,6 +172,8 @@ bool tcp_facts_decode(const uint8_t in[TCP_FACTS_SIZE], adxl_host_facts_t *f) {
     f->pid = tcp_get_u32(in + 32);
     f->uid = tcp_get_u32(in + 36);
     memcpy(f->shm_endpoint, in + 40, ADXL_SHM_ENDPOINT_MAX);
+    f->ucx_port = tcp_get_u16(in + 40 + ADXL_SHM_ENDPOINT_MAX);
+    f->ucx_flags = tcp_get_u16(in + 42 + ADXL_SHM_ENDPOINT_MAX);
     return memchr(f->shm_endpoint, '\0', ADXL_SHM_ENDPOINT_MAX) != NULL;
 }
 

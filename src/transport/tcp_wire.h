@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define TCP_WIRE_MAGIC 0x4C445841u /* "ADXL" */
-#define TCP_WIRE_VERSION 2u
+#define TCP_WIRE_VERSION 3u
 
 #define TCP_HELLO_FIXED 56u     /* bytes before the name */
 #define TCP_HELLO_ACK_FIXED 80u /* bytes before the name */
@@ -24,7 +24,7 @@
 #define TCP_HELLO_NAME_MAX 64u
 
 /* A probe's answer: HELLO_ACK, then the target's host facts in this many bytes. */
-#define TCP_FACTS_SIZE (16u + 8u + 8u + 4u + 4u + ADXL_SHM_ENDPOINT_MAX)
+#define TCP_FACTS_SIZE (16u + 8u + 8u + 4u + 4u + ADXL_SHM_ENDPOINT_MAX + 2u + 2u)
 
 #define TCP_FRAME_HEADER 24u
 #define TCP_ITEM_SIZE 16u  /* a region: address, length */

@@ -96,14 +96,23 @@ typedef struct {
     /* Optional: asks the engine at remote for its host facts without linking to it. */
     adxl_status_t (*probe)(adxl_transport_t *transport, const adxl_engine_addr_t *remote,
                            uint64_t deadline, adxl_host_facts_t *out);
+    /* Optional: writes where peers reach this transport into the engine's host facts. */
+    void (*advertise)(adxl_transport_t *transport, adxl_host_facts_t *facts);
+    /* Optional, for transports whose hardware works on the caller's memory after post
+     * (so that adxl_req_guard_enter cannot fence it): the caller gave up on req; return
+     * only once nothing of the link can touch the local memory of req's chunks again. */
+    void (*abandon)(adxl_link_t *link, struct adxl_transfer_req *req);
 } adxl_transport_ops_t;
 
 extern const adxl_transport_ops_t adxl_tcp_transport;
 extern const adxl_transport_ops_t adxl_shm_transport;
+#ifdef ADXL_HAVE_UCX
+extern const adxl_transport_ops_t adxl_ucx_transport;
+#endif
 
 /* ---- Transport selection (transport.c), for the core ---- */
 
-#define ADXL_MAX_TRANSPORTS 2
+#define ADXL_MAX_TRANSPORTS 3
 
 typedef struct {
     const adxl_transport_ops_t *ops;
@@ -131,6 +140,9 @@ adxl_notify_queue_t *adxl_engine_notifies(adxl_engine_t *engine);
 const char *adxl_engine_name(const adxl_engine_t *engine);
 /* This engine's host facts, with the endpoint of every transport that offers one. */
 const adxl_host_facts_t *adxl_engine_host_facts(const adxl_engine_t *engine);
+/* The transit pool's memory (base NULL when the pool is off), for transports that
+ * register it once. */
+void adxl_engine_transit_memory(adxl_engine_t *engine, uint8_t **base, size_t *len);
 /* How the shm transport moved an initiator's bytes (counted in adxl_stats_t). */
 typedef enum { ADXL_PATH_MAPPED, ADXL_PATH_CMA, ADXL_PATH_STAGED } adxl_byte_path_t;
 void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64_t bytes);

@@ -1,0 +1,666 @@
+/*
+ * The UCX transport as an initiator: a control link to the target's UCX listener (its
+ * worker address, remote keys and revocations, notifies), one UCP endpoint, and chunks
+ * posted straight from the caller's thread as ucp_put_nbx/ucp_get_nbx between the
+ * caller's memory (or a transit buffer) and the target's registered regions. A WRITE
+ * chunk ends with an endpoint flush, so that it completes only once its bytes are at the
+ * target; a READ completes when its gets have landed.
+ *
+ * UCX cannot cancel one RMA operation. When a caller gives up on a request that still
+ * has operations in flight on its memory, the endpoint is closed by force (UCX then
+ * completes everything on it as cancelled and touches none of those buffers again) and a
+ * fresh one opened; the other chunks that were in flight are posted again on it.
+ */
+#include "../clock.h"
+#include "../log.h"
+#include "tcp_io.h"
+#include "thread_util.h"
+#include "ucx_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* How long closing an endpoint by force or flushing it for a revocation may take. */
+#define UCX_CLOSE_WAIT_MS 10000
+
+typedef struct {
+    uintptr_t addr;
+    size_t len;
+    void *rkey_buf; /* kept to unpack again on a fresh endpoint */
+    size_t rkey_len;
+    ucp_rkey_h rkey; /* NULL while no endpoint, or when UCX refused the key */
+} ucx_remote_t;
+
+struct ucx_link {
+    ucx_transport_t *transport;
+    adxl_peer_t *peer;
+    char name[ADXL_NAME_MAX];
+    int fd;
+    int wake_fd;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t write_lock;
+    atomic_bool failed;
+    _Atomic adxl_status_t fail_status;
+    atomic_bool ep_failed; /* UCX's error callback fired for the current endpoint */
+    /* Under the transport's worker_lock: */
+    bool closed;
+    ucp_ep_h ep;
+    bool peer_failure_mode; /* ep was made with UCP_ERR_HANDLING_MODE_PEER */
+    void *remote_address;
+    uint32_t remote_address_len;
+    ucx_remote_t *view; /* the target's regions, sorted by address */
+    size_t nview, view_cap;
+    ucx_op_t inflight; /* list sentinel */
+    /* Notifies waiting for their answer. */
+    pthread_mutex_t notify_lock;
+    adxl_chunk_t *notify_head;
+    uint64_t next_notify_id;
+    bool notify_closed;
+};
+
+static uint64_t io_deadline(const ucx_link_t *link) {
+    return adxl_deadline_after_ms((int32_t)link->transport->config->peer_timeout_ms);
+}
+
+static void link_fail(ucx_link_t *link, adxl_status_t status) {
+    /* The reason before the flag: whoever sees the flag reads a failure. */
+    adxl_status_t none = ADXL_SUCCESS;
+    atomic_compare_exchange_strong(&link->fail_status, &none, status);
+    if (atomic_exchange(&link->failed, true)) return;
+    adxl_wake(link->wake_fd);
+    adxl_peer_link_down(link->peer);
+}
+
+static adxl_status_t link_status(ucx_link_t *link) {
+    adxl_status_t st = atomic_load(&link->fail_status);
+    return st != ADXL_SUCCESS ? st : ADXL_NOT_CONNECTED;
+}
+
+/* ---- The endpoint and the remote keys (worker_lock held) ---- */
+
+static void ep_error(void *arg, ucp_ep_h ep, ucs_status_t status) {
+    ucx_link_t *link = arg;
+    if (ep != link->ep) return; /* one closed by a reset */
+    LOG_WARN("UCX reports the endpoint to %s failed: %s", link->name, ucs_status_string(status));
+    atomic_store(&link->ep_failed, true);
+    adxl_wake(link->wake_fd);
+}
+
+static void unpack_key(ucx_link_t *link, ucx_remote_t *r) {
+    r->rkey = NULL;
+    if (!link->ep) return;
+    ucs_status_t st = ucp_ep_rkey_unpack(link->ep, r->rkey_buf, &r->rkey);
+    if (st != UCS_OK) {
+        r->rkey = NULL;
+        LOG_WARN("UCX: the key %s sent for 0x%lx+%zu does not unpack: %s", link->name,
+                 (unsigned long)r->addr, r->len, ucs_status_string(st));
+    }
+}
+
+static ucs_status_t open_ep(ucx_link_t *link) {
+    ucp_ep_params_t params = {
+        .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                      UCP_EP_PARAM_FIELD_ERR_HANDLER,
+        .address = link->remote_address,
+        .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+        .err_handler = {.cb = ep_error, .arg = link},
+    };
+    atomic_store(&link->ep_failed, false);
+    ucs_status_t st = ucp_ep_create(link->transport->worker, &params, &link->ep);
+    if (st != UCS_OK) {
+        /* Some transports (UCX's sysv and posix in 1.13) cannot report a peer's failure,
+         * and UCX then refuses the peer-failure mode. Without it the control link still
+         * tells a dead peer, and closing cannot be forced: it flushes instead. */
+        params.err_mode = UCP_ERR_HANDLING_MODE_NONE;
+        params.field_mask &= ~(uint64_t)UCP_EP_PARAM_FIELD_ERR_HANDLER;
+        st = ucp_ep_create(link->transport->worker, &params, &link->ep);
+        if (st == UCS_OK)
+            LOG_INFO("UCX: no peer-failure handling to %s on these transports", link->name);
+        link->peer_failure_mode = false;
+    } else {
+        link->peer_failure_mode = true;
+    }
+    if (st != UCS_OK) {
+        link->ep = NULL;
+        return st;
+    }
+    for (size_t i = 0; i < link->nview; i++)
+        unpack_key(link, &link->view[i]);
+    return UCS_OK;
+}
+
+/* Waits (progressing the worker) for a request of ours; frees it. false on time-out. */
+static bool wait_request(ucx_transport_t *t, void *req, int32_t ms) {
+    if (!UCS_PTR_IS_PTR(req)) return !UCS_PTR_IS_ERR(req);
+    uint64_t until = adxl_deadline_after_ms(ms);
+    while (ucp_request_check_status(req) == UCS_INPROGRESS) {
+        if (adxl_now_ns() >= until) return false; /* leaked on purpose: UCX still owns it */
+        ucp_worker_progress(t->worker);
+    }
+    ucp_request_free(req);
+    return true;
+}
+
+/* Closes the endpoint by force: UCX completes everything posted on it (as cancelled,
+ * unless done) before the close completes, and touches none of those buffers again.
+ * Without peer-failure mode the close flushes instead: it waits for what is in flight
+ * (on the transports that lack that mode, shared memory, RMA completes as it is posted). */
+static void close_ep(ucx_link_t *link) {
+    if (link->ep) {
+        ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                                 .flags = link->peer_failure_mode ? UCP_EP_CLOSE_FLAG_FORCE : 0};
+        void *req = ucp_ep_close_nbx(link->ep, &p);
+        link->ep = NULL;
+        if (!wait_request(link->transport, req, UCX_CLOSE_WAIT_MS))
+            LOG_ERROR("UCX: closing the endpoint to %s did not finish", link->name);
+    }
+    for (size_t i = 0; i < link->nview; i++)
+        if (link->view[i].rkey) {
+            ucp_rkey_destroy(link->view[i].rkey);
+            link->view[i].rkey = NULL;
+        }
+    for (ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next)
+        LOG_ERROR("UCX: an operation to %s outlived its endpoint", link->name);
+}
+
+/* The index of the first region whose address is above addr. */
+static size_t view_upper(const ucx_link_t *link, uintptr_t addr) {
+    size_t lo = 0, hi = link->nview;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (link->view[mid].addr <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The region holding [addr, addr + len), or NULL. */
+static const ucx_remote_t *view_find(const ucx_link_t *link, uint64_t addr, uint64_t len) {
+    for (size_t i = view_upper(link, (uintptr_t)addr); i-- > 0;) {
+        const ucx_remote_t *r = &link->view[i];
+        if (addr - r->addr <= r->len && len <= r->len - (addr - r->addr)) return r;
+    }
+    return NULL;
+}
+
+static bool view_add(ucx_link_t *link, uint64_t addr, uint64_t len, const uint8_t *key,
+                     size_t key_len) {
+    if (link->nview == link->view_cap) {
+        if (link->nview >= UCX_MAX_REMOTE_REGIONS) return false;
+        size_t cap = link->view_cap ? 2 * link->view_cap : 16;
+        ucx_remote_t *grown = realloc(link->view, cap * sizeof(*grown));
+        if (!grown) return false;
+        link->view = grown;
+        link->view_cap = cap;
+    }
+    ucx_remote_t r = {.addr = (uintptr_t)addr, .len = (size_t)len, .rkey_len = key_len};
+    if (!(r.rkey_buf = malloc(key_len))) return false;
+    memcpy(r.rkey_buf, key, key_len);
+    unpack_key(link, &r);
+    size_t at = view_upper(link, r.addr);
+    memmove(&link->view[at + 1], &link->view[at], (link->nview - at) * sizeof(r));
+    link->view[at] = r;
+    link->nview++;
+    return true;
+}
+
+/* ---- Posting ---- */
+
+void ucx_op_finish(ucx_op_t *op) {
+    op->prev->next = op->next;
+    op->next->prev = op->prev;
+    op->prev = op->next = NULL;
+    atomic_fetch_sub(&op->link->transport->ops_in_flight, 1);
+    op->done_next = op->link->transport->done_head;
+    op->link->transport->done_head = op;
+}
+
+static void op_done(void *request, ucs_status_t status, void *user_data) {
+    ucx_op_release_request(user_data, request, status);
+}
+
+/* Counts one UCX request of op (or its immediate result). */
+static void track(ucx_op_t *op, void *req) {
+    if (UCS_PTR_IS_ERR(req)) {
+        if (op->status == UCS_OK) op->status = UCS_PTR_STATUS(req);
+    } else if (req) {
+        op->pending++;
+    }
+}
+
+/* With worker_lock held. Anything but ADXL_SUCCESS: nothing was posted. */
+static adxl_status_t issue_locked(ucx_op_t *op) {
+    ucx_link_t *link = op->link;
+    ucx_transport_t *t = link->transport;
+    adxl_chunk_t *chunk = op->chunk;
+    if (link->closed || !link->ep) return link_status(link);
+    ucp_rkey_h rkeys[256];
+    if (chunk->nsegs > sizeof(rkeys) / sizeof(rkeys[0])) return ADXL_PARAM_INVALID;
+    for (uint32_t i = 0; i < chunk->nsegs; i++) {
+        const adxl_segment_t *seg = &chunk->segs[i];
+        /* The whole descriptor must lie in one region the target registered, however the
+         * planner cut it; the piece in it. */
+        const ucx_remote_t *r = view_find(link, seg->span_addr, seg->span_len);
+        if (!r || seg->remote < seg->span_addr || seg->remote - seg->span_addr > seg->span_len ||
+            seg->len > seg->span_len - (seg->remote - seg->span_addr)) {
+            LOG_ERROR("remote range 0x%lx+%lu is not memory that %s registered",
+                      (unsigned long)seg->span_addr, (unsigned long)seg->span_len, link->name);
+            return ADXL_PARAM_INVALID;
+        }
+        if (!r->rkey) return ADXL_FAILED;
+        rkeys[i] = r->rkey;
+    }
+    /* A caller that already gave up gets nothing done; one that gives up from now on
+     * finds the op in flight (ucx_abandon takes worker_lock). */
+    if (chunk->user_memory) {
+        if (!adxl_req_guard_enter(chunk->req)) return ADXL_TIMEOUT;
+        adxl_req_guard_leave(chunk->req);
+    }
+    op->pending = 1;
+    op->status = UCS_OK;
+    op->next = &link->inflight;
+    op->prev = link->inflight.prev;
+    link->inflight.prev->next = op;
+    link->inflight.prev = op;
+    atomic_fetch_add(&t->ops_in_flight, 1);
+    ucp_request_param_t p = {.op_attr_mask =
+                                 UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+                             .cb.send = op_done,
+                             .user_data = op};
+    if (chunk->pool_buffer && t->pool_memh) {
+        p.op_attr_mask |= UCP_OP_ATTR_FIELD_MEMH;
+        p.memh = t->pool_memh;
+    }
+    bool write = chunk->kind == ADXL_CHUNK_WRITE;
+    for (uint32_t i = 0; i < chunk->nsegs && op->status == UCS_OK; i++) {
+        const adxl_segment_t *seg = &chunk->segs[i];
+        track(op, write ? ucp_put_nbx(link->ep, seg->local, seg->len, seg->remote, rkeys[i], &p)
+                        : ucp_get_nbx(link->ep, seg->local, seg->len, seg->remote, rkeys[i], &p));
+    }
+    /* A put completes locally; the flush makes the WRITE complete at the target. */
+    if (write && op->status == UCS_OK) {
+        p.op_attr_mask &= ~(uint32_t)UCP_OP_ATTR_FIELD_MEMH;
+        track(op, ucp_ep_flush_nbx(link->ep, &p));
+    }
+    if (--op->pending == 0) ucx_op_finish(op);
+    return ADXL_SUCCESS;
+}
+
+static void issue(ucx_op_t *op) {
+    ucx_transport_t *t = op->link->transport;
+    pthread_mutex_lock(&t->worker_lock);
+    adxl_status_t st = issue_locked(op);
+    pthread_mutex_unlock(&t->worker_lock);
+    if (st != ADXL_SUCCESS) {
+        adxl_chunk_complete(op->chunk, st);
+        free(op);
+    }
+    ucx_run_finished(t);
+}
+
+void ucx_repost(ucx_op_t *op) {
+    op->resubmit = false;
+    op->override = ADXL_SUCCESS;
+    issue(op);
+}
+
+static void post_notify(ucx_link_t *link, adxl_chunk_t *chunk) {
+    size_t len = UCX_NOTIFY_FIXED + chunk->notify_name_len + chunk->notify_msg_len;
+    uint8_t *msg = malloc(len);
+    if (!msg) {
+        adxl_chunk_complete(chunk, ADXL_RESOURCE_EXHAUSTED);
+        return;
+    }
+    pthread_mutex_lock(&link->notify_lock);
+    bool closed = link->notify_closed;
+    if (!closed) {
+        chunk->transport_tag = ++link->next_notify_id;
+        chunk->next = link->notify_head;
+        link->notify_head = chunk;
+    }
+    pthread_mutex_unlock(&link->notify_lock);
+    if (closed) {
+        free(msg);
+        adxl_chunk_complete(chunk, link_status(link));
+        return;
+    }
+    ucx_put_u64(msg, chunk->transport_tag);
+    ucx_put_u32(msg + 8, chunk->notify_name_len);
+    ucx_put_u32(msg + 12, chunk->notify_msg_len);
+    memcpy(msg + 16, chunk->notify_name, chunk->notify_name_len);
+    memcpy(msg + 16 + chunk->notify_name_len, chunk->notify_msg, chunk->notify_msg_len);
+    /* On failure the link goes down, and its teardown fails the waiting notify. */
+    if (!ucx_msg_send(link->fd, &link->write_lock, UCX_MSG_NOTIFY, msg, (uint32_t)len,
+                      link->wake_fd, io_deadline(link)))
+        link_fail(link, ADXL_FAILED);
+    free(msg);
+}
+
+void ucx_post(adxl_link_t *l, adxl_chunk_t *chunk) {
+    ucx_link_t *link = (ucx_link_t *)l;
+    if (chunk->kind == ADXL_CHUNK_NOTIFY) {
+        post_notify(link, chunk);
+        return;
+    }
+    ucx_op_t *op = calloc(1, sizeof(*op));
+    if (!op) {
+        adxl_chunk_complete(chunk, ADXL_RESOURCE_EXHAUSTED);
+        return;
+    }
+    op->link = link;
+    op->chunk = chunk;
+    issue(op);
+}
+
+void ucx_abandon(adxl_link_t *l, struct adxl_transfer_req *req) {
+    ucx_link_t *link = (ucx_link_t *)l;
+    ucx_transport_t *t = link->transport;
+    pthread_mutex_lock(&t->worker_lock);
+    bool hit = false;
+    for (ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next)
+        if (op->chunk->req == req && op->chunk->user_memory) hit = true;
+    if (!hit || !link->ep) {
+        pthread_mutex_unlock(&t->worker_lock);
+        return;
+    }
+    LOG_INFO("UCX: a request to %s was given up with operations in flight; resetting the "
+             "endpoint",
+             link->name);
+    for (ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next) {
+        if (op->chunk->req == req)
+            op->override = ADXL_TIMEOUT;
+        else
+            op->resubmit = true;
+    }
+    close_ep(link);
+    ucs_status_t st = link->closed ? UCS_ERR_CANCELED : open_ep(link);
+    pthread_mutex_unlock(&t->worker_lock);
+    if (st != UCS_OK && !link->closed) {
+        LOG_ERROR("UCX: cannot reopen the endpoint to %s: %s", link->name, ucs_status_string(st));
+        link_fail(link, ADXL_FAILED);
+    }
+    ucx_run_finished(t);
+}
+
+/* ---- The control link ---- */
+
+static adxl_status_t wire_status(uint32_t wire) {
+    switch (wire) {
+    case ADXL_SUCCESS:
+    case ADXL_PARAM_INVALID:
+    case ADXL_TIMEOUT:
+    case ADXL_NOT_CONNECTED:
+    case ADXL_NOTIFY_FAILED:
+    case ADXL_UNSUPPORTED:
+    case ADXL_RESOURCE_EXHAUSTED:
+        return (adxl_status_t)wire;
+    default:
+        return ADXL_FAILED;
+    }
+}
+
+static void on_notify_ack(ucx_link_t *link, const uint8_t *p) {
+    uint64_t id = ucx_get_u64(p);
+    adxl_chunk_t *found = NULL;
+    pthread_mutex_lock(&link->notify_lock);
+    for (adxl_chunk_t **c = &link->notify_head; *c; c = &(*c)->next)
+        if ((*c)->transport_tag == id) {
+            found = *c;
+            *c = found->next;
+            break;
+        }
+    pthread_mutex_unlock(&link->notify_lock);
+    if (found)
+        adxl_chunk_complete(found, wire_status(ucx_get_u32(p + 8)));
+    else
+        LOG_WARN("UCX: %s answered a notify that was not sent", link->name);
+}
+
+/* Takes the region into the view and, past set-up, says it is in effect. */
+static bool on_region_add(ucx_link_t *link, const uint8_t *p, uint32_t length) {
+    uint64_t addr = ucx_get_u64(p), len = ucx_get_u64(p + 8), seq = ucx_get_u64(p + 16);
+    ucx_transport_t *t = link->transport;
+    pthread_mutex_lock(&t->worker_lock);
+    bool ok = view_add(link, addr, len, p + UCX_REGION_ADD_FIXED, length - UCX_REGION_ADD_FIXED);
+    pthread_mutex_unlock(&t->worker_lock);
+    if (!ok) return false;
+    adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
+    return seq == 0 || ucx_msg_send(link->fd, &link->write_lock, UCX_MSG_REGION_ACK, p + 16,
+                                    UCX_REGION_ACK_SIZE, link->wake_fd, io_deadline(link));
+}
+
+/* Forgets the region, waits until nothing posted before can still touch it, answers. */
+static bool on_region_del(ucx_link_t *link, const uint8_t *p) {
+    uint64_t addr = ucx_get_u64(p), len = ucx_get_u64(p + 8);
+    ucx_transport_t *t = link->transport;
+    adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
+    pthread_mutex_lock(&t->worker_lock);
+    ucx_remote_t gone = {0};
+    for (size_t i = 0; i < link->nview; i++)
+        if (link->view[i].addr == addr && link->view[i].len == len) {
+            gone = link->view[i];
+            memmove(&link->view[i], &link->view[i + 1], (link->nview - i - 1) * sizeof(gone));
+            link->nview--;
+            break;
+        }
+    bool flushed = true;
+    if (link->ep) {
+        ucp_request_param_t none = {0};
+        flushed =
+            wait_request(t, ucp_ep_flush_nbx(link->ep, &none), (int32_t)t->config->peer_timeout_ms);
+    }
+    if (gone.rkey && flushed) ucp_rkey_destroy(gone.rkey);
+    pthread_mutex_unlock(&t->worker_lock);
+    free(gone.rkey_buf);
+    ucx_run_finished(t);
+    if (!flushed) {
+        LOG_ERROR("UCX: operations to %s did not drain for a revocation", link->name);
+        return false;
+    }
+    return ucx_msg_send(link->fd, &link->write_lock, UCX_MSG_REGION_ACK, p + 16,
+                        UCX_REGION_ACK_SIZE, link->wake_fd, io_deadline(link));
+}
+
+static bool dispatch(ucx_link_t *link, const ucx_msg_header_t *h, const uint8_t *p) {
+    switch (h->type) {
+    case UCX_MSG_REGION_ADD:
+        return on_region_add(link, p, h->length);
+    case UCX_MSG_REGION_DEL:
+        return on_region_del(link, p);
+    case UCX_MSG_NOTIFY_ACK:
+        on_notify_ack(link, p);
+        return true;
+    default:
+        LOG_WARN("UCX: %s sent message type %u on a set-up link", link->name, h->type);
+        return false;
+    }
+}
+
+/* The end of a link: everything in flight completes with the link's status. */
+static void teardown(ucx_link_t *link) {
+    ucx_transport_t *t = link->transport;
+    adxl_status_t st = link_status(link);
+    pthread_mutex_lock(&t->worker_lock);
+    link->closed = true;
+    for (ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next)
+        op->override = st;
+    close_ep(link);
+    pthread_mutex_unlock(&t->worker_lock);
+    ucx_run_finished(t);
+    pthread_mutex_lock(&link->notify_lock);
+    link->notify_closed = true;
+    adxl_chunk_t *waiting = link->notify_head;
+    link->notify_head = NULL;
+    pthread_mutex_unlock(&link->notify_lock);
+    while (waiting) {
+        adxl_chunk_t *next = waiting->next;
+        adxl_chunk_complete(waiting, st);
+        waiting = next;
+    }
+}
+
+static void *link_main(void *arg) {
+    ucx_link_t *link = arg;
+    uint8_t *buf = malloc(UCX_MSG_MAX);
+    if (!buf) link_fail(link, ADXL_RESOURCE_EXHAUSTED);
+    while (!atomic_load(&link->failed)) {
+        struct pollfd pfd[2] = {{.fd = link->fd, .events = POLLIN},
+                                {.fd = link->wake_fd, .events = POLLIN}};
+        int rc = poll(pfd, 2, -1);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) {
+            link_fail(link, ADXL_FAILED);
+            break;
+        }
+        if (pfd[1].revents & POLLIN) adxl_wake_drain(link->wake_fd);
+        if (atomic_load(&link->ep_failed)) {
+            link_fail(link, ADXL_FAILED);
+            break;
+        }
+        if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        ucx_msg_header_t h;
+        if (!ucx_msg_recv(link->fd, &h, buf, link->wake_fd, io_deadline(link), false) ||
+            !dispatch(link, &h, buf)) {
+            if (!atomic_load(&link->failed))
+                LOG_WARN("UCX: the control link to %s ended", link->name);
+            link_fail(link, ADXL_FAILED);
+        }
+    }
+    free(buf);
+    teardown(link);
+    return NULL;
+}
+
+/* ---- Set-up ---- */
+
+static adxl_status_t handshake(ucx_link_t *link, uint8_t *buf, uint64_t deadline) {
+    const adxl_auth_secret_t *secret = &link->transport->config->auth;
+    uint8_t hello[UCX_HELLO_SIZE];
+    ucx_put_u32(hello, UCX_WIRE_VERSION);
+    if (!adxl_auth_nonce(hello + 4)) return ADXL_FAILED;
+    ucx_msg_header_t h;
+    if (!ucx_msg_send(link->fd, NULL, UCX_MSG_HELLO, hello, sizeof(hello), -1, deadline) ||
+        !ucx_msg_recv(link->fd, &h, buf, -1, deadline, false) || h.type != UCX_MSG_HELLO_ACK)
+        return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+    adxl_status_t st = wire_status(ucx_get_u32(buf));
+    bool target_auth = ucx_get_u32(buf + 4) == 1;
+    const uint8_t *target_nonce = buf + 8, *target_proof = buf + 8 + ADXL_AUTH_NONCE_BYTES;
+    if (st != ADXL_SUCCESS) return st;
+    if (target_auth != (secret->len > 0)) {
+        LOG_ERROR("UCX: %s %s an AuthSecret and this engine %s", link->name,
+                  target_auth ? "has" : "has no", secret->len > 0 ? "has one" : "has none");
+        return ADXL_FAILED;
+    }
+    uint8_t proof[UCX_AUTH_SIZE] = {0};
+    if (target_auth) {
+        if (!adxl_auth_check(secret, ADXL_AUTH_TARGET, hello + 4, target_nonce, target_proof)) {
+            LOG_ERROR("UCX: %s does not prove the shared secret", link->name);
+            return ADXL_FAILED;
+        }
+        if (!adxl_auth_proof(secret, ADXL_AUTH_INITIATOR, hello + 4, target_nonce, proof))
+            return ADXL_FAILED;
+    }
+    if (!ucx_msg_send(link->fd, NULL, UCX_MSG_AUTH, proof, sizeof(proof), -1, deadline) ||
+        !ucx_msg_recv(link->fd, &h, buf, -1, deadline, false) || h.type != UCX_MSG_WELCOME)
+        return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+    link->remote_address = malloc(h.length);
+    if (!link->remote_address) return ADXL_RESOURCE_EXHAUSTED;
+    memcpy(link->remote_address, buf, h.length);
+    link->remote_address_len = h.length;
+    ucx_transport_t *t = link->transport;
+    pthread_mutex_lock(&t->worker_lock);
+    ucs_status_t ust = open_ep(link);
+    pthread_mutex_unlock(&t->worker_lock);
+    if (ust != UCS_OK) {
+        LOG_ERROR("UCX: cannot reach %s: %s", link->name, ucs_status_string(ust));
+        return ucx_status(ust) == ADXL_FAILED ? ADXL_NOT_CONNECTED : ucx_status(ust);
+    }
+    /* The target's regions now, then READY. */
+    for (;;) {
+        if (!ucx_msg_recv(link->fd, &h, buf, -1, deadline, false))
+            return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+        if (h.type == UCX_MSG_READY) return ADXL_SUCCESS;
+        if (h.type != UCX_MSG_REGION_ADD || !on_region_add(link, buf, h.length)) return ADXL_FAILED;
+    }
+}
+
+adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const char *remote_name,
+                          const adxl_engine_addr_t *remote, const adxl_host_facts_t *remote_facts,
+                          uint64_t deadline, adxl_link_t **out) {
+    ucx_transport_t *t = (ucx_transport_t *)transport;
+    if (!remote_facts || remote_facts->ucx_port == 0) {
+        LOG_ERROR("connect to %s: that engine runs no UCX transport", remote_name);
+        return ADXL_UNSUPPORTED;
+    }
+    ucx_link_t *link = calloc(1, sizeof(*link));
+    if (!link) return ADXL_RESOURCE_EXHAUSTED;
+    link->transport = t;
+    link->peer = peer;
+    snprintf(link->name, sizeof(link->name), "%s", remote_name);
+    link->fd = -1;
+    link->wake_fd = adxl_wake_fd_new();
+    link->inflight.next = link->inflight.prev = &link->inflight;
+    pthread_mutex_init(&link->write_lock, NULL);
+    pthread_mutex_init(&link->notify_lock, NULL);
+    atomic_init(&link->failed, false);
+    atomic_init(&link->fail_status, ADXL_SUCCESS);
+    atomic_init(&link->ep_failed, false);
+
+    adxl_engine_addr_t addr = *remote;
+    if (addr.addr.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&addr.addr)->sin6_port = htons(remote_facts->ucx_port);
+    else
+        ((struct sockaddr_in *)&addr.addr)->sin_port = htons(remote_facts->ucx_port);
+    adxl_status_t st = link->wake_fd >= 0 ? tcp_io_connect(&addr, 0, deadline, &link->fd)
+                                          : ADXL_RESOURCE_EXHAUSTED;
+    uint8_t *buf = st == ADXL_SUCCESS ? malloc(UCX_MSG_MAX) : NULL;
+    if (st == ADXL_SUCCESS) st = buf ? handshake(link, buf, deadline) : ADXL_RESOURCE_EXHAUSTED;
+    free(buf);
+    if (st == ADXL_SUCCESS) {
+        link->thread_started = adxl_thread_start(&link->thread, link_main, link);
+        if (!link->thread_started) st = ADXL_RESOURCE_EXHAUSTED;
+    }
+    if (st != ADXL_SUCCESS) {
+        LOG_ERROR("connect to %s over UCX: %s", remote_name, adxl_status_str(st));
+        atomic_store(&link->fail_status, st);
+        atomic_store(&link->failed, true);
+        teardown(link);
+        ucx_destroy((adxl_link_t *)link);
+        return st;
+    }
+    LOG_INFO("linked to %s over UCX", remote_name);
+    *out = (adxl_link_t *)link;
+    return ADXL_SUCCESS;
+}
+
+void ucx_shutdown(adxl_link_t *l, adxl_status_t status) {
+    ucx_link_t *link = (ucx_link_t *)l;
+    link_fail(link, status);
+    if (link->thread_started) {
+        pthread_join(link->thread, NULL);
+        link->thread_started = false;
+    }
+}
+
+void ucx_destroy(adxl_link_t *l) {
+    ucx_link_t *link = (ucx_link_t *)l;
+    for (size_t i = 0; i < link->nview; i++)
+        free(link->view[i].rkey_buf);
+    free(link->view);
+    free(link->remote_address);
+    if (link->fd >= 0) close(link->fd);
+    if (link->wake_fd >= 0) close(link->wake_fd);
+    pthread_mutex_destroy(&link->write_lock);
+    pthread_mutex_destroy(&link->notify_lock);
+    free(link);
+}

@@ -1,0 +1,408 @@
+/*
+ * The UCX transport as a target: every registered region is mapped with UCP and its
+ * remote key packed; a control listener (a TCP port on the engine's address, told to
+ * probers in the host facts) gives each initiator the worker address and those keys,
+ * then keeps it current. A revocation returns only once every linked initiator said
+ * that nothing of its own can still touch the region (or its link was cut), and only
+ * then is the memory unmapped. The bytes of transfers never pass through here: UCX
+ * moves them one-sidedly, served by the progress thread (ucx.c).
+ */
+#include "../clock.h"
+#include "../log.h"
+#include "../peer_filter.h"
+#include "tcp_io.h"
+#include "thread_util.h"
+#include "ucx_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void ucx_target_init(ucx_transport_t *t) {
+    pthread_mutex_init(&t->inbound_lock, NULL);
+    pthread_mutex_init(&t->regions_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->regions_cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static uint64_t io_deadline(const ucx_transport_t *t) {
+    return adxl_deadline_after_ms((int32_t)t->config->peer_timeout_ms);
+}
+
+/* With regions_lock held. A failed write cuts the link: its thread then unlists it.
+ * seq 0: part of the set-up snapshot, which READY acknowledges as a whole. */
+static void send_region_add(ucx_inbound_t *in, const ucx_region_t *r, uint64_t seq) {
+    uint8_t fixed[UCX_REGION_ADD_FIXED];
+    ucx_put_u64(fixed, r->addr);
+    ucx_put_u64(fixed + 8, r->len);
+    ucx_put_u64(fixed + 16, seq);
+    if (!ucx_msg_send2(in->fd, &in->write_lock, UCX_MSG_REGION_ADD, fixed, sizeof(fixed),
+                       r->rkey_buf, (uint32_t)r->rkey_len, in->wake_fd, io_deadline(in->transport)))
+        shutdown(in->fd, SHUT_RDWR);
+}
+
+/* ---- One inbound control link ---- */
+
+static bool handshake(ucx_inbound_t *in, uint8_t *buf) {
+    ucx_transport_t *t = in->transport;
+    uint64_t deadline = io_deadline(t);
+    ucx_msg_header_t h;
+    if (!ucx_msg_recv(in->fd, &h, buf, in->wake_fd, deadline, true) || h.type != UCX_MSG_HELLO)
+        return false;
+    uint8_t initiator_nonce[ADXL_AUTH_NONCE_BYTES];
+    memcpy(initiator_nonce, buf + 4, sizeof(initiator_nonce));
+
+    const adxl_auth_secret_t *secret = &t->config->auth;
+    bool authenticates = secret->len > 0;
+    uint8_t ack[UCX_HELLO_ACK_SIZE] = {0};
+    uint8_t *nonce = ack + 8, *proof = ack + 8 + ADXL_AUTH_NONCE_BYTES;
+    ucx_put_u32(ack, ADXL_SUCCESS);
+    ucx_put_u32(ack + 4, authenticates ? 1u : 0u);
+    if (authenticates &&
+        (!adxl_auth_nonce(nonce) ||
+         !adxl_auth_proof(secret, ADXL_AUTH_TARGET, initiator_nonce, nonce, proof)))
+        return false;
+    if (!ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_HELLO_ACK, ack, sizeof(ack), in->wake_fd,
+                      deadline))
+        return false;
+    if (!ucx_msg_recv(in->fd, &h, buf, in->wake_fd, deadline, true) || h.type != UCX_MSG_AUTH)
+        return false;
+    if (authenticates &&
+        !adxl_auth_check(secret, ADXL_AUTH_INITIATOR, initiator_nonce, nonce, buf)) {
+        LOG_WARN("UCX: refused %s: it does not prove the shared secret", in->who);
+        return false;
+    }
+    if (!ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_WELCOME, t->address,
+                      (uint32_t)t->address_len, in->wake_fd, deadline))
+        return false;
+    in->notify_source = adxl_notify_source_new();
+    if (!in->notify_source) return false;
+    /* Listed and sent the snapshot under one lock, so that no update falls between. */
+    pthread_mutex_lock(&t->regions_lock);
+    in->listed = true;
+    for (size_t i = 0; i < t->nregions; i++)
+        send_region_add(in, &t->regions[i], 0);
+    bool ok =
+        ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_READY, NULL, 0, in->wake_fd, io_deadline(t));
+    pthread_mutex_unlock(&t->regions_lock);
+    if (ok) LOG_INFO("UCX: accepted a control link from %s", in->who);
+    return ok;
+}
+
+static bool serve_notify(ucx_inbound_t *in, const uint8_t *p) {
+    uint32_t name_len = ucx_get_u32(p + 8), msg_len = ucx_get_u32(p + 12);
+    adxl_status_t st = adxl_notify_queue_push(adxl_engine_notifies(in->transport->engine),
+                                              in->notify_source, (const char *)p + 16, name_len,
+                                              (const char *)p + 16 + name_len, msg_len);
+    uint8_t ack[UCX_NOTIFY_ACK_SIZE];
+    memcpy(ack, p, 8); /* the id */
+    ucx_put_u32(ack + 8, st);
+    return ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_NOTIFY_ACK, ack, sizeof(ack), in->wake_fd,
+                        io_deadline(in->transport));
+}
+
+static void serve(ucx_inbound_t *in, uint8_t *buf) {
+    ucx_transport_t *t = in->transport;
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = in->fd, .events = POLLIN},
+                                {.fd = in->wake_fd, .events = POLLIN}};
+        int rc = poll(pfd, 2, -1);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0 || (pfd[1].revents & POLLIN)) return;
+        ucx_msg_header_t h;
+        if (!ucx_msg_recv(in->fd, &h, buf, in->wake_fd, io_deadline(t), true)) return;
+        if (h.type == UCX_MSG_REGION_ACK) {
+            uint64_t seq = ucx_get_u64(buf);
+            pthread_mutex_lock(&t->regions_lock);
+            if (seq > in->acked_seq && seq <= t->update_seq) in->acked_seq = seq;
+            pthread_cond_broadcast(&t->regions_cond);
+            pthread_mutex_unlock(&t->regions_lock);
+        } else if (h.type != UCX_MSG_NOTIFY || !serve_notify(in, buf)) {
+            if (h.type != UCX_MSG_NOTIFY)
+                LOG_WARN("UCX: %s sent message type %u after the handshake", in->who, h.type);
+            return;
+        }
+    }
+}
+
+static void *inbound_main(void *arg) {
+    ucx_inbound_t *in = arg;
+    ucx_transport_t *t = in->transport;
+    uint8_t *buf = malloc(UCX_MSG_MAX);
+    if (buf && handshake(in, buf)) serve(in, buf);
+    free(buf);
+    shutdown(in->fd, SHUT_RDWR);
+    pthread_mutex_lock(&t->regions_lock);
+    in->listed = false;
+    pthread_cond_broadcast(&t->regions_cond);
+    pthread_mutex_unlock(&t->regions_lock);
+    atomic_store(&in->finished, true);
+    return NULL;
+}
+
+static void inbound_free(ucx_inbound_t *in) {
+    if (in->fd >= 0) close(in->fd);
+    if (in->wake_fd >= 0) close(in->wake_fd);
+    adxl_notify_source_release(in->notify_source);
+    pthread_mutex_destroy(&in->write_lock);
+    free(in);
+}
+
+static void reap_inbound(ucx_transport_t *t, bool all) {
+    pthread_mutex_lock(&t->inbound_lock);
+    ucx_inbound_t *done = NULL;
+    for (ucx_inbound_t **p = &t->inbound; *p;) {
+        ucx_inbound_t *in = *p;
+        if (all || atomic_load(&in->finished)) {
+            *p = in->next;
+            in->next = done;
+            done = in;
+            t->inbound_count--;
+            if (all) adxl_wake(in->wake_fd);
+        } else {
+            p = &in->next;
+        }
+    }
+    pthread_mutex_unlock(&t->inbound_lock);
+    while (done) {
+        ucx_inbound_t *next = done->next;
+        pthread_join(done->thread, NULL);
+        inbound_free(done);
+        done = next;
+    }
+}
+
+static void accept_one(ucx_transport_t *t) {
+    struct sockaddr_storage from;
+    socklen_t from_len = sizeof(from);
+    int fd = accept4(t->listen_fd, (struct sockaddr *)&from, &from_len, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    char who[ADXL_NAME_MAX];
+    adxl_engine_name_format((struct sockaddr *)&from, true, who);
+    if (!adxl_peer_filter_allows(&t->config->allowed_peers, (struct sockaddr *)&from)) {
+        LOG_WARN("UCX: refused a control link from %s: not in AllowedPeers", who);
+        close(fd);
+        return;
+    }
+    tcp_io_tune(fd, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    reap_inbound(t, false);
+    ucx_inbound_t *in = calloc(1, sizeof(*in));
+    pthread_mutex_lock(&t->inbound_lock);
+    bool room = t->inbound_count < UCX_MAX_INBOUND;
+    if (in) {
+        in->transport = t;
+        in->fd = fd;
+        in->wake_fd = adxl_wake_fd_new();
+        memcpy(in->who, who, sizeof(who));
+        atomic_init(&in->finished, false);
+        pthread_mutex_init(&in->write_lock, NULL);
+    }
+    if (in && room && in->wake_fd >= 0 && adxl_thread_start(&in->thread, inbound_main, in)) {
+        in->next = t->inbound;
+        t->inbound = in;
+        t->inbound_count++;
+        pthread_mutex_unlock(&t->inbound_lock);
+        return;
+    }
+    pthread_mutex_unlock(&t->inbound_lock);
+    LOG_WARN("UCX: refusing a control link from %s (%s)", who,
+             room ? "out of resources" : "too many");
+    if (in)
+        inbound_free(in);
+    else
+        close(fd);
+}
+
+static void *accept_main(void *arg) {
+    ucx_transport_t *t = arg;
+    while (!atomic_load(&t->stopping)) {
+        struct pollfd pfd[2] = {{.fd = t->listen_fd, .events = POLLIN},
+                                {.fd = t->stop_fd, .events = POLLIN}};
+        int rc = poll(pfd, 2, -1);
+        if (rc < 0 && errno != EINTR) break;
+        if (rc > 0 && (pfd[1].revents & POLLIN)) break;
+        if (rc > 0 && (pfd[0].revents & POLLIN)) accept_one(t);
+    }
+    return NULL;
+}
+
+adxl_status_t ucx_target_listen(ucx_transport_t *t, const adxl_engine_addr_t *listen_addr,
+                                uint16_t *port) {
+    adxl_engine_addr_t addr = *listen_addr;
+    /* The same address as the engine, any free port. */
+    if (addr.addr.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&addr.addr)->sin6_port = 0;
+    else
+        ((struct sockaddr_in *)&addr.addr)->sin_port = 0;
+    int fd = socket(addr.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return ADXL_FAILED;
+    int one = 1;
+    if (addr.addr.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    struct sockaddr_storage bound;
+    socklen_t len = sizeof(bound);
+    if (bind(fd, (const struct sockaddr *)&addr.addr, addr.addr_len) != 0 || listen(fd, 128) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &len) != 0) {
+        LOG_ERROR("UCX: cannot listen for control links: %s", strerror(errno));
+        close(fd);
+        return ADXL_FAILED;
+    }
+    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+    t->listen_fd = fd;
+    t->stop_fd = adxl_wake_fd_new();
+    if (t->stop_fd < 0) return ADXL_RESOURCE_EXHAUSTED;
+    t->accept_started = adxl_thread_start(&t->accept_thread, accept_main, t);
+    return t->accept_started ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
+}
+
+void ucx_target_stop(ucx_transport_t *t) {
+    if (t->accept_started) {
+        adxl_wake(t->stop_fd);
+        pthread_join(t->accept_thread, NULL);
+        t->accept_started = false;
+    }
+    reap_inbound(t, true);
+    if (t->listen_fd >= 0) close(t->listen_fd);
+    if (t->stop_fd >= 0) close(t->stop_fd);
+    t->listen_fd = t->stop_fd = -1;
+}
+
+/* ---- Publishing registrations ---- */
+
+/* Whether every listed initiator acknowledged update seq. With regions_lock held. */
+static bool all_acked(ucx_transport_t *t, uint64_t seq) {
+    bool all = true;
+    pthread_mutex_lock(&t->inbound_lock);
+    for (ucx_inbound_t *in = t->inbound; in; in = in->next)
+        if (in->listed && in->acked_seq < seq) all = false;
+    pthread_mutex_unlock(&t->inbound_lock);
+    return all;
+}
+
+/*
+ * Waits until every linked initiator has the update seq in effect: a new region usable
+ * (so that a transfer the application starts once registration returned finds it), a
+ * revoked one flushed of everything that initiator had in flight to it. One that does
+ * not answer within the peer time-out loses its link (its thread then unlists it).
+ * With regions_lock held.
+ */
+static void wait_acked(ucx_transport_t *t, uint64_t seq, uintptr_t addr, size_t len) {
+    struct timespec until = adxl_deadline_timespec(io_deadline(t));
+    bool cut = false;
+    while (!all_acked(t, seq)) {
+        if (pthread_cond_timedwait(&t->regions_cond, &t->regions_lock, &until) != ETIMEDOUT)
+            continue;
+        if (cut) {
+            LOG_ERROR("UCX: a cut control link still holds an update of 0x%lx+%zu; going on",
+                      (unsigned long)addr, len);
+            return;
+        }
+        cut = true;
+        pthread_mutex_lock(&t->inbound_lock);
+        for (ucx_inbound_t *in = t->inbound; in; in = in->next)
+            if (in->listed && in->acked_seq < seq) {
+                LOG_WARN("UCX: %s did not acknowledge the update of 0x%lx+%zu; cutting its link",
+                         in->who, (unsigned long)addr, len);
+                shutdown(in->fd, SHUT_RDWR);
+                adxl_wake(in->wake_fd);
+            }
+        pthread_mutex_unlock(&t->inbound_lock);
+        until = adxl_deadline_timespec(adxl_deadline_after_ms(10000));
+    }
+}
+
+static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len) {
+    ucx_region_t r = {.addr = addr, .len = len};
+    ucp_mem_map_params_t mp = {.field_mask =
+                                   UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH,
+                               .address = (void *)addr,
+                               .length = len};
+    pthread_mutex_lock(&t->worker_lock);
+    ucs_status_t st = ucp_mem_map(t->context, &mp, &r.memh);
+    if (st == UCS_OK) {
+        st = ucp_rkey_pack(t->context, r.memh, &r.rkey_buf, &r.rkey_len);
+        if (st != UCS_OK) ucp_mem_unmap(t->context, r.memh);
+    }
+    pthread_mutex_unlock(&t->worker_lock);
+    if (st == UCS_OK && r.rkey_len > UCX_RKEY_MAX) {
+        ucp_rkey_buffer_release(r.rkey_buf);
+        ucp_mem_unmap(t->context, r.memh);
+        st = UCS_ERR_EXCEEDS_LIMIT;
+    }
+    if (st != UCS_OK) {
+        LOG_ERROR("UCX: cannot map 0x%lx+%zu: %s; UCX peers cannot reach it", (unsigned long)addr,
+                  len, ucs_status_string(st));
+        return;
+    }
+    pthread_mutex_lock(&t->regions_lock);
+    if (t->nregions == t->regions_cap) {
+        size_t cap = t->regions_cap ? 2 * t->regions_cap : 16;
+        ucx_region_t *grown = realloc(t->regions, cap * sizeof(*grown));
+        if (!grown) {
+            pthread_mutex_unlock(&t->regions_lock);
+            ucp_rkey_buffer_release(r.rkey_buf);
+            ucp_mem_unmap(t->context, r.memh);
+            LOG_ERROR("UCX: out of memory for region 0x%lx+%zu", (unsigned long)addr, len);
+            return;
+        }
+        t->regions = grown;
+        t->regions_cap = cap;
+    }
+    t->regions[t->nregions++] = r;
+    uint64_t seq = ++t->update_seq;
+    pthread_mutex_lock(&t->inbound_lock);
+    for (ucx_inbound_t *in = t->inbound; in; in = in->next)
+        if (in->listed) send_region_add(in, &r, seq);
+    pthread_mutex_unlock(&t->inbound_lock);
+    wait_acked(t, seq, addr, len);
+    pthread_mutex_unlock(&t->regions_lock);
+}
+
+static void publish_remove(ucx_transport_t *t, uintptr_t addr, size_t len) {
+    pthread_mutex_lock(&t->regions_lock);
+    size_t i = 0;
+    while (i < t->nregions && !(t->regions[i].addr == addr && t->regions[i].len == len))
+        i++;
+    if (i == t->nregions) {
+        pthread_mutex_unlock(&t->regions_lock);
+        return; /* it was never mapped (publish_add failed) */
+    }
+    ucx_region_t r = t->regions[i];
+    t->regions[i] = t->regions[--t->nregions];
+    uint64_t seq = ++t->update_seq;
+    uint8_t msg[UCX_REGION_DEL_SIZE];
+    ucx_put_u64(msg, addr);
+    ucx_put_u64(msg + 8, len);
+    ucx_put_u64(msg + 16, seq);
+    pthread_mutex_lock(&t->inbound_lock);
+    for (ucx_inbound_t *in = t->inbound; in; in = in->next)
+        if (in->listed && !ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_REGION_DEL, msg,
+                                        sizeof(msg), in->wake_fd, io_deadline(t)))
+            shutdown(in->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&t->inbound_lock);
+    wait_acked(t, seq, addr, len);
+    pthread_mutex_unlock(&t->regions_lock);
+    pthread_mutex_lock(&t->worker_lock);
+    ucp_rkey_buffer_release(r.rkey_buf);
+    ucp_mem_unmap(t->context, r.memh);
+    pthread_mutex_unlock(&t->worker_lock);
+}
+
+void ucx_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool added) {
+    ucx_transport_t *t = (ucx_transport_t *)transport;
+    if (added)
+        publish_add(t, addr, len);
+    else
+        publish_remove(t, addr, len);
+}
