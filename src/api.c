@@ -411,6 +411,7 @@ adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats) {
         .bytes_mapped = atomic_load(&s->bytes_path[ADXL_PATH_MAPPED]),
         .bytes_cma = atomic_load(&s->bytes_path[ADXL_PATH_CMA]),
         .bytes_staged = atomic_load(&s->bytes_path[ADXL_PATH_STAGED]),
+        .bytes_ucx = atomic_load(&s->bytes_path[ADXL_PATH_UCX]),
     };
     return ADXL_SUCCESS;
 }

@@ -23,7 +23,7 @@ typedef struct {
     atomic_ullong frames_served;
     atomic_ullong frames_refused;
     atomic_ullong links_dropped;
-    atomic_ullong bytes_path[3]; /* by adxl_byte_path_t */
+    atomic_ullong bytes_path[4]; /* by adxl_byte_path_t */
 } adxl_engine_stats_t;
 
 struct adxl_engine {

@@ -229,7 +229,7 @@ static void test_reinitialize(void) {
     CHECK_STATUS(adxl_get_stats(t, &ts), ADXL_SUCCESS);
     CHECK_STATUS(adxl_get_stats(e2, &is), ADXL_SUCCESS);
     /* Served as frames, or moved one-sidedly by the initiators (no frames then). */
-    CHECK(ts.frames_served >= 6 || tu_one_sided_bytes(&is) > 0);
+    CHECK(ts.frames_served >= 6 || tu_frameless_bytes(&is) > 0);
     adxl_engine_destroy(e2);
     ta_region_free(&tr, t);
     adxl_engine_destroy(t);
@@ -420,6 +420,14 @@ static int child_target(void *arg, int to_parent, int from_parent) {
 
 static void test_finalize_stalled_peer(void) {
     fprintf(stderr, "-- finalize with transfers in flight to a stopped peer\n");
+    if (tu_over_ucx()) {
+        /* UCX 1.13 serves RMA over its TCP transport in the target's software, and a
+         * target that resumes with puts from an initiator that has gone meanwhile aborts
+         * inside UCX (ucp_put_handler: "unexpected error: Endpoint timeout"). RDMA
+         * hardware serves RMA without the target's software. See docs/RELIABILITY.md. */
+        fprintf(stderr, "   not run over UCX's TCP: an abort inside UCX 1.13\n");
+        return;
+    }
     tu_child_t c;
     REQUIRE(tu_spawn(&c, child_target, NULL));
     char line[256], tname[128];

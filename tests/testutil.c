@@ -166,6 +166,11 @@ int tu_wait_child(tu_child_t *child, int timeout_ms) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+bool tu_over_ucx(void) {
+    const char *t = getenv("ADXL_TRANSPORT");
+    return t && strcmp(t, "ucx") == 0;
+}
+
 bool tu_stop_child(pid_t pid) {
     if (kill(pid, SIGSTOP) != 0) return false;
     int status;

@@ -60,6 +60,12 @@ static inline uint64_t tu_one_sided_bytes(const adxl_stats_t *s) {
     return s->bytes_mapped + s->bytes_cma;
 }
 
+/* Bytes an engine moved as initiator that a target counts no frames for: the one-sided
+ * shm paths and UCX's put/get (whose target-side work, if any, UCX does). */
+static inline uint64_t tu_frameless_bytes(const adxl_stats_t *s) {
+    return tu_one_sided_bytes(s) + s->bytes_ucx;
+}
+
 /* Fills buf with a pattern that depends on seed and on each byte's offset. */
 void tu_fill(void *buf, size_t len, uint64_t seed);
 /* Returns true when buf holds exactly the pattern tu_fill(seed) would write; on a
@@ -92,6 +98,8 @@ bool tu_send_line(int fd, const char *fmt, ...) __attribute__((format(printf, 2,
 bool tu_recv_line(int fd, char *buf, size_t cap, int timeout_ms);
 /* Sends SIGSTOP to a child and returns once it is really stopped (kill() alone returns
  * before the signal has taken effect); SIGCONT likewise. */
+/* Whether this run forces the UCX transport (the ucx_* test variants). */
+bool tu_over_ucx(void);
 bool tu_stop_child(pid_t pid);
 bool tu_cont_child(pid_t pid);
 /* Waits for the child to exit; returns its exit status, or -1 if it was killed or

@@ -333,9 +333,9 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
             adxl_stats_t s = xc_stats(e);
             tu_send_line(to_parent,
                          "stats %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-                         " %" PRIu64,
+                         " %" PRIu64 " %" PRIu64,
                          s.batches_direct, s.batches_buffered, s.frames_served, s.frames_refused,
-                         s.links_dropped, tu_one_sided_bytes(&s));
+                         s.links_dropped, tu_one_sided_bytes(&s), s.bytes_ucx);
         } else if (strcmp(line, "ping") == 0) {
             tu_send_line(to_parent, "pong");
         } else if (strcmp(line, "exit") == 0) {
@@ -437,11 +437,12 @@ static inline adxl_status_t xc_peer_status_cmd(xc_peer_t *p, const char *cmd) {
 static inline bool xc_peer_stats(xc_peer_t *p, adxl_stats_t *s) {
     char r[256];
     memset(s, 0, sizeof(*s));
-    unsigned long long a, b, c, d, e, f;
+    unsigned long long a, b, c, d, e, f, g;
     if (!xc_peer_cmd(p, r, sizeof(r), 30000, "stats") ||
-        sscanf(r, "stats %llu %llu %llu %llu %llu %llu", &a, &b, &c, &d, &e, &f) != 6)
+        sscanf(r, "stats %llu %llu %llu %llu %llu %llu %llu", &a, &b, &c, &d, &e, &f, &g) != 7)
         return false;
     s->bytes_mapped = f; /* mapped and CMA together: what tu_one_sided_bytes reads */
+    s->bytes_ucx = g;
     s->batches_direct = a;
     s->batches_buffered = b;
     s->frames_served = c;

@@ -144,6 +144,8 @@ typedef struct {
     uint64_t bytes_mapped; /* memcpy through a mapping of the target's memory */
     uint64_t bytes_cma;    /* process_vm_readv/writev (cross-memory attach) */
     uint64_t bytes_staged; /* through the link's staging ring, copied by the target */
+    /* How the UCX transport moved them: one-sided UCP put/get. */
+    uint64_t bytes_ucx;
 } adxl_stats_t;
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);

@@ -143,8 +143,8 @@ const adxl_host_facts_t *adxl_engine_host_facts(const adxl_engine_t *engine);
 /* The transit pool's memory (base NULL when the pool is off), for transports that
  * register it once. */
 void adxl_engine_transit_memory(adxl_engine_t *engine, uint8_t **base, size_t *len);
-/* How the shm transport moved an initiator's bytes (counted in adxl_stats_t). */
-typedef enum { ADXL_PATH_MAPPED, ADXL_PATH_CMA, ADXL_PATH_STAGED } adxl_byte_path_t;
+/* How the shm or UCX transport moved an initiator's bytes (counted in adxl_stats_t). */
+typedef enum { ADXL_PATH_MAPPED, ADXL_PATH_CMA, ADXL_PATH_STAGED, ADXL_PATH_UCX } adxl_byte_path_t;
 void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64_t bytes);
 /* Counts a request frame served or refused as a target. */
 void adxl_engine_count_served(adxl_engine_t *engine, bool refused);

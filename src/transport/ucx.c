@@ -105,6 +105,7 @@ void ucx_run_finished(ucx_transport_t *t) {
             continue;
         }
         adxl_status_t st = op->override != ADXL_SUCCESS ? op->override : ucx_status(op->status);
+        if (st == ADXL_SUCCESS) adxl_engine_count_path(t->engine, ADXL_PATH_UCX, op->chunk->bytes);
         adxl_chunk_complete(op->chunk, st);
         free(op);
     }

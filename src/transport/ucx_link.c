@@ -29,6 +29,8 @@
 
 /* How long closing an endpoint by force or flushing it for a revocation may take. */
 #define UCX_CLOSE_WAIT_MS 10000
+/* How long an orderly close lets what is in flight finish before it cancels it. */
+#define UCX_ORDERLY_WAIT_MS 1000
 
 typedef struct {
     uintptr_t addr;
@@ -50,10 +52,11 @@ struct ucx_link {
     atomic_bool failed;
     _Atomic adxl_status_t fail_status;
     atomic_bool ep_failed; /* UCX's error callback fired for the current endpoint */
+    bool peer_gone;        /* the link thread saw the peer fail (only it writes this) */
     /* Under the transport's worker_lock: */
     bool closed;
     ucp_ep_h ep;
-    bool peer_failure_mode; /* ep was made with UCP_ERR_HANDLING_MODE_PEER */
+    bool target_serves_unregistered; /* AllowUnregisteredMemory there: TCP can, UCX not */
     void *remote_address;
     uint32_t remote_address_len;
     ucx_remote_t *view; /* the target's regions, sorted by address */
@@ -114,61 +117,71 @@ static ucs_status_t open_ep(ucx_link_t *link) {
         .err_handler = {.cb = ep_error, .arg = link},
     };
     atomic_store(&link->ep_failed, false);
+    /* Peer-failure mode is what lets a forced close cancel operations in flight (so that
+     * a caller who gave up gets its memory back) and a dead peer fail them rather than
+     * leave them pending for ever. Transports that cannot report a failed peer (UCX
+     * 1.13's posix and sysv) make UCX refuse it: then no link, rather than one that
+     * breaks those promises (UCX itself aborts the process when an endpoint with
+     * operations stuck on a dead peer is destroyed). */
     ucs_status_t st = ucp_ep_create(link->transport->worker, &params, &link->ep);
     if (st != UCS_OK) {
-        /* Some transports (UCX's sysv and posix in 1.13) cannot report a peer's failure,
-         * and UCX then refuses the peer-failure mode. Without it the control link still
-         * tells a dead peer, and closing cannot be forced: it flushes instead. */
-        params.err_mode = UCP_ERR_HANDLING_MODE_NONE;
-        params.field_mask &= ~(uint64_t)UCP_EP_PARAM_FIELD_ERR_HANDLER;
-        st = ucp_ep_create(link->transport->worker, &params, &link->ep);
-        if (st == UCS_OK)
-            LOG_INFO("UCX: no peer-failure handling to %s on these transports", link->name);
-        link->peer_failure_mode = false;
-    } else {
-        link->peer_failure_mode = true;
-    }
-    if (st != UCS_OK) {
         link->ep = NULL;
-        return st;
+        LOG_ERROR("UCX: no endpoint to %s with peer-failure handling (%s): the transports in "
+                  "UCX_TLS must include one that reports a failed peer (tcp, or an RDMA one)",
+                  link->name, ucs_status_string(st));
+        return UCS_ERR_UNSUPPORTED;
     }
     for (size_t i = 0; i < link->nview; i++)
         unpack_key(link, &link->view[i]);
     return UCS_OK;
 }
 
-/* Waits (progressing the worker) for a request of ours; frees it. false on time-out. */
+/* Waits (progressing the worker) for a request of ours, then hands it back to UCX
+ * (which finishes one still in progress on its own). false on time-out or failure. */
 static bool wait_request(ucx_transport_t *t, void *req, int32_t ms) {
     if (!UCS_PTR_IS_PTR(req)) return !UCS_PTR_IS_ERR(req);
     uint64_t until = adxl_deadline_after_ms(ms);
-    while (ucp_request_check_status(req) == UCS_INPROGRESS) {
-        if (adxl_now_ns() >= until) return false; /* leaked on purpose: UCX still owns it */
+    ucs_status_t st;
+    while ((st = ucp_request_check_status(req)) == UCS_INPROGRESS && adxl_now_ns() < until)
         ucp_worker_progress(t->worker);
-    }
     ucp_request_free(req);
-    return true;
+    return st == UCS_OK;
 }
 
-/* Closes the endpoint by force: UCX completes everything posted on it (as cancelled,
- * unless done) before the close completes, and touches none of those buffers again.
- * Without peer-failure mode the close flushes instead: it waits for what is in flight
- * (on the transports that lack that mode, shared memory, RMA completes as it is posted). */
-static void close_ep(ucx_link_t *link) {
+/*
+ * Closes the endpoint. By force (cancel): UCX completes everything posted on it, as
+ * cancelled unless done, and touches none of those buffers again. Otherwise (an orderly
+ * disconnect) what is in flight may finish first, for a moment, and the close then
+ * tells the peer's side: UCX may share one connection between this endpoint and the
+ * peer's endpoint back to us, which a forced close would break.
+ */
+static void close_ep(ucx_link_t *link, bool cancel) {
+    ucx_transport_t *t = link->transport;
     if (link->ep) {
+        bool force = true;
+        if (!cancel) {
+            ucp_request_param_t none = {0};
+            force = !wait_request(t, ucp_ep_flush_nbx(link->ep, &none), UCX_ORDERLY_WAIT_MS);
+        }
         ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
-                                 .flags = link->peer_failure_mode ? UCP_EP_CLOSE_FLAG_FORCE : 0};
+                                 .flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0};
         void *req = ucp_ep_close_nbx(link->ep, &p);
         link->ep = NULL;
-        if (!wait_request(link->transport, req, UCX_CLOSE_WAIT_MS))
+        if (!wait_request(t, req, UCX_CLOSE_WAIT_MS))
             LOG_ERROR("UCX: closing the endpoint to %s did not finish", link->name);
     }
+    /* UCX purges the closed endpoint's requests as the worker progresses; the remote
+     * keys they use go only after them. */
+    uint64_t until = adxl_deadline_after_ms(UCX_CLOSE_WAIT_MS);
+    while (link->inflight.next != &link->inflight && adxl_now_ns() < until)
+        ucp_worker_progress(t->worker);
+    if (link->inflight.next != &link->inflight)
+        LOG_ERROR("UCX: operations to %s outlived their endpoint", link->name);
     for (size_t i = 0; i < link->nview; i++)
         if (link->view[i].rkey) {
             ucp_rkey_destroy(link->view[i].rkey);
             link->view[i].rkey = NULL;
         }
-    for (ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next)
-        LOG_ERROR("UCX: an operation to %s outlived its endpoint", link->name);
 }
 
 /* The index of the first region whose address is above addr. */
@@ -253,6 +266,13 @@ static adxl_status_t issue_locked(ucx_op_t *op) {
         const ucx_remote_t *r = view_find(link, seg->span_addr, seg->span_len);
         if (!r || seg->remote < seg->span_addr || seg->remote - seg->span_addr > seg->span_len ||
             seg->len > seg->span_len - (seg->remote - seg->span_addr)) {
+            if (link->target_serves_unregistered) {
+                /* One-sided access needs a key, and only registration makes one. */
+                LOG_ERROR("remote range 0x%lx+%lu is not registered at %s: its "
+                          "AllowUnregisteredMemory works over TCP, not over UCX",
+                          (unsigned long)seg->span_addr, (unsigned long)seg->span_len, link->name);
+                return ADXL_UNSUPPORTED;
+            }
             LOG_ERROR("remote range 0x%lx+%lu is not memory that %s registered",
                       (unsigned long)seg->span_addr, (unsigned long)seg->span_len, link->name);
             return ADXL_PARAM_INVALID;
@@ -382,7 +402,7 @@ void ucx_abandon(adxl_link_t *l, struct adxl_transfer_req *req) {
         else
             op->resubmit = true;
     }
-    close_ep(link);
+    close_ep(link, true);
     ucs_status_t st = link->closed ? UCS_ERR_CANCELED : open_ep(link);
     pthread_mutex_unlock(&t->worker_lock);
     if (st != UCS_OK && !link->closed) {
@@ -494,7 +514,11 @@ static void teardown(ucx_link_t *link) {
     link->closed = true;
     for (ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next)
         op->override = st;
-    close_ep(link);
+    /* A peer that is gone gets no orderly close. Otherwise (disconnect, finalize) the
+     * close is orderly when what is in flight finishes within a moment: a forced close
+     * makes the peer's UCX see a failed endpoint, and UCX 1.13 over TCP can abort the
+     * peer's process on that path (a wire-up reply purged from the failed endpoint). */
+    close_ep(link, link->peer_gone);
     pthread_mutex_unlock(&t->worker_lock);
     ucx_run_finished(t);
     pthread_mutex_lock(&link->notify_lock);
@@ -524,6 +548,7 @@ static void *link_main(void *arg) {
         }
         if (pfd[1].revents & POLLIN) adxl_wake_drain(link->wake_fd);
         if (atomic_load(&link->ep_failed)) {
+            link->peer_gone = true;
             link_fail(link, ADXL_FAILED);
             break;
         }
@@ -531,8 +556,10 @@ static void *link_main(void *arg) {
         ucx_msg_header_t h;
         if (!ucx_msg_recv(link->fd, &h, buf, link->wake_fd, io_deadline(link), false) ||
             !dispatch(link, &h, buf)) {
-            if (!atomic_load(&link->failed))
+            if (!atomic_load(&link->failed)) {
                 LOG_WARN("UCX: the control link to %s ended", link->name);
+                link->peer_gone = true;
+            }
             link_fail(link, ADXL_FAILED);
         }
     }
@@ -553,7 +580,9 @@ static adxl_status_t handshake(ucx_link_t *link, uint8_t *buf, uint64_t deadline
         !ucx_msg_recv(link->fd, &h, buf, -1, deadline, false) || h.type != UCX_MSG_HELLO_ACK)
         return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
     adxl_status_t st = wire_status(ucx_get_u32(buf));
-    bool target_auth = ucx_get_u32(buf + 4) == 1;
+    uint32_t flags = ucx_get_u32(buf + 4);
+    bool target_auth = flags & UCX_FLAG_AUTH;
+    link->target_serves_unregistered = flags & UCX_FLAG_UNREGISTERED;
     const uint8_t *target_nonce = buf + 8, *target_proof = buf + 8 + ADXL_AUTH_NONCE_BYTES;
     if (st != ADXL_SUCCESS) return st;
     if (target_auth != (secret->len > 0)) {
@@ -580,6 +609,15 @@ static adxl_status_t handshake(ucx_link_t *link, uint8_t *buf, uint64_t deadline
     ucx_transport_t *t = link->transport;
     pthread_mutex_lock(&t->worker_lock);
     ucs_status_t ust = open_ep(link);
+    /* Connect returns with the endpoint wired up (the flush completes once it is): a
+     * link dropped while UCX's wire-up is still under way can trip an assertion inside
+     * UCX 1.13 (a pending wire-up reply purged from a failed TCP endpoint). */
+    if (ust == UCS_OK) {
+        ucp_request_param_t none = {0};
+        int32_t left = adxl_poll_timeout_ms(deadline);
+        if (!wait_request(t, ucp_ep_flush_nbx(link->ep, &none), left < 0 ? INT32_MAX : left))
+            ust = UCS_ERR_TIMED_OUT;
+    }
     pthread_mutex_unlock(&t->worker_lock);
     if (ust != UCS_OK) {
         LOG_ERROR("UCX: cannot reach %s: %s", link->name, ucs_status_string(ust));

@@ -65,7 +65,8 @@ static bool handshake(ucx_inbound_t *in, uint8_t *buf) {
     uint8_t ack[UCX_HELLO_ACK_SIZE] = {0};
     uint8_t *nonce = ack + 8, *proof = ack + 8 + ADXL_AUTH_NONCE_BYTES;
     ucx_put_u32(ack, ADXL_SUCCESS);
-    ucx_put_u32(ack + 4, authenticates ? 1u : 0u);
+    ucx_put_u32(ack + 4, (authenticates ? UCX_FLAG_AUTH : 0u) |
+                             (t->config->allow_unregistered ? UCX_FLAG_UNREGISTERED : 0u));
     if (authenticates &&
         (!adxl_auth_nonce(nonce) ||
          !adxl_auth_proof(secret, ADXL_AUTH_TARGET, initiator_nonce, nonce, proof)))
@@ -88,6 +89,8 @@ static bool handshake(ucx_inbound_t *in, uint8_t *buf) {
     /* Listed and sent the snapshot under one lock, so that no update falls between. */
     pthread_mutex_lock(&t->regions_lock);
     in->listed = true;
+    /* Its snapshot holds every update so far: none of them waits for this link. */
+    in->acked_seq = t->update_seq;
     for (size_t i = 0; i < t->nregions; i++)
         send_region_add(in, &t->regions[i], 0);
     bool ok =

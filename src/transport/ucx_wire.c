@@ -1,6 +1,7 @@
 #include "ucx_wire.h"
 
 #include <adxl/adxl.h>
+#include <string.h>
 
 void ucx_put_u32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++)
@@ -43,10 +44,12 @@ bool ucx_header_decode(const uint8_t in[UCX_MSG_HEADER], ucx_msg_header_t *out) 
 static bool notify_valid(const uint8_t *p, uint32_t length) {
     if (length < UCX_NOTIFY_FIXED) return false;
     uint32_t name_len = ucx_get_u32(p + 8), msg_len = ucx_get_u32(p + 12);
-    /* Each part fits ADXL's limit and the two fill the message exactly; checked in 64
-     * bits so that no sum can wrap. */
+    /* Each part fits ADXL's limit and the two fill the message exactly (checked in 64
+     * bits so that no sum can wrap), and neither holds a NUL: the application gets them
+     * as C strings, which must not end early. */
     return name_len <= ADXL_NOTIFY_MAX_LEN && msg_len <= ADXL_NOTIFY_MAX_LEN &&
-           (uint64_t)UCX_NOTIFY_FIXED + name_len + msg_len == length;
+           (uint64_t)UCX_NOTIFY_FIXED + name_len + msg_len == length &&
+           memchr(p + UCX_NOTIFY_FIXED, '\0', length - UCX_NOTIFY_FIXED) == NULL;
 }
 
 static bool region_add_valid(const uint8_t *p, uint32_t length) {
@@ -74,7 +77,8 @@ bool ucx_msg_valid(uint16_t type, const uint8_t *payload, uint32_t length, bool 
     }
     switch (type) {
     case UCX_MSG_HELLO_ACK:
-        return length == UCX_HELLO_ACK_SIZE && ucx_get_u32(payload + 4) <= 1;
+        return length == UCX_HELLO_ACK_SIZE &&
+               (ucx_get_u32(payload + 4) & ~(UCX_FLAG_AUTH | UCX_FLAG_UNREGISTERED)) == 0;
     case UCX_MSG_WELCOME:
         return length > 0 && length <= UCX_ADDRESS_MAX;
     case UCX_MSG_REGION_ADD:

@@ -26,7 +26,7 @@
 
 typedef enum {
     UCX_MSG_HELLO = 1,      /* I->T: version, initiator nonce */
-    UCX_MSG_HELLO_ACK = 2,  /* T->I: status, auth flag, target nonce, target proof */
+    UCX_MSG_HELLO_ACK = 2,  /* T->I: status, flags, target nonce, target proof */
     UCX_MSG_AUTH = 3,       /* I->T: initiator proof (zeros without a secret) */
     UCX_MSG_WELCOME = 4,    /* T->I: the target's worker address */
     UCX_MSG_REGION_ADD = 5, /* T->I: addr, len, sequence number, packed rkey */
@@ -38,6 +38,9 @@ typedef enum {
 } ucx_msg_type_t;
 
 #define UCX_HELLO_SIZE (4u + ADXL_AUTH_NONCE_BYTES)
+/* HELLO_ACK flags */
+#define UCX_FLAG_AUTH 0x1u          /* the target authenticates: AUTH must prove the secret */
+#define UCX_FLAG_UNREGISTERED 0x2u  /* the target serves unregistered memory (TCP only) */
 #define UCX_HELLO_ACK_SIZE (8u + ADXL_AUTH_NONCE_BYTES + ADXL_AUTH_PROOF_BYTES)
 #define UCX_AUTH_SIZE ADXL_AUTH_PROOF_BYTES
 #define UCX_REGION_ADD_FIXED 24u
