@@ -94,6 +94,9 @@ static void gen_hello(void) {
     tcp_put_u16(s.b + 4, 1); /* the version before authentication */
     write_seed(&s, "bad-version");
     s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
+    tcp_put_u16(s.b + 4, TCP_WIRE_VERSION - 1); /* the version before the probe's UCX facts */
+    write_seed(&s, "previous-version");
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
     tcp_put_u32(s.b + 20, TCP_HELLO_FLAG_AUTH);
     memset(s.b + 24, 0xA5, ADXL_AUTH_NONCE_BYTES);
     write_seed(&s, "auth");
@@ -158,15 +161,21 @@ static void gen_hello_ack(void) {
     tcp_facts_encode(s.b + s.n, &f);
     s.n += TCP_FACTS_SIZE;
     write_seed(&s, "probe-facts");
+    f.ucx_port = 26001;
+    f.ucx_flags = ADXL_FACTS_UCX_RDMA;
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    tcp_facts_encode(s.b + s.n, &f);
+    s.n += TCP_FACTS_SIZE;
+    write_seed(&s, "probe-facts-ucx");
+    f.ucx_port = 0;
+    f.ucx_flags = 0;
     f.shm_endpoint[0] = '\0';
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
     tcp_facts_encode(s.b + s.n, &f);
     s.n += TCP_FACTS_SIZE;
     write_seed(&s, "probe-facts-no-shm");
-    s.n -= 1;
-    memset(s.b + s.n - ADXL_SHM_ENDPOINT_MAX + 1, 'x', ADXL_SHM_ENDPOINT_MAX - 1);
-    s.b[s.n] = 'x';
-    s.n += 1;
+    /* The endpoint field (facts offset 40) without its NUL. */
+    memset(s.b + s.n - TCP_FACTS_SIZE + 40, 'x', ADXL_SHM_ENDPOINT_MAX);
     write_seed(&s, "probe-facts-unterminated");
 }
 
