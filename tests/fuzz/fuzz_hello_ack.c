@@ -3,8 +3,8 @@
  * name. Acceptance must agree with the reference (magic, version, name length, and a
  * success status for the connect to go on), and an accepted HELLO_ACK must encode back
  * to exactly the bytes it came from. The bytes after it are read as a probe's answer,
- * the target's host facts: accepted only with a NUL-terminated endpoint name, and then
- * they must encode back to the same bytes.
+ * the target's host facts (92 bytes): accepted only with a NUL-terminated endpoint name,
+ * and then they must encode back to the same bytes.
  */
 #include "fuzz.h"
 #include "fuzz_ref.h"
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&a, 0xEE, sizeof(a));
     bool ok = tcp_hello_ack_decode_fixed(data, &a);
     uint64_t name_len = ref_le(data + 6, 2);
-    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 2 && name_len <= 64;
+    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 3 && name_len <= 64;
     FUZZ_CHECK(ok == ref_ok);
     if (!ok) return 0;
     FUZZ_CHECK(a.name_len == name_len && a.status == ref_le(data + 8, 4) &&
@@ -45,11 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(facts_ok == ref_facts_ok);
     if (!facts_ok) return 0;
     FUZZ_CHECK(f.pid_ns == ref_le(facts + 16, 8) && f.net_ns == ref_le(facts + 24, 8) &&
-               f.pid == ref_le(facts + 32, 4) && f.uid == ref_le(facts + 36, 4));
+               f.pid == ref_le(facts + 32, 4) && f.uid == ref_le(facts + 36, 4) &&
+               f.ucx_port == ref_le(facts + 88, 2) && f.ucx_flags == ref_le(facts + 90, 2));
+    FUZZ_CHECK(TCP_FACTS_SIZE == 92);
     uint8_t back[TCP_FACTS_SIZE];
     tcp_facts_encode(back, &f);
-    /* Bytes after the endpoint's NUL are not carried: compare up to it. */
+    /* Bytes after the endpoint's NUL are not carried: compare up to it, and the UCX
+     * control port and flags after the endpoint field. */
     size_t upto = 40 + strlen(f.shm_endpoint) + 1;
     FUZZ_CHECK(memcmp(back, facts, upto) == 0);
+    FUZZ_CHECK(memcmp(back + 88, facts + 88, 4) == 0);
     return 0;
 }

@@ -8,6 +8,7 @@
 #include "fuzz_arena.h"
 #include "transport/shm_parse.h"
 #include "transport/tcp_wire.h"
+#include "transport/ucx_wire.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -94,6 +95,9 @@ static void gen_hello(void) {
     tcp_put_u16(s.b + 4, 1); /* the version before authentication */
     write_seed(&s, "bad-version");
     s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
+    tcp_put_u16(s.b + 4, TCP_WIRE_VERSION - 1); /* the version before the probe's UCX facts */
+    write_seed(&s, "previous-version");
+    s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
     tcp_put_u32(s.b + 20, TCP_HELLO_FLAG_AUTH);
     memset(s.b + 24, 0xA5, ADXL_AUTH_NONCE_BYTES);
     write_seed(&s, "auth");
@@ -158,15 +162,21 @@ static void gen_hello_ack(void) {
     tcp_facts_encode(s.b + s.n, &f);
     s.n += TCP_FACTS_SIZE;
     write_seed(&s, "probe-facts");
+    f.ucx_port = 26001;
+    f.ucx_flags = ADXL_FACTS_UCX_RDMA;
+    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
+    tcp_facts_encode(s.b + s.n, &f);
+    s.n += TCP_FACTS_SIZE;
+    write_seed(&s, "probe-facts-ucx");
+    f.ucx_port = 0;
+    f.ucx_flags = 0;
     f.shm_endpoint[0] = '\0';
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
     tcp_facts_encode(s.b + s.n, &f);
     s.n += TCP_FACTS_SIZE;
     write_seed(&s, "probe-facts-no-shm");
-    s.n -= 1;
-    memset(s.b + s.n - ADXL_SHM_ENDPOINT_MAX + 1, 'x', ADXL_SHM_ENDPOINT_MAX - 1);
-    s.b[s.n] = 'x';
-    s.n += 1;
+    /* The endpoint field (facts offset 40) without its NUL. */
+    memset(s.b + s.n - TCP_FACTS_SIZE + 40, 'x', ADXL_SHM_ENDPOINT_MAX);
     write_seed(&s, "probe-facts-unterminated");
 }
 
@@ -588,6 +598,156 @@ static void gen_shm_messages(void) {
     shm_slot(SHM_OP_WRITE, 1, wrap, 1, "slot-wraps");
 }
 
+/* ------------------------------------------------------------------ ucx control link */
+
+/* The mode byte (bit 0: to a target), the header, the payload: see fuzz_ucx_messages.c. */
+static void ucx_seed(bool to_target, uint16_t type, const void *payload, uint32_t length,
+                     const char *name) {
+    seed_t s = {.n = 0};
+    uint8_t mode = to_target ? 1 : 0;
+    put(&s, &mode, 1);
+    uint8_t h[UCX_MSG_HEADER];
+    ucx_header_encode(h, type, length);
+    put(&s, h, sizeof(h));
+    put(&s, payload, length);
+    write_seed(&s, "%s", name);
+}
+
+static uint32_t ucx_notify(uint8_t *out, uint64_t id, uint32_t name_len, uint32_t msg_len,
+                           const char *name, const char *msg) {
+    ucx_put_u64(out, id);
+    ucx_put_u32(out + 8, name_len);
+    ucx_put_u32(out + 12, msg_len);
+    size_t a = strlen(name), b = strlen(msg);
+    memcpy(out + UCX_NOTIFY_FIXED, name, a);
+    memcpy(out + UCX_NOTIFY_FIXED + a, msg, b);
+    return (uint32_t)(UCX_NOTIFY_FIXED + a + b);
+}
+
+static uint32_t ucx_region(uint8_t *out, uint64_t addr, uint64_t len, uint64_t seq,
+                           size_t key_len) {
+    ucx_put_u64(out, addr);
+    ucx_put_u64(out + 8, len);
+    ucx_put_u64(out + 16, seq);
+    for (size_t i = 0; i < key_len; i++)
+        out[UCX_REGION_ADD_FIXED + i] = (uint8_t)(0x30 + i % 64);
+    return (uint32_t)(UCX_REGION_ADD_FIXED + key_len);
+}
+
+static void gen_ucx_messages(void) {
+    target = "ucx_messages";
+    static uint8_t p[UCX_MSG_MAX + 16];
+    uint32_t n;
+
+    /* Initiator to target, in handshake order, then what follows it. */
+    ucx_put_u32(p, UCX_WIRE_VERSION);
+    memset(p + 4, 0xA5, ADXL_AUTH_NONCE_BYTES);
+    ucx_seed(true, UCX_MSG_HELLO, p, UCX_HELLO_SIZE, "to-target-hello");
+    memset(p, 0x5A, UCX_AUTH_SIZE);
+    ucx_seed(true, UCX_MSG_AUTH, p, UCX_AUTH_SIZE, "to-target-auth");
+    ucx_put_u64(p, 7);
+    ucx_seed(true, UCX_MSG_REGION_ACK, p, UCX_REGION_ACK_SIZE, "to-target-region-ack");
+    n = ucx_notify(p, 42, 8, 10, "kv_ready", "request 42");
+    ucx_seed(true, UCX_MSG_NOTIFY, p, n, "to-target-notify");
+
+    /* Target to initiator. */
+    ucx_put_u32(p, ADXL_SUCCESS);
+    ucx_put_u32(p + 4, 0x1); /* bit 0: the target authenticates */
+    memset(p + 8, 0x3C, ADXL_AUTH_NONCE_BYTES + ADXL_AUTH_PROOF_BYTES);
+    ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE, "to-initiator-hello-ack");
+    memset(p, 0x77, 180); /* a worker address: opaque bytes */
+    ucx_seed(false, UCX_MSG_WELCOME, p, 180, "to-initiator-welcome");
+    n = ucx_region(p, 0x7f0000001000, 1 << 20, 0, 141);
+    ucx_seed(false, UCX_MSG_REGION_ADD, p, n, "to-initiator-region-add");
+    ucx_seed(false, UCX_MSG_READY, p, 0, "to-initiator-ready");
+    n = ucx_region(p, 0x7f0000200000, 4096, 5, 0);
+    ucx_seed(false, UCX_MSG_REGION_DEL, p, UCX_REGION_DEL_SIZE, "to-initiator-region-del");
+    ucx_put_u64(p, 42);
+    ucx_put_u32(p + 8, ADXL_RESOURCE_EXHAUSTED);
+    ucx_seed(false, UCX_MSG_NOTIFY_ACK, p, UCX_NOTIFY_ACK_SIZE, "to-initiator-notify-ack");
+
+    /* Edge cases: the largest of each variable part, and one rule away from valid. */
+    static char big[ADXL_NOTIFY_MAX_LEN + 2];
+    memset(big, 'n', ADXL_NOTIFY_MAX_LEN);
+    n = ucx_notify(p, 1, ADXL_NOTIFY_MAX_LEN, ADXL_NOTIFY_MAX_LEN, big, big);
+    ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-longest");
+    n = ucx_notify(p, 1, 0, 0, "", "");
+    ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-empty");
+    memset(big, 'n', ADXL_NOTIFY_MAX_LEN + 1);
+    n = ucx_notify(p, 1, ADXL_NOTIFY_MAX_LEN + 1, 0, big, "");
+    ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-name-1025");
+    n = ucx_notify(p, 1, 8, 11, "kv_ready", "request 42");
+    ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-lengths-exceed");
+    n = ucx_notify(p, 1, 0xfffffff8u, 26, "kv_ready", "request 42");
+    ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-sum-wraps");
+    ucx_seed(true, UCX_MSG_NOTIFY, p, UCX_NOTIFY_FIXED - 1, "notify-short");
+    ucx_seed(false, UCX_MSG_NOTIFY, p, n, "notify-to-initiator");
+
+    ucx_put_u32(p, UCX_WIRE_VERSION + 1);
+    memset(p + 4, 0xA5, ADXL_AUTH_NONCE_BYTES);
+    ucx_seed(true, UCX_MSG_HELLO, p, UCX_HELLO_SIZE, "hello-bad-version");
+    ucx_put_u32(p, UCX_WIRE_VERSION);
+    ucx_seed(true, UCX_MSG_HELLO, p, UCX_HELLO_SIZE + 1, "hello-long");
+    ucx_seed(false, UCX_MSG_HELLO, p, UCX_HELLO_SIZE, "hello-to-initiator");
+    ucx_seed(true, UCX_MSG_AUTH, p, UCX_AUTH_SIZE - 1, "auth-short");
+
+    ucx_put_u32(p, ADXL_SUCCESS);
+    ucx_put_u32(p + 4, 0x3); /* bit 1: the target serves unregistered memory */
+    ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE, "hello-ack-unregistered");
+    ucx_put_u32(p + 4, 0x4);
+    ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE, "hello-ack-unknown-flag");
+    ucx_put_u32(p, ADXL_PARAM_INVALID);
+    ucx_put_u32(p + 4, 0);
+    ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE, "hello-ack-refused");
+    ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE - 1, "hello-ack-short");
+
+    memset(p, 0x77, UCX_ADDRESS_MAX + 1);
+    ucx_seed(false, UCX_MSG_WELCOME, p, UCX_ADDRESS_MAX, "welcome-longest");
+    ucx_seed(false, UCX_MSG_WELCOME, p, UCX_ADDRESS_MAX + 1, "welcome-too-long");
+    ucx_seed(false, UCX_MSG_WELCOME, p, 0, "welcome-empty");
+
+    n = ucx_region(p, 0x7f0000001000, 4096, 9, UCX_RKEY_MAX);
+    ucx_seed(false, UCX_MSG_REGION_ADD, p, n, "region-add-longest-key");
+    n = ucx_region(p, 0x7f0000001000, 4096, 9, UCX_RKEY_MAX + 1);
+    ucx_seed(false, UCX_MSG_REGION_ADD, p, n, "region-add-key-too-long");
+    n = ucx_region(p, 0x7f0000001000, 4096, 9, 0);
+    ucx_seed(false, UCX_MSG_REGION_ADD, p, n, "region-add-no-key");
+    n = ucx_region(p, 0x7f0000001000, 0, 9, 16);
+    ucx_seed(false, UCX_MSG_REGION_ADD, p, n, "region-add-empty");
+    n = ucx_region(p, UINT64_MAX - 4095, 4096, 9, 16);
+    ucx_seed(false, UCX_MSG_REGION_ADD, p, n, "region-add-ends-at-2-64");
+    n = ucx_region(p, UINT64_MAX - 4095, 4095, 9, 16);
+    ucx_seed(false, UCX_MSG_REGION_ADD, p, n, "region-add-last-byte");
+    n = ucx_region(p, 0x7f0000001000, 4096, 9, 16);
+    ucx_seed(true, UCX_MSG_REGION_ADD, p, n, "region-add-to-target");
+    ucx_seed(false, UCX_MSG_REGION_DEL, p, UCX_REGION_DEL_SIZE + 1, "region-del-long");
+    ucx_seed(false, UCX_MSG_READY, p, 1, "ready-with-payload");
+    ucx_seed(true, UCX_MSG_REGION_ACK, p, UCX_REGION_ACK_SIZE - 1, "region-ack-short");
+    ucx_seed(false, UCX_MSG_NOTIFY_ACK, p, UCX_NOTIFY_ACK_SIZE + 4, "notify-ack-long");
+    ucx_seed(true, 0, p, 0, "type-0");
+    ucx_seed(false, 0xffff, p, 8, "type-unknown");
+
+    /* Headers: a wrong magic; a length past the limit (the payload is not sent). */
+    seed_t s = {.n = 0};
+    uint8_t mode = 0, h[UCX_MSG_HEADER];
+    put(&s, &mode, 1);
+    ucx_header_encode(h, UCX_MSG_READY, 0);
+    h[3] ^= 0x20;
+    put(&s, h, sizeof(h));
+    write_seed(&s, "header-bad-magic");
+    s.n = 0;
+    put(&s, &mode, 1);
+    ucx_header_encode(h, UCX_MSG_WELCOME, UCX_MSG_MAX + 1);
+    put(&s, h, sizeof(h));
+    write_seed(&s, "header-too-long");
+    s.n = 0;
+    put(&s, &mode, 1);
+    ucx_header_encode(h, UCX_MSG_READY, 0);
+    h[6] = 0x01; /* reserved: not checked */
+    put(&s, h, sizeof(h));
+    write_seed(&s, "header-reserved-set");
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
@@ -607,5 +767,6 @@ int main(int argc, char **argv) {
     gen_engine_name();
     gen_options();
     gen_shm_messages();
+    gen_ucx_messages();
     return failures ? 1 : 0;
 }
