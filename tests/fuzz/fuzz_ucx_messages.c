@@ -56,8 +56,9 @@ static bool ref_valid(uint64_t type, const uint8_t *p, uint64_t n, bool to_targe
         case REF_NOTIFY: {
             if (n < 16) return false;
             uint64_t name_len = ref_le(p + 8, 4), msg_len = ref_le(p + 12, 4);
+            /* No NUL in either part, as over TCP and shm: the receiver gets C strings. */
             return name_len <= REF_NOTIFY_PART_MAX && msg_len <= REF_NOTIFY_PART_MAX &&
-                   16 + name_len + msg_len == n;
+                   16 + name_len + msg_len == n && memchr(p + 16, 0, n - 16) == NULL;
         }
         default:
             return false; /* a type for the other direction, or none */
@@ -119,6 +120,7 @@ static void receive(uint16_t type, const uint8_t *p, uint32_t n, bool to_target)
             note.name[name_len] = '\0';
             memcpy(note.msg, p + UCX_NOTIFY_FIXED + name_len, msg_len);
             note.msg[msg_len] = '\0';
+            FUZZ_CHECK(strlen(note.name) == name_len && strlen(note.msg) == msg_len);
             sink += ucx_get_u64(p) + (uint8_t)note.name[0] + (uint8_t)note.msg[0];
             return;
         }

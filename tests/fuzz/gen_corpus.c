@@ -678,6 +678,9 @@ static void gen_ucx_messages(void) {
     ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-name-1025");
     n = ucx_notify(p, 1, 8, 11, "kv_ready", "request 42");
     ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-lengths-exceed");
+    n = ucx_notify(p, 1, 8, 10, "kv_ready", "request 42");
+    p[UCX_NOTIFY_FIXED + 2] = '\0';
+    ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-nul-in-name");
     n = ucx_notify(p, 1, 0xfffffff8u, 26, "kv_ready", "request 42");
     ucx_seed(true, UCX_MSG_NOTIFY, p, n, "notify-sum-wraps");
     ucx_seed(true, UCX_MSG_NOTIFY, p, UCX_NOTIFY_FIXED - 1, "notify-short");
