@@ -159,7 +159,10 @@ void bench_args_usage(FILE *out) {
           "  --timeout-ms MS            timeout of each transfer (default 30000)\n"
           "  --json FILE                also write the rows as JSON to FILE\n"
           "Engine options (both roles; a one-host run passes them to its target too):\n"
-          "  --transport auto|tcp|shm   adxl Transport option\n"
+          "  --transport auto|tcp|shm|ucx  adxl Transport option; ucx needs a build with UCX\n"
+          "                             (libucx-dev); UCX_TLS in the environment (which a\n"
+          "                             one-host run's target inherits) picks UCX's own\n"
+          "                             transports, e.g. UCX_TLS=tcp or UCX_TLS=sm\n"
           "  --shm-path auto|cma|staging  adxl ShmPath option (shm's byte path)\n"
           "  --buffer-pool NUM:SIZE     adxl BufferPool: NUM transit buffers of SIZE MiB\n"
           "                             (0:0 turns the pool off)\n"
@@ -561,8 +564,9 @@ static int apply_option(bench_args_t *a, int opt, const char *val) {
         a->timeout_ms = (int32_t)n;
         return 0;
     case OPT_TRANSPORT:
-        if (strcmp(val, "auto") != 0 && strcmp(val, "tcp") != 0 && strcmp(val, "shm") != 0) {
-            bench_err("--transport: expected auto, tcp or shm, got '%s'", val);
+        if (strcmp(val, "auto") != 0 && strcmp(val, "tcp") != 0 && strcmp(val, "shm") != 0 &&
+            strcmp(val, "ucx") != 0) {
+            bench_err("--transport: expected auto, tcp, shm or ucx, got '%s'", val);
             return -1;
         }
         strcpy(a->transport, val);
