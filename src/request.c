@@ -82,9 +82,14 @@ adxl_status_t adxl_req_result(adxl_req_t *req) {
 
 adxl_status_t adxl_req_wait(adxl_req_t *req) {
     uint64_t spin_until = adxl_now_ns() + SPIN_NS;
+    adxl_peer_t *peer = req->peer;
+    void (*poll)(adxl_link_t *) = peer->ops ? peer->ops->poll : NULL;
     while (!atomic_load_explicit(&req->done, memory_order_acquire)) {
         if (adxl_now_ns() >= spin_until) break;
-        sched_yield();
+        if (poll)
+            poll(peer->link);
+        else
+            sched_yield();
     }
     if (!atomic_load(&req->done)) {
         struct timespec ts = adxl_deadline_timespec(req->deadline);

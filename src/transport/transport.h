@@ -102,6 +102,9 @@ typedef struct {
      * (so that adxl_req_guard_enter cannot fence it): the caller gave up on req; return
      * only once nothing of the link can touch the local memory of req's chunks again. */
     void (*abandon)(adxl_link_t *link, struct adxl_transfer_req *req);
+    /* Optional: progress from a waiting caller's thread (the short spin of a synchronous
+     * wait), so that a quick completion needs no wake-up of the transport's thread. */
+    void (*poll)(adxl_link_t *link);
 } adxl_transport_ops_t;
 
 extern const adxl_transport_ops_t adxl_tcp_transport;

@@ -315,4 +315,5 @@ const adxl_transport_ops_t adxl_ucx_transport = {
     .probe = NULL,
     .advertise = ucx_advertise,
     .abandon = ucx_abandon,
+    .poll = ucx_poll,
 };

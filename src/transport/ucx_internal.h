@@ -133,6 +133,7 @@ void ucx_shutdown(adxl_link_t *link, adxl_status_t status);
 void ucx_destroy(adxl_link_t *link);
 void ucx_post(adxl_link_t *link, adxl_chunk_t *chunk);
 void ucx_abandon(adxl_link_t *link, struct adxl_transfer_req *req);
+void ucx_poll(adxl_link_t *link);
 /* An op finished (pending reached 0): off its link's list, onto the finished list. With
  * worker_lock held. */
 void ucx_op_finish(ucx_op_t *op);

@@ -412,6 +412,15 @@ void ucx_abandon(adxl_link_t *l, struct adxl_transfer_req *req) {
     ucx_run_finished(t);
 }
 
+void ucx_poll(adxl_link_t *l) {
+    ucx_transport_t *t = ((ucx_link_t *)l)->transport;
+    /* Never wait for the lock: its holder is progressing the worker already. */
+    if (pthread_mutex_trylock(&t->worker_lock) != 0) return;
+    ucp_worker_progress(t->worker);
+    pthread_mutex_unlock(&t->worker_lock);
+    ucx_run_finished(t);
+}
+
 /* ---- The control link ---- */
 
 static adxl_status_t wire_status(uint32_t wire) {

@@ -39,8 +39,8 @@ typedef enum {
 
 #define UCX_HELLO_SIZE (4u + ADXL_AUTH_NONCE_BYTES)
 /* HELLO_ACK flags */
-#define UCX_FLAG_AUTH 0x1u          /* the target authenticates: AUTH must prove the secret */
-#define UCX_FLAG_UNREGISTERED 0x2u  /* the target serves unregistered memory (TCP only) */
+#define UCX_FLAG_AUTH 0x1u         /* the target authenticates: AUTH must prove the secret */
+#define UCX_FLAG_UNREGISTERED 0x2u /* the target serves unregistered memory (TCP only) */
 #define UCX_HELLO_ACK_SIZE (8u + ADXL_AUTH_NONCE_BYTES + ADXL_AUTH_PROOF_BYTES)
 #define UCX_AUTH_SIZE ADXL_AUTH_PROOF_BYTES
 #define UCX_REGION_ADD_FIXED 24u
