@@ -1,5 +1,6 @@
 /*
- * AuthSecret, AuthSecretFile and AllowedPeers, over TCP and over shm (each forced):
+ * AuthSecret, AuthSecretFile and AllowedPeers, over TCP, over shm and (when built) over
+ * UCX, each forced:
  *  - the same secret on both ends links and moves exact data; a different secret, or a
  *    secret on one end only, is refused (connect fails, nothing links);
  *  - the secret never crosses the wire: what a target sends a would-be initiator, and
@@ -27,7 +28,11 @@
 #define SECRET "correct horse battery staple"
 #define OTHER "correct horse battery stable"
 
+#ifdef ADXL_TEST_HAVE_UCX
+static const char *transports[] = {"tcp", "shm", "ucx"};
+#else
 static const char *transports[] = {"tcp", "shm"};
+#endif
 
 /* An engine on 127.0.0.1 with Transport=transport and up to two more options. */
 static adxl_engine_t *engine_with(const char *transport, const char *k1, const char *v1,
@@ -314,7 +319,8 @@ static void bad_values(void) {
 }
 
 int main(void) {
-    for (size_t i = 0; i < 2; i++) {
+    setenv("UCX_TLS", "tcp", 0); /* UCX's own transports that adxl takes (no RDMA here) */
+    for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++) {
         secrets(transports[i]);
         allowed_peers(transports[i]);
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <uct/api/uct.h>
 #include <unistd.h>
@@ -221,6 +222,24 @@ static void map_pool(ucx_transport_t *t) {
     }
 }
 
+/* Lets the worker send what its own endpoints (the ones UCX opened to answer peers'
+ * wire-up) still have queued before it is destroyed: UCX 1.13 asserts when it purges a
+ * queued wire-up reply at destruction. Until it has been quiet for 50 ms, 500 ms at most. */
+static void settle(ucx_transport_t *t) {
+    if (!t->worker) return;
+    uint64_t until = adxl_now_ns() + 500 * ADXL_NS_PER_MS, quiet_since = adxl_now_ns();
+    for (uint64_t now = quiet_since; now < until; now = adxl_now_ns()) {
+        if (ucp_worker_progress(t->worker) != 0) {
+            quiet_since = now;
+        } else if (now - quiet_since >= 50 * ADXL_NS_PER_MS) {
+            break;
+        } else {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+    }
+}
+
 static void ucx_stop(adxl_transport_t *transport) {
     ucx_transport_t *t = (ucx_transport_t *)transport;
     atomic_store(&t->stopping, true);
@@ -230,6 +249,7 @@ static void ucx_stop(adxl_transport_t *transport) {
         pthread_join(t->progress_thread, NULL);
     }
     ucx_run_finished(t);
+    settle(t);
     for (size_t i = 0; i < t->nregions; i++) {
         ucp_rkey_buffer_release(t->regions[i].rkey_buf);
         ucp_mem_unmap(t->context, t->regions[i].memh);
