@@ -46,7 +46,7 @@ static int count_threads(void) {
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 5.0;
     if (seconds <= 0 || argc > 3) {
-        fprintf(stderr, "usage: %s [SECONDS [auto|tcp|shm]]\n", argv[0]);
+        fprintf(stderr, "usage: %s [SECONDS [auto|tcp|shm|ucx]]\n", argv[0]);
         return 2;
     }
     adxl_option_t transport = {"Transport", argc > 2 ? argv[2] : "auto"};

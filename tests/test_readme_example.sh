@@ -8,11 +8,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 awk '/^```c$/{on=1; next} /^```$/{if(on){exit}} on' "$src/README.md" >"$work/example.c"
 [ -s "$work/example.c" ] || { echo "no C example found in README.md"; echo "0 passed, 1 failed"; exit 1; }
-# The static library needs what adxl.pc lists as private: libcrypto when it was found.
+# The static library needs what adxl.pc lists as private: libcrypto and UCX when found.
 libs=(-lpthread)
-if grep -q "^Requires.private:.*libcrypto" "$build/adxl.pc"; then
-    read -r -a crypto <<<"$(pkg-config --libs libcrypto)"
-    libs+=("${crypto[@]}")
+private=$(sed -n 's/^Requires.private: *//p' "$build/adxl.pc" | tr ',' ' ')
+if [ -n "${private// /}" ]; then
+    # shellcheck disable=SC2086 # a list of package names
+    read -r -a extra <<<"$(pkg-config --libs $private)"
+    libs+=("${extra[@]}")
 fi
 # shellcheck disable=SC2086 # ADXL_SANITIZE_FLAGS is a list of flags
 "${CC:-cc}" -std=c11 -Wall -Wextra -Werror ${ADXL_SANITIZE_FLAGS:-} -I"$src/include" \

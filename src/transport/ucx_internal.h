@@ -85,7 +85,8 @@ struct ucx_transport {
     ucx_op_t *done_head; /* finished ops, under worker_lock */
     void *address;
     size_t address_len;
-    bool rdma;
+    bool rdma;            /* what the facts say: a device, or ADXL_UCX_ASSUME_RDMA=1 */
+    bool has_rdma_device; /* what UCX found */
     /* The transit pool, mapped once so that buffered chunks need no registration. */
     ucp_mem_h pool_memh;
     uint8_t *pool_base;
