@@ -14,6 +14,7 @@
 #include "../clock.h"
 #include "../log.h"
 #include "tcp_io.h"
+#include "tcp_wire.h"
 #include "thread_util.h"
 #include "ucx_internal.h"
 
@@ -423,21 +424,6 @@ void ucx_poll(adxl_link_t *l) {
 
 /* ---- The control link ---- */
 
-static adxl_status_t wire_status(uint32_t wire) {
-    switch (wire) {
-    case ADXL_SUCCESS:
-    case ADXL_PARAM_INVALID:
-    case ADXL_TIMEOUT:
-    case ADXL_NOT_CONNECTED:
-    case ADXL_NOTIFY_FAILED:
-    case ADXL_UNSUPPORTED:
-    case ADXL_RESOURCE_EXHAUSTED:
-        return (adxl_status_t)wire;
-    default:
-        return ADXL_FAILED;
-    }
-}
-
 static void on_notify_ack(ucx_link_t *link, const uint8_t *p) {
     uint64_t id = ucx_get_u64(p);
     adxl_chunk_t *found = NULL;
@@ -450,7 +436,7 @@ static void on_notify_ack(ucx_link_t *link, const uint8_t *p) {
         }
     pthread_mutex_unlock(&link->notify_lock);
     if (found)
-        adxl_chunk_complete(found, wire_status(ucx_get_u32(p + 8)));
+        adxl_chunk_complete(found, tcp_status_from_wire(ucx_get_u32(p + 8)));
     else
         LOG_WARN("UCX: %s answered a notify that was not sent", link->name);
 }
@@ -588,7 +574,7 @@ static adxl_status_t handshake(ucx_link_t *link, uint8_t *buf, uint64_t deadline
     if (!ucx_msg_send(link->fd, NULL, UCX_MSG_HELLO, hello, sizeof(hello), -1, deadline) ||
         !ucx_msg_recv(link->fd, &h, buf, -1, deadline, false) || h.type != UCX_MSG_HELLO_ACK)
         return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
-    adxl_status_t st = wire_status(ucx_get_u32(buf));
+    adxl_status_t st = tcp_status_from_wire(ucx_get_u32(buf));
     uint32_t flags = ucx_get_u32(buf + 4);
     bool target_auth = flags & UCX_FLAG_AUTH;
     link->target_serves_unregistered = flags & UCX_FLAG_UNREGISTERED;
