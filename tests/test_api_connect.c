@@ -55,7 +55,8 @@ static void test_timeout(void) {
     fprintf(stderr, "-- connect to a port nobody listens on\n");
     adxl_engine_t *e = tu_engine("127.0.0.1:0", NULL, 0);
     REQUIRE(e != NULL);
-    unsigned port = ta_free_port(false);
+    int hold = -1, hold6 = -1; /* nobody may take the ports meanwhile (tests run in parallel) */
+    unsigned port = ta_dead_port(false, &hold);
     REQUIRE(port != 0);
     char name[64];
     snprintf(name, sizeof(name), "127.0.0.1:%u", port);
@@ -91,7 +92,7 @@ static void test_timeout(void) {
     if (ta_have_ipv6()) {
         adxl_engine_t *e6 = tu_engine("[::1]", NULL, 0);
         REQUIRE(e6 != NULL);
-        unsigned p6 = ta_free_port(true);
+        unsigned p6 = ta_dead_port(true, &hold6);
         snprintf(name, sizeof(name), "[::1]:%u", p6);
         t0 = tu_now_ms();
         CHECK_STATUS(adxl_connect(e6, name, 300), ADXL_TIMEOUT);
@@ -99,6 +100,8 @@ static void test_timeout(void) {
         adxl_engine_destroy(e6);
     }
     adxl_engine_destroy(e);
+    close(hold);
+    if (hold6 >= 0) close(hold6);
 }
 
 /* Start order: connect first, the target appears later. */
@@ -612,7 +615,8 @@ static void test_auto_connect(void) {
     CHECK(tu_verify(tr.ptr, 65536, 12));
 
     /* Nobody there: the transfer fails within about its timeout. */
-    unsigned port = ta_free_port(false);
+    int hold = -1;
+    unsigned port = ta_dead_port(false, &hold);
     char dead[64];
     snprintf(dead, sizeof(dead), "127.0.0.1:%u", port);
     uint64_t t0 = tu_now_ms();
@@ -622,6 +626,7 @@ static void test_auto_connect(void) {
     CHECK(tu_now_ms() - t0 < 10000);
     st = adxl_send_notify(e, dead, "n", "m", 300);
     CHECK(st == ADXL_TIMEOUT || st == ADXL_NOT_CONNECTED);
+    close(hold);
 
     /* Malformed names are still PARAM_INVALID, not an attempt to connect. */
     CHECK_STATUS(ta_xfer(e, "junk", ADXL_WRITE, src, tr.ptr, 4096, 300), ADXL_PARAM_INVALID);
@@ -725,7 +730,8 @@ static void test_connect_while_connecting(void) {
     fprintf(stderr, "-- connect while another connect to the same name is in progress\n");
     adxl_engine_t *e = tu_engine("127.0.0.1", NULL, 0);
     REQUIRE(e != NULL);
-    unsigned port = ta_free_port(false);
+    int hold = -1; /* nobody may take the port meanwhile (tests run in parallel) */
+    unsigned port = ta_dead_port(false, &hold);
     REQUIRE(port != 0);
     char name[64];
     snprintf(name, sizeof(name), "127.0.0.1:%u", port);
@@ -751,6 +757,7 @@ static void test_connect_while_connecting(void) {
     pthread_mutex_destroy(&a.mu);
     pthread_cond_destroy(&a.cv);
     adxl_engine_destroy(e);
+    close(hold);
 }
 
 static void test_concurrent(void) {

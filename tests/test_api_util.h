@@ -39,9 +39,12 @@ static inline unsigned ta_name_port(const char *name) {
     return (unsigned)port;
 }
 
-/* A TCP port on 127.0.0.1 (or ::1) that nobody listens on right now: bound, then closed. */
-static inline unsigned ta_free_port(bool v6) {
-    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+/* A TCP port on 127.0.0.1 (or ::1) that nobody listens on, bound to *hold: while that
+ * socket stays open (bound, not listening, without SO_REUSEADDR) no other socket of any
+ * process can take the port, so a connect to it is refused every time. With hold NULL
+ * the socket is closed at once: the port is free now, and anyone may take it later. */
+static inline unsigned ta_dead_port(bool v6, int *hold) {
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
@@ -62,8 +65,16 @@ static inline unsigned ta_free_port(bool v6) {
         getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         port = v6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                   : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    close(fd);
+    if (hold && port != 0)
+        *hold = fd;
+    else
+        close(fd);
     return port;
+}
+
+/* A port nobody listens on right now (for a target to take it later). */
+static inline unsigned ta_free_port(bool v6) {
+    return ta_dead_port(v6, NULL);
 }
 
 /* Whether ::1 can be bound here (IPv6 tests are skipped otherwise). */
