@@ -155,7 +155,8 @@ static void test_connect_failure(void) {
     CHECK_STATUS(adxl_disconnect_async(e, name, 1000), ADXL_NOT_CONNECTED);
 
     /* Nobody at all on that port: TIMEOUT after retrying, reported as CONNECT_FAILED. */
-    unsigned free_port = ta_free_port(false);
+    int hold = -1; /* held, so that no parallel test's listener can take the port */
+    unsigned free_port = ta_dead_port(false, &hold);
     REQUIRE(free_port != 0);
     snprintf(name, sizeof(name), "127.0.0.1:%u", free_port);
     CHECK_STATUS(adxl_connect_async(e, name, 200), ADXL_SUCCESS);
@@ -164,6 +165,7 @@ static void test_connect_failure(void) {
     CHECK(n == 2);
     for (size_t i = 0; i < n && i < 2; i++)
         if (strcmp(all[i].remote_engine, name) == 0) CHECK(all[i].last_status == ADXL_TIMEOUT);
+    close(hold);
     /* Finalize with a connect in progress joins its worker (it ends by its timeout). */
     int fd2 = ta_listen_socket(&port);
     REQUIRE(fd2 >= 0);

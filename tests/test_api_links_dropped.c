@@ -16,7 +16,8 @@ static uint64_t dropped(adxl_engine_t *e) {
 
 static void failed_connects_are_not_drops(void) {
     char nobody[64];
-    unsigned port = ta_free_port(false);
+    int hold = -1; /* held, so that no parallel test's listener can take the port */
+    unsigned port = ta_dead_port(false, &hold);
     REQUIRE(port != 0);
     snprintf(nobody, sizeof(nobody), "127.0.0.1:%u", port);
 
@@ -35,6 +36,7 @@ static void failed_connects_are_not_drops(void) {
         CHECK_STATUS(adxl_transfer_sync(e, nobody, ADXL_READ, &d, 1, 200), ADXL_TIMEOUT);
     CHECK(dropped(e) == 0);
     adxl_engine_destroy(e);
+    close(hold);
 }
 
 static bool not_connected(adxl_engine_t *e, const char *name) {
