@@ -85,11 +85,13 @@ void ucx_op_release_request(ucx_op_t *op, void *request, ucs_status_t status) {
     if (--op->pending == 0) ucx_op_finish(op);
 }
 
-void ucx_run_finished(ucx_transport_t *t) {
-    pthread_mutex_lock(&t->worker_lock);
+ucx_op_t *ucx_take_finished(ucx_transport_t *t) {
     ucx_op_t *list = t->done_head;
     t->done_head = NULL;
-    pthread_mutex_unlock(&t->worker_lock);
+    return list;
+}
+
+void ucx_complete_finished(ucx_transport_t *t, ucx_op_t *list) {
     /* The list is newest first: complete in posting order. */
     ucx_op_t *ordered = NULL;
     while (list) {
@@ -112,6 +114,13 @@ void ucx_run_finished(ucx_transport_t *t) {
     }
 }
 
+void ucx_run_finished(ucx_transport_t *t) {
+    pthread_mutex_lock(&t->worker_lock);
+    ucx_op_t *list = ucx_take_finished(t);
+    pthread_mutex_unlock(&t->worker_lock);
+    ucx_complete_finished(t, list);
+}
+
 /* ---- Progress ---- */
 
 static void *progress_main(void *arg) {
@@ -121,8 +130,9 @@ static void *progress_main(void *arg) {
         while (ucp_worker_progress(t->worker) != 0) {
         }
         ucs_status_t armed = ucp_worker_arm(t->worker);
+        ucx_op_t *finished = ucx_take_finished(t);
         pthread_mutex_unlock(&t->worker_lock);
-        ucx_run_finished(t);
+        ucx_complete_finished(t, finished);
         if (armed == UCS_ERR_BUSY) continue;
         /* Idle: sleep until the fabric or a poster has news. With operations in flight a
          * short tick as well, since not every UCX transport signals every completion. */

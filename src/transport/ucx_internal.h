@@ -108,6 +108,10 @@ struct ucx_transport {
 };
 
 /* ucx.c */
+/* The finished ops, taken with worker_lock held; completed once it is dropped. */
+ucx_op_t *ucx_take_finished(ucx_transport_t *t);
+void ucx_complete_finished(ucx_transport_t *t, ucx_op_t *list);
+/* Both, taking the lock for the first (for the rare paths that hold no lock). */
 void ucx_run_finished(ucx_transport_t *t);
 void ucx_op_release_request(ucx_op_t *op, void *request, ucs_status_t status);
 adxl_status_t ucx_status(ucs_status_t st);

@@ -321,12 +321,13 @@ static void issue(ucx_op_t *op) {
     ucx_transport_t *t = op->link->transport;
     pthread_mutex_lock(&t->worker_lock);
     adxl_status_t st = issue_locked(op);
+    ucx_op_t *finished = ucx_take_finished(t); /* under the same lock: none per post */
     pthread_mutex_unlock(&t->worker_lock);
     if (st != ADXL_SUCCESS) {
         adxl_chunk_complete(op->chunk, st);
         free(op);
     }
-    ucx_run_finished(t);
+    ucx_complete_finished(t, finished);
 }
 
 void ucx_repost(ucx_op_t *op) {
@@ -418,8 +419,9 @@ void ucx_poll(adxl_link_t *l) {
     /* Never wait for the lock: its holder is progressing the worker already. */
     if (pthread_mutex_trylock(&t->worker_lock) != 0) return;
     ucp_worker_progress(t->worker);
+    ucx_op_t *finished = ucx_take_finished(t);
     pthread_mutex_unlock(&t->worker_lock);
-    ucx_run_finished(t);
+    ucx_complete_finished(t, finished);
 }
 
 /* ---- The control link ---- */
