@@ -56,22 +56,57 @@ const char *adxl_local_engine(const adxl_engine_t *engine) {
     return engine->local_name;
 }
 
+/* ADXL's context rule: a device region belongs to the context it was registered in, the
+ * pointer's own where the runtime can tell, else the calling thread's. */
+static adxl_status_t device_context(const adxl_engine_t *engine, const adxl_mem_desc_t *mem,
+                                    void **ctx) {
+    const adxl_device_runtime_t *rt = engine->device;
+    if (!rt) {
+        LOG_ERROR("device memory: no device runtime in this engine (looked for libcuda.so.1 "
+                  "and libascendcl.so; ADXL_CUDA_LIBRARY / ADXL_ASCEND_LIBRARY name others, "
+                  "DeviceRuntime chooses)");
+        return ADXL_UNSUPPORTED;
+    }
+    *ctx = NULL;
+    int kind = rt->classify((const void *)mem->addr, mem->len, ctx);
+    if (kind == 0)
+        return PARAM_INVALID("memory 0x%lx+%zu is registered as device memory but %s says it "
+                             "is not device memory",
+                             (unsigned long)mem->addr, mem->len, rt->name);
+    if (!*ctx) *ctx = rt->current();
+    if (!*ctx)
+        return PARAM_INVALID("device memory 0x%lx+%zu: the calling thread has no %s context "
+                             "(set the device or context first)",
+                             (unsigned long)mem->addr, mem->len, rt->name);
+    return ADXL_SUCCESS;
+}
+
 adxl_status_t adxl_register_mem(adxl_engine_t *engine, const adxl_mem_desc_t *mem,
                                 adxl_mem_type_t type, adxl_mem_handle_t *handle) {
     REQUIRE_ENGINE(engine);
     if (!mem || !handle) return PARAM_INVALID("mem or handle is NULL");
-    if (type == ADXL_MEM_DEVICE) {
-        LOG_ERROR("device memory is not supported by this build");
-        return ADXL_UNSUPPORTED;
-    }
-    if (type != ADXL_MEM_HOST) return PARAM_INVALID("unknown memory type %d", (int)type);
+    if (type != ADXL_MEM_HOST && type != ADXL_MEM_DEVICE)
+        return PARAM_INVALID("unknown memory type %d", (int)type);
     if (mem->addr == 0 || mem->len == 0) return PARAM_INVALID("memory address or length is zero");
     if (mem->addr + mem->len < mem->addr)
         return PARAM_INVALID("memory 0x%lx+%zu wraps around the address space",
                              (unsigned long)mem->addr, mem->len);
+    void *ctx = NULL;
+    if (type == ADXL_MEM_DEVICE) {
+        adxl_status_t st = device_context(engine, mem, &ctx);
+        if (st != ADXL_SUCCESS) return st;
+    } else if (engine->device) {
+        void *ignored = NULL;
+        if (engine->device->classify((const void *)mem->addr, mem->len, &ignored) > 0)
+            return PARAM_INVALID("memory 0x%lx+%zu is device memory (%s) registered as host "
+                                 "memory: use ADXL_MEM_DEVICE",
+                                 (unsigned long)mem->addr, mem->len, engine->device->name);
+    }
     bool added = false;
-    adxl_status_t st = adxl_registry_add(&engine->registry, mem->addr, mem->len, handle, &added);
-    if (st == ADXL_SUCCESS && added) adxl_transports_publish(engine, mem->addr, mem->len, true);
+    adxl_status_t st =
+        adxl_registry_add(&engine->registry, mem->addr, mem->len, ctx, handle, &added);
+    if (st == ADXL_SUCCESS && added)
+        adxl_transports_publish(engine, mem->addr, mem->len, ctx != NULL, true);
     return st;
 }
 
@@ -81,7 +116,7 @@ adxl_status_t adxl_deregister_mem(adxl_engine_t *engine, adxl_mem_handle_t handl
     uintptr_t addr = 0;
     size_t len = 0;
     adxl_status_t st = adxl_registry_remove(&engine->registry, handle, &addr, &len);
-    if (st == ADXL_SUCCESS && len > 0) adxl_transports_publish(engine, addr, len, false);
+    if (st == ADXL_SUCCESS && len > 0) adxl_transports_publish(engine, addr, len, false, false);
     return st;
 }
 
@@ -412,6 +447,7 @@ adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats) {
         .bytes_cma = atomic_load(&s->bytes_path[ADXL_PATH_CMA]),
         .bytes_staged = atomic_load(&s->bytes_path[ADXL_PATH_STAGED]),
         .bytes_ucx = atomic_load(&s->bytes_path[ADXL_PATH_UCX]),
+        .bytes_device_staged = atomic_load(&s->bytes_device_staged),
     };
     return ADXL_SUCCESS;
 }

@@ -10,6 +10,7 @@
 /* What start set up before the transport, in reverse. */
 static void release_core(adxl_engine_t *engine) {
     adxl_notify_queue_destroy(&engine->notifies);
+    if (engine->pool_pinned) engine->device->host_unregister(engine->pool.base);
     adxl_transit_pool_destroy(&engine->pool);
     adxl_registry_destroy(&engine->registry);
     pthread_mutex_destroy(&engine->transit_wait_lock);
@@ -29,13 +30,26 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
     adxl_status_t st = adxl_config_parse(&config, options, num_options);
     if (st != ADXL_SUCCESS) return st;
     engine->config = config;
+    st = adxl_device_runtime_select(config.device_runtime, &engine->device);
+    if (st != ADXL_SUCCESS) return st;
     memset(&engine->stats, 0, sizeof(engine->stats));
     if (!adxl_registry_init(&engine->registry)) return ADXL_FAILED;
-    if (!adxl_transit_pool_init(&engine->pool, config.pool_buffers,
-                                (size_t)config.pool_buffer_mb << 20)) {
+    engine->registry.device = engine->device;
+    /* Local device memory always crosses host memory here: with the transit pool off, a
+     * pool of its own size serves as that staging memory (ADXL's mode rules still see the
+     * pool as off). */
+    uint32_t buffers = config.pool_buffers, buffer_mb = config.pool_buffer_mb;
+    if (engine->device && !adxl_config_pool_enabled(&config)) {
+        buffers = ADXL_DEVICE_STAGING_BUFFERS;
+        buffer_mb = ADXL_DEVICE_STAGING_MB;
+    }
+    if (!adxl_transit_pool_init(&engine->pool, buffers, (size_t)buffer_mb << 20)) {
         adxl_registry_destroy(&engine->registry);
         return ADXL_RESOURCE_EXHAUSTED;
     }
+    /* Page-locked, so that copies between it and the device are DMA, not bounced. */
+    engine->pool_pinned = engine->device && engine->device->host_register && engine->pool.total &&
+                          engine->device->host_register(engine->pool.base, engine->pool.total);
     adxl_notify_queue_init(&engine->notifies);
     pthread_mutex_init(&engine->transit_wait_lock, NULL);
     pthread_mutex_init(&engine->peers_lock, NULL);
@@ -56,8 +70,9 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
         return st;
     }
     adxl_connector_init(engine);
-    LOG_INFO("engine %s initialized (%d transport%s)", engine->local_name, engine->ntransports,
-             engine->ntransports == 1 ? "" : "s");
+    LOG_INFO("engine %s initialized (%d transport%s, device memory: %s)", engine->local_name,
+             engine->ntransports, engine->ntransports == 1 ? "" : "s",
+             engine->device ? engine->device->name : "none");
     return ADXL_SUCCESS;
 }
 

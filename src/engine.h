@@ -24,12 +24,15 @@ typedef struct {
     atomic_ullong frames_refused;
     atomic_ullong links_dropped;
     atomic_ullong bytes_path[4]; /* by adxl_byte_path_t */
+    atomic_ullong bytes_device_staged;
 } adxl_engine_stats_t;
 
 struct adxl_engine {
     atomic_bool initialized;
     char local_name[ADXL_NAME_MAX];
     adxl_config_t config;
+    const adxl_device_runtime_t *device; /* NULL: host memory only */
+    bool pool_pinned;                    /* the transit pool is registered with it */
     adxl_registry_t registry;
     adxl_notify_queue_t notifies;
     adxl_engine_stats_t stats;
@@ -54,6 +57,10 @@ struct adxl_engine {
     pthread_mutex_t conn_lock;            /* async connect states (connector.c) */
     struct adxl_conn_entry *conn_entries; /* one per remote name seen by them */
 };
+
+/* The staging memory for device memory when the transit pool is off: NUM x SIZE MiB. */
+#define ADXL_DEVICE_STAGING_BUFFERS 4u
+#define ADXL_DEVICE_STAGING_MB 4u
 
 adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
                                 const adxl_option_t *options, size_t num_options);

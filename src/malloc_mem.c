@@ -1,9 +1,11 @@
 /* adxl_malloc_mem: page-aligned, zeroed host memory, one memfd-backed shared mapping per
- * block where the kernel allows it (plain anonymous memory otherwise), tracked so that
- * adxl_free_mem can refuse pointers it never gave out. */
+ * block where the kernel allows it (plain anonymous memory otherwise), or device memory
+ * from the device runtime, tracked so that adxl_free_mem can refuse pointers it never
+ * gave out and knows which runtime a device block goes back to. */
 #include "malloc_mem.h"
 
 #include "log.h"
+#include "memory/device.h"
 #include "region_set.h"
 
 #include <adxl/adxl.h>
@@ -13,7 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Every live block by address; a block's tag is its file descriptor + 1 (0: none). */
+/* Every live block by address; a host block's tag is its file descriptor + 1 (0: none),
+ * a device block's (device set) the runtime it came from. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static adxl_region_set_t g_blocks;
 
@@ -30,11 +33,36 @@ static int shareable_file(size_t size) {
     return fd;
 }
 
+/* Device memory from the one runtime present, in the calling thread's context. */
+static adxl_status_t malloc_device(size_t size, void **ptr) {
+    const adxl_device_runtime_t *rt = NULL;
+    adxl_status_t st = adxl_device_runtime_select(ADXL_DEVICE_RUNTIME_AUTO, &rt);
+    if (st != ADXL_SUCCESS) return st;
+    if (!rt) {
+        LOG_ERROR("device memory: no device runtime here (looked for libcuda.so.1 and "
+                  "libascendcl.so; ADXL_CUDA_LIBRARY / ADXL_ASCEND_LIBRARY name others)");
+        return ADXL_UNSUPPORTED;
+    }
+    void *p = NULL;
+    if (rt->device_alloc(size, &p) != ADXL_SUCCESS) return ADXL_RESOURCE_EXHAUSTED;
+    pthread_mutex_lock(&g_lock);
+    bool added = adxl_region_set_insert(&g_blocks, (uintptr_t)p, size, (void *)rt);
+    if (added)
+        g_blocks.items[adxl_region_set_find_exact(&g_blocks, (uintptr_t)p, size)].device = true;
+    pthread_mutex_unlock(&g_lock);
+    if (!added) {
+        (void)rt->device_free(p);
+        return ADXL_RESOURCE_EXHAUSTED;
+    }
+    *ptr = p;
+    return ADXL_SUCCESS;
+}
+
 adxl_status_t adxl_malloc_mem(adxl_mem_type_t type, size_t size, void **ptr) {
     if (!ptr) return PARAM_INVALID("ptr out-pointer is NULL");
     if (type == ADXL_MEM_DEVICE) {
-        LOG_ERROR("device memory is not supported by this build");
-        return ADXL_UNSUPPORTED;
+        if (size == 0) return PARAM_INVALID("size is 0");
+        return malloc_device(size, ptr);
     }
     if (type != ADXL_MEM_HOST) return PARAM_INVALID("unknown memory type %d", (int)type);
     if (size == 0) return PARAM_INVALID("size is 0");
@@ -74,6 +102,10 @@ adxl_status_t adxl_free_mem(void *ptr) {
     pthread_mutex_unlock(&g_lock);
     if (idx < 0)
         return PARAM_INVALID("%p was not allocated by adxl_malloc_mem (or already freed)", ptr);
+    if (found.device) {
+        const adxl_device_runtime_t *rt = found.tag;
+        return rt->device_free(ptr) == ADXL_SUCCESS ? ADXL_SUCCESS : ADXL_FAILED;
+    }
     munmap((void *)found.addr, found.len);
     int fd = (int)(intptr_t)found.tag - 1;
     if (fd >= 0) close(fd);
@@ -85,7 +117,7 @@ int adxl_malloc_mem_share(uintptr_t addr, size_t len, size_t *block_len) {
     pthread_mutex_lock(&g_lock);
     const adxl_region_t *block = adxl_region_set_containing(&g_blocks, addr, len);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (block && block->tag && block->addr == addr && block->len - len < page) {
+    if (block && !block->device && block->tag && block->addr == addr && block->len - len < page) {
         fd = fcntl((int)(intptr_t)block->tag - 1, F_DUPFD_CLOEXEC, 0);
         *block_len = block->len;
     }

@@ -51,6 +51,9 @@ void adxl_config_defaults(adxl_config_t *config) {
     const char *transport = getenv("ADXL_TRANSPORT");
     if (transport && *transport && !parse_transport(transport, &config->transport))
         LOG_WARN("ignoring ADXL_TRANSPORT='%s': expected auto, tcp, shm or ucx", transport);
+    const char *runtime = getenv("ADXL_DEVICE_RUNTIME");
+    if (runtime && *runtime && !adxl_device_runtime_parse(runtime, &config->device_runtime))
+        LOG_WARN("ignoring ADXL_DEVICE_RUNTIME='%s': expected auto, none, cuda or ascend", runtime);
     const char *path = getenv("ADXL_SHM_PATH");
     if (path && *path && !parse_shm_path(path, &config->shm_path))
         LOG_WARN("ignoring ADXL_SHM_PATH='%s': expected auto, cma or staging", path);
@@ -156,6 +159,8 @@ static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char 
         ok = parse_u32(value, 100, 3600000, &c->peer_timeout_ms);
     else if (strcmp(key, "AllowUnregisteredMemory") == 0)
         ok = parse_bool(value, &c->allow_unregistered);
+    else if (strcmp(key, "DeviceRuntime") == 0)
+        ok = adxl_device_runtime_parse(value, &c->device_runtime);
     else if (strcmp(key, "AllowedPeers") == 0)
         ok = adxl_peer_filter_parse(value, &c->allowed_peers);
     else if (strcmp(key, "AuthSecret") == 0 || strcmp(key, "AuthSecretFile") == 0) {

@@ -3,6 +3,7 @@
 #define ADXL_OPTIONS_H
 
 #include "auth.h"
+#include "memory/device.h"
 #include "peer_filter.h"
 
 #include <adxl/adxl.h>
@@ -36,9 +37,10 @@ typedef struct {
     uint32_t tcp_sockbuf_kb; /* 0: kernel default */
     uint32_t heartbeat_ms;
     uint32_t peer_timeout_ms;
-    bool allow_unregistered;          /* serve unregistered host memory as a target */
-    adxl_auth_secret_t auth;          /* AuthSecret / AuthSecretFile; len 0: none */
-    adxl_peer_filter_t allowed_peers; /* AllowedPeers: who may connect over the network */
+    bool allow_unregistered;                   /* serve unregistered host memory as a target */
+    adxl_auth_secret_t auth;                   /* AuthSecret / AuthSecretFile; len 0: none */
+    adxl_peer_filter_t allowed_peers;          /* AllowedPeers: who may connect over the network */
+    adxl_device_runtime_kind_t device_runtime; /* DeviceRuntime */
 } adxl_config_t;
 
 /* The defaults, with Transport and ShmPath taken from ADXL_TRANSPORT and ADXL_SHM_PATH in

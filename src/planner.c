@@ -11,8 +11,10 @@
  * transfer must not pay for a 4096-segment table. */
 static adxl_chunk_t *chunk_alloc(adxl_req_t *req, adxl_chunk_kind_t kind, uint32_t max_segs,
                                  bool with_scatter) {
+    bool with_ctx = with_scatter && req->desc_ctx;
     size_t size = sizeof(adxl_chunk_t) + (size_t)max_segs * sizeof(adxl_segment_t) +
-                  (with_scatter ? (size_t)max_segs * sizeof(uint8_t *) : 0);
+                  (with_scatter ? (size_t)max_segs * sizeof(uint8_t *) : 0) +
+                  (with_ctx ? (size_t)max_segs * sizeof(void *) : 0);
     adxl_chunk_t *chunk = malloc(size);
     if (!chunk) return NULL;
     memset(chunk, 0, sizeof(*chunk));
@@ -20,6 +22,7 @@ static adxl_chunk_t *chunk_alloc(adxl_req_t *req, adxl_chunk_kind_t kind, uint32
     chunk->kind = kind;
     chunk->segs = (adxl_segment_t *)(chunk + 1);
     if (with_scatter) chunk->scatter = (uint8_t **)(chunk->segs + max_segs);
+    if (with_ctx) chunk->scatter_ctx = (void **)(chunk->scatter + max_segs);
     return chunk;
 }
 
@@ -73,10 +76,11 @@ static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t 
 
 /*
  * Fills one transit buffer from the request's cursor: WRITE copies the caller's data in
- * now, READ remembers where each piece goes. Called with the request's guard held.
+ * now (off the device through its runtime, for device memory), READ remembers where each
+ * piece goes. Called with the request's guard held. *copy_status: a failed device copy.
  */
 static adxl_chunk_t *pack_buffer(adxl_req_t *req, uint8_t *buffer, size_t buffer_size,
-                                 uint32_t max_segs) {
+                                 uint32_t max_segs, adxl_status_t *copy_status) {
     size_t left = req->num_descs - req->next_desc;
     if (left < max_segs) max_segs = (uint32_t)left;
     adxl_chunk_t *chunk = chunk_alloc(req, kind_of(req->op), max_segs, req->op == ADXL_READ);
@@ -90,10 +94,18 @@ static adxl_chunk_t *pack_buffer(adxl_req_t *req, uint8_t *buffer, size_t buffer
         if (len > buffer_size - chunk->bytes) len = buffer_size - chunk->bytes;
         uint8_t *user = (uint8_t *)d->local_addr + req->next_offset;
         uint8_t *staged = buffer + chunk->bytes;
-        if (req->op == ADXL_WRITE)
-            memcpy(staged, user, len);
-        else
+        void *ctx = req->desc_ctx ? req->desc_ctx[req->next_desc] : NULL;
+        if (req->op == ADXL_READ) {
             chunk->scatter[chunk->nsegs] = user;
+            if (chunk->scatter_ctx) chunk->scatter_ctx[chunk->nsegs] = ctx;
+        } else if (!ctx) {
+            memcpy(staged, user, len);
+        } else {
+            *copy_status =
+                adxl_device_copy(req->engine->device, ctx, staged, user, len, ADXL_COPY_D2H);
+            if (*copy_status != ADXL_SUCCESS) break;
+        }
+        if (ctx) atomic_fetch_add(&req->engine->stats.bytes_device_staged, len);
         chunk->segs[chunk->nsegs++] = (adxl_segment_t){.local = staged,
                                                        .remote = d->remote_addr + req->next_offset,
                                                        .len = len,
@@ -115,6 +127,7 @@ static void planner_finish(adxl_req_t *req) {
     req->next_desc = req->num_descs; /* under guard: marks the hold as dropped */
     free(req->descs);
     req->descs = NULL;
+    req->desc_ctx = NULL;
 }
 
 /*
@@ -137,10 +150,12 @@ static void pump(adxl_req_t *req) {
             queued = true; /* a chunk completion will pump us again */
             break;
         }
-        adxl_chunk_t *chunk = pack_buffer(req, buffer, size, max_segs);
-        if (!chunk) {
+        adxl_status_t copied = ADXL_SUCCESS;
+        adxl_chunk_t *chunk = pack_buffer(req, buffer, size, max_segs, &copied);
+        if (!chunk || copied != ADXL_SUCCESS) {
+            free(chunk);
             adxl_engine_release_transit(engine, buffer, size, false);
-            adxl_req_record_error(req, ADXL_RESOURCE_EXHAUSTED);
+            adxl_req_record_error(req, chunk ? ADXL_FAILED : ADXL_RESOURCE_EXHAUSTED);
             req->cancelled = true;
             break;
         }
@@ -173,65 +188,117 @@ void adxl_planner_forget(adxl_req_t *req) {
     adxl_req_release(req); /* the queue's reference */
 }
 
-/* ADXL's rule: with the pool on, any small or unregistered piece makes it buffered. */
-static bool choose_buffered(adxl_engine_t *engine, adxl_peer_t *peer,
-                            const adxl_transfer_op_desc_t *descs, size_t num_descs,
-                            adxl_status_t *status) {
+/* How a batch is carried. */
+typedef struct {
+    bool buffered;  /* ADXL's mode: through the transit pool */
+    void **dev_ctx; /* local device memory: each descriptor's context (NULL: host), else NULL */
+} batch_plan_t;
+
+/* Each descriptor's local device context, with the registry pinned; true when any. */
+static bool local_device_pinned(const adxl_registry_t *reg, const adxl_transfer_op_desc_t *descs,
+                                size_t num_descs, void **ctx) {
+    bool any = false;
+    for (size_t i = 0; i < num_descs; i++) {
+        const adxl_region_t *r =
+            reg->device_regions
+                ? adxl_region_set_containing(&reg->regions, descs[i].local_addr, descs[i].len)
+                : NULL;
+        ctx[i] = r && r->device ? r->device_ctx : NULL;
+        any |= ctx[i] != NULL;
+    }
+    return any;
+}
+
+/*
+ * ADXL's rule: with the pool on, any small or unregistered piece makes it buffered; a
+ * buffered batch must be of one memory type (the seed's rule). Local device memory is
+ * carried through host staging memory in either mode.
+ */
+static adxl_status_t plan_batch(adxl_engine_t *engine, adxl_peer_t *peer,
+                                const adxl_transfer_op_desc_t *descs, size_t num_descs,
+                                batch_plan_t *plan) {
     bool pool_on = adxl_config_pool_enabled(&engine->config);
     bool any_small = false, all_registered = true;
+    adxl_status_t st = ADXL_SUCCESS;
+    plan->dev_ctx = NULL;
+    void **ctx = engine->device ? malloc(num_descs * sizeof(void *)) : NULL;
+    if (engine->device && !ctx) return ADXL_RESOURCE_EXHAUSTED;
     adxl_registry_pin(&engine->registry);
-    for (size_t i = 0; i < num_descs; i++) {
+    for (size_t i = 0; i < num_descs && st == ADXL_SUCCESS; i++) {
         if (descs[i].len < ADXL_BUFFERED_THRESHOLD) any_small = true;
         if (!adxl_registry_contains_pinned(&engine->registry, descs[i].local_addr, descs[i].len)) {
             all_registered = false;
-            if (!pool_on) {
-                adxl_registry_unpin(&engine->registry);
-                *status = PARAM_INVALID(
-                    "descriptor %zu: local memory 0x%lx+%zu is not registered and the "
-                    "transit pool is off",
-                    i, (unsigned long)descs[i].local_addr, descs[i].len);
-                return false;
-            }
+            if (!pool_on)
+                st = PARAM_INVALID("descriptor %zu: local memory 0x%lx+%zu is not registered and "
+                                   "the transit pool is off",
+                                   i, (unsigned long)descs[i].local_addr, descs[i].len);
         }
     }
+    bool device =
+        st == ADXL_SUCCESS && ctx && local_device_pinned(&engine->registry, descs, num_descs, ctx);
     adxl_registry_unpin(&engine->registry);
-    if (!pool_on) return false;
-    if (any_small || !all_registered) return true;
-    return !adxl_remote_regions_contain_all(adxl_peer_regions(peer), descs, num_descs);
+    plan->buffered =
+        pool_on && (any_small || !all_registered ||
+                    !adxl_remote_regions_contain_all(adxl_peer_regions(peer), descs, num_descs));
+    if (st == ADXL_SUCCESS && device && plan->buffered) {
+        for (size_t i = 1; i < num_descs && st == ADXL_SUCCESS; i++)
+            if ((ctx[i] != NULL) != (ctx[0] != NULL))
+                st = PARAM_INVALID("a buffered batch must be all host or all device memory: "
+                                   "descriptor %zu is %s memory, descriptor 0 %s",
+                                   i, ctx[i] ? "device" : "host", ctx[0] ? "device" : "host");
+    }
+    if (st == ADXL_SUCCESS && device)
+        plan->dev_ctx = ctx;
+    else
+        free(ctx);
+    return st;
+}
+
+/* Cuts the batch through transit memory as buffers come free (planner_finish frees the
+ * copy of the batch). */
+static adxl_status_t submit_staged(adxl_req_t *req, const adxl_transfer_op_desc_t *descs,
+                                   size_t num_descs, void **dev_ctx) {
+    size_t bytes = num_descs * sizeof(*descs) + (dev_ctx ? num_descs * sizeof(void *) : 0);
+    req->descs = malloc(bytes);
+    if (!req->descs) return ADXL_RESOURCE_EXHAUSTED;
+    memcpy(req->descs, descs, num_descs * sizeof(*descs));
+    if (dev_ctx) {
+        req->desc_ctx = (void **)(req->descs + num_descs);
+        memcpy(req->desc_ctx, dev_ctx, num_descs * sizeof(void *));
+    }
+    req->num_descs = num_descs;
+    for (size_t i = 0; i < num_descs; i++)
+        req->bytes_left += descs[i].len;
+    return ADXL_SUCCESS;
 }
 
 adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer_op_t op,
                                   const adxl_transfer_op_desc_t *descs, size_t num_descs,
                                   uint64_t deadline, adxl_req_t **out) {
-    adxl_status_t st = ADXL_SUCCESS;
-    bool buffered = choose_buffered(engine, peer, descs, num_descs, &st);
+    batch_plan_t plan;
+    adxl_status_t st = plan_batch(engine, peer, descs, num_descs, &plan);
     if (st != ADXL_SUCCESS) return st;
     adxl_req_t *req = adxl_req_new(engine, peer, op, deadline);
-    if (!req) return ADXL_RESOURCE_EXHAUSTED;
-    if (buffered && adxl_peer_buffered_in_place(peer)) {
-        atomic_fetch_add(&engine->stats.batches_buffered, 1);
-        st = plan_direct(req, descs, num_descs, adxl_peer_max_segments(peer));
-        adxl_req_pending_done(req, st);
-        *out = req;
-        return ADXL_SUCCESS;
+    if (!req) {
+        free(plan.dev_ctx);
+        return ADXL_RESOURCE_EXHAUSTED;
     }
-    if (buffered) {
-        req->descs = malloc(num_descs * sizeof(*descs));
-        if (!req->descs) {
-            adxl_req_pending_done(req, ADXL_RESOURCE_EXHAUSTED);
+    atomic_fetch_add(
+        plan.buffered ? &engine->stats.batches_buffered : &engine->stats.batches_direct, 1);
+    /* Device memory is never handed to a transport: it crosses host memory first. */
+    bool staged = plan.dev_ctx || (plan.buffered && !adxl_peer_buffered_in_place(peer));
+    if (staged) {
+        st = submit_staged(req, descs, num_descs, plan.dev_ctx);
+        free(plan.dev_ctx);
+        if (st != ADXL_SUCCESS) {
+            adxl_req_pending_done(req, st);
             adxl_req_release(req);
-            return ADXL_RESOURCE_EXHAUSTED;
+            return st;
         }
-        memcpy(req->descs, descs, num_descs * sizeof(*descs));
-        req->num_descs = num_descs;
-        for (size_t i = 0; i < num_descs; i++)
-            req->bytes_left += descs[i].len;
-        atomic_fetch_add(&engine->stats.batches_buffered, 1);
         *out = req;
         pump(req);
         return ADXL_SUCCESS;
     }
-    atomic_fetch_add(&engine->stats.batches_direct, 1);
     st = plan_direct(req, descs, num_descs, adxl_peer_max_segments(peer));
     adxl_req_pending_done(req, st); /* the planner's hold */
     *out = req;
@@ -268,8 +335,14 @@ void adxl_chunk_complete(adxl_chunk_t *chunk, adxl_status_t status) {
     adxl_req_t *req = chunk->req;
     adxl_engine_t *engine = req->engine;
     if (status == ADXL_SUCCESS && chunk->scatter && adxl_req_guard_enter(req)) {
-        for (uint32_t i = 0; i < chunk->nsegs; i++)
-            memcpy(chunk->scatter[i], chunk->segs[i].local, chunk->segs[i].len);
+        for (uint32_t i = 0; i < chunk->nsegs && status == ADXL_SUCCESS; i++) {
+            void *ctx = chunk->scatter_ctx ? chunk->scatter_ctx[i] : NULL;
+            if (ctx)
+                status = adxl_device_copy(engine->device, ctx, chunk->scatter[i],
+                                          chunk->segs[i].local, chunk->segs[i].len, ADXL_COPY_H2D);
+            else
+                memcpy(chunk->scatter[i], chunk->segs[i].local, chunk->segs[i].len);
+        }
         adxl_req_guard_leave(req);
     }
     if (status == ADXL_SUCCESS && chunk->kind != ADXL_CHUNK_NOTIFY)

@@ -13,8 +13,10 @@
 typedef struct {
     uintptr_t addr;
     size_t len;
-    void *tag;     /* owner's data (the registry keeps its handle here) */
-    uint32_t refs; /* how many times the same range was added */
+    void *tag;        /* owner's data (the registry keeps its handle here) */
+    uint32_t refs;    /* how many times the same range was added */
+    bool device;      /* device memory, reached only through the engine's device runtime */
+    void *device_ctx; /* the runtime context it was registered in (device only) */
 } adxl_region_t;
 
 typedef struct {

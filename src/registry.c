@@ -25,7 +25,7 @@ void adxl_registry_destroy(adxl_registry_t *reg) {
     pthread_rwlock_destroy(&reg->lock);
 }
 
-adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len,
+adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len, void *device_ctx,
                                 adxl_mem_handle_t *handle, bool *added) {
     adxl_status_t st = ADXL_SUCCESS;
     *added = false;
@@ -33,8 +33,13 @@ adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len
     ptrdiff_t idx = adxl_region_set_find_exact(&reg->regions, addr, len);
     if (idx >= 0) {
         adxl_region_t *r = &reg->regions.items[idx];
-        r->refs++;
-        *handle = r->tag;
+        if (r->device != (device_ctx != NULL)) {
+            st = PARAM_INVALID("memory [0x%lx, +%zu) is registered already as %s memory",
+                               (unsigned long)addr, len, r->device ? "device" : "host");
+        } else {
+            r->refs++;
+            *handle = r->tag;
+        }
     } else if (adxl_region_set_overlaps(&reg->regions, addr, len)) {
         st = PARAM_INVALID("memory [0x%lx, +%zu) partially overlaps a registered region",
                            (unsigned long)addr, len);
@@ -43,6 +48,13 @@ adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len
         if (!adxl_region_set_insert(&reg->regions, addr, len, tag)) {
             st = ADXL_RESOURCE_EXHAUSTED;
         } else {
+            if (device_ctx) {
+                adxl_region_t *r =
+                    &reg->regions.items[adxl_region_set_find_exact(&reg->regions, addr, len)];
+                r->device = true;
+                r->device_ctx = device_ctx;
+                reg->device_regions++;
+            }
             *handle = tag;
             *added = true;
         }
@@ -61,6 +73,7 @@ adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handl
         if (--r->refs == 0) {
             *removed_addr = r->addr;
             *removed_len = r->len;
+            if (r->device) reg->device_regions--;
             adxl_region_set_remove_at(&reg->regions, i);
             reg->generation++;
         }
@@ -86,4 +99,20 @@ adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **range
     }
     pthread_rwlock_unlock(&reg->lock);
     return st;
+}
+
+adxl_status_t adxl_registry_copy_pinned(const adxl_registry_t *reg, uintptr_t addr, void *host,
+                                        size_t len, bool to_memory) {
+    const adxl_region_t *r =
+        reg->device_regions ? adxl_region_set_containing(&reg->regions, addr, len) : NULL;
+    void *mem = (void *)addr;
+    if (!r || !r->device) {
+        if (to_memory)
+            memcpy(mem, host, len);
+        else
+            memcpy(host, mem, len);
+        return ADXL_SUCCESS;
+    }
+    return adxl_device_copy(reg->device, r->device_ctx, to_memory ? mem : host,
+                            to_memory ? host : mem, len, to_memory ? ADXL_COPY_H2D : ADXL_COPY_D2H);
 }

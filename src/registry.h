@@ -9,6 +9,7 @@
 #ifndef ADXL_REGISTRY_H
 #define ADXL_REGISTRY_H
 
+#include "memory/device.h"
 #include "region_set.h"
 
 #include <adxl/adxl.h>
@@ -18,14 +19,18 @@
 typedef struct {
     pthread_rwlock_t lock;
     adxl_region_set_t regions;
-    uint64_t generation; /* bumped by every removal, so pinned readers can re-check */
+    uint64_t generation;   /* bumped by every removal, so pinned readers can re-check */
+    size_t device_regions; /* how many regions are device memory */
+    const adxl_device_runtime_t *device; /* the engine's device runtime, NULL for none */
 } adxl_registry_t;
 
 bool adxl_registry_init(adxl_registry_t *reg);
 void adxl_registry_destroy(adxl_registry_t *reg);
 
-/* *added is true when the range is new (not a repeat of an existing registration). */
-adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len,
+/* *added is true when the range is new (not a repeat of an existing registration).
+ * device_ctx is NULL for host memory, else the device context the region belongs to;
+ * repeating a range with the other memory type is ADXL_PARAM_INVALID. */
+adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len, void *device_ctx,
                                 adxl_mem_handle_t *handle, bool *added);
 /* *removed_len is non-zero when the last reference went and the range is gone. */
 adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handle,
@@ -45,5 +50,20 @@ static inline bool adxl_registry_contains_pinned(const adxl_registry_t *reg, uin
                                                  size_t len) {
     return adxl_region_set_containing(&reg->regions, addr, len) != NULL;
 }
+/* With the registry pinned: does [addr, addr+len) lie in device memory? */
+static inline bool adxl_registry_is_device_pinned(const adxl_registry_t *reg, uintptr_t addr,
+                                                  size_t len) {
+    if (reg->device_regions == 0) return false;
+    const adxl_region_t *r = adxl_region_set_containing(&reg->regions, addr, len);
+    return r && r->device;
+}
+/*
+ * With the registry pinned: copies len bytes between the host buffer and the memory at
+ * addr (to_memory: into it), through the device runtime when that memory is a device
+ * region. Memory outside every region (a target that allows unregistered memory) is host
+ * memory. ADXL_FAILED when the runtime failed the copy.
+ */
+adxl_status_t adxl_registry_copy_pinned(const adxl_registry_t *reg, uintptr_t addr, void *host,
+                                        size_t len, bool to_memory);
 
 #endif

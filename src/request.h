@@ -39,6 +39,8 @@ struct adxl_transfer_req {
 
     /* Buffered-mode planning state, advanced by the planner (under guard). */
     adxl_transfer_op_desc_t *descs; /* a private copy of the batch */
+    void **desc_ctx; /* with local device memory: each descriptor's device context (NULL:
+                        host memory); in the same allocation as descs, else NULL */
     size_t num_descs;
     size_t next_desc;
     size_t next_offset;

@@ -122,7 +122,8 @@ ADXL_API adxl_status_t adxl_send_notify(adxl_engine_t *engine, const char *remot
 ADXL_API adxl_status_t adxl_get_notifies(adxl_engine_t *engine, adxl_notify_t *notifies,
                                          size_t capacity, size_t *count);
 
-/* Page-aligned host memory suited to transfers. */
+/* Page-aligned host memory suited to transfers, or (ADXL_MEM_DEVICE) device memory from
+ * the device runtime present, in the calling thread's device context. */
 ADXL_API adxl_status_t adxl_malloc_mem(adxl_mem_type_t type, size_t size, void **ptr);
 ADXL_API adxl_status_t adxl_free_mem(void *ptr);
 
@@ -146,6 +147,9 @@ typedef struct {
     uint64_t bytes_staged; /* through the link's staging ring, copied by the target */
     /* How the UCX transport moved them: one-sided UCP put/get. */
     uint64_t bytes_ucx;
+    /* Bytes of this engine's device memory that crossed host staging memory as initiator
+     * (copied off the device before sending, or onto it after receiving). */
+    uint64_t bytes_device_staged;
 } adxl_stats_t;
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);

@@ -162,11 +162,12 @@ static void shm_stop(adxl_transport_t *transport) {
     free(t);
 }
 
-static void shm_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool added) {
+static void shm_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device,
+                        bool added) {
     shm_transport_t *t = (shm_transport_t *)transport;
     pthread_mutex_lock(&t->inbound_lock);
     for (shm_inbound_t *in = t->inbound; in; in = in->next)
-        shm_inbound_publish(in, addr, len, added);
+        shm_inbound_publish(in, addr, len, device, added);
     pthread_mutex_unlock(&t->inbound_lock);
 }
 

@@ -48,6 +48,8 @@ static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
         /* Not (yet) in our view: a region registered a moment ago, or none at all. The
          * target's own check on the staging path has the last word. */
         if (!regions[i] && !link->allow_unregistered) return PATH_STAGING;
+        /* Device memory is the target runtime's to touch: neither CMA nor a mapping. */
+        if (regions[i] && regions[i]->device) return PATH_STAGING;
         if (!regions[i] || !regions[i]->map) all_mapped = false;
     }
     if (all_mapped) return PATH_MAPPED;

@@ -88,7 +88,8 @@ enum shm_msg_type {
     SHM_MSG_HELLO_ACK = 2,    /* T->I: status; arg0 flags, arg1 CMA probe address, arg2 its
                                  value, arg3 shared size; fds: shared memfd, doorbell, done */
     SHM_MSG_REGION_ADD = 3,   /* T->I: arg0 addr, arg1 len, arg2 slot, arg3 generation,
-                                 arg4 block length when the block's memfd is attached */
+                                 arg4 block length when the block's memfd is attached;
+                                 status: SHM_REGION_* flags */
     SHM_MSG_REGION_DEL = 4,   /* T->I: arg0 addr, arg1 len, arg2 slot */
     SHM_MSG_SNAPSHOT_END = 5, /* T->I: the regions registered at connect time were all sent */
     SHM_MSG_NOTIFY = 6,       /* I->T: arg0 id, arg1 name length; text = name then message */
@@ -102,6 +103,8 @@ enum shm_msg_type {
 #define SHM_HELLO_FLAG_AUTH 1u
 
 #define SHM_FLAG_ALLOW_UNREGISTERED 1u /* the target serves any of its memory */
+/* A device region: only the target's runtime reaches it, so it is served by staging. */
+#define SHM_REGION_DEVICE 1u
 #define SHM_TEXT_MAX (2u * ADXL_NOTIFY_MAX_LEN)
 #define SHM_MAX_FDS 3
 
@@ -166,6 +169,7 @@ typedef struct {
     uintptr_t addr;
     size_t len;
     uint32_t slot;
+    bool device;
 } shm_published_t;
 
 /* The target's side of one link, served by its own thread (shm_target.c). */
@@ -200,7 +204,7 @@ struct shm_inbound {
 
 void *shm_inbound_main(void *arg);
 /* Publishes or revokes [addr, len) to one initiator (see shm_internal.h's header). */
-void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool added);
+void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool device, bool added);
 void shm_inbound_free(shm_inbound_t *in);
 
 /* ---- The initiator's side of a link (shm_link.c, shm_copy.c, shm_staging.c) ---- */
@@ -213,6 +217,7 @@ typedef struct {
     uint32_t gen;
     uint8_t *map; /* the target's block mapped here, or NULL */
     size_t map_len;
+    bool device; /* the target's device memory: staging only */
 } shm_mirror_t;
 
 /* A staged chunk: cut into slot-sized parts as slots come free. */

@@ -101,9 +101,13 @@ static void mirror_add(shm_link_t *link, const shm_msg_t *msg, int fd) {
     if (ok) {
         size_t i = mirror_lower_bound(link, (uintptr_t)addr);
         memmove(&link->mirror[i + 1], &link->mirror[i], (link->nmirror - i) * sizeof(shm_mirror_t));
-        link->mirror[i] =
-            (shm_mirror_t){(uintptr_t)addr, (size_t)len, (uint32_t)slot,
-                           (uint32_t)gen,   map,         map ? (size_t)msg->arg[4] : 0};
+        link->mirror[i] = (shm_mirror_t){(uintptr_t)addr,
+                                         (size_t)len,
+                                         (uint32_t)slot,
+                                         (uint32_t)gen,
+                                         map,
+                                         map ? (size_t)msg->arg[4] : 0,
+                                         (msg->status & SHM_REGION_DEVICE) != 0};
         link->nmirror++;
     }
     pthread_rwlock_unlock(&link->view_lock);

@@ -89,7 +89,7 @@ static bool alloc_slot(shm_inbound_t *in, uint32_t *slot) {
 }
 
 /* With in->lock held. */
-static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len) {
+static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bool device) {
     uint32_t slot;
     if (in->npublished == in->published_cap) {
         size_t cap = in->published_cap ? in->published_cap * 2 : 16;
@@ -106,10 +106,11 @@ static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len) {
     /* Generations are never reused on a link, so a stale entry can never pass a check. */
     if (++in->next_gen == 0) in->next_gen = 1;
     atomic_store(&in->shared->region_gen[slot], in->next_gen);
-    in->published[in->npublished++] = (shm_published_t){addr, len, slot};
+    in->published[in->npublished++] = (shm_published_t){addr, len, slot, device};
     size_t block_len = 0;
-    int fd = in->share_blocks ? adxl_malloc_mem_share(addr, len, &block_len) : -1;
+    int fd = in->share_blocks && !device ? adxl_malloc_mem_share(addr, len, &block_len) : -1;
     shm_msg_t msg = {.type = SHM_MSG_REGION_ADD,
+                     .status = device ? SHM_REGION_DEVICE : 0,
                      .arg = {addr, len, slot, in->next_gen, fd >= 0 ? block_len : 0}};
     queue_out(in, &msg, fd);
 }
@@ -147,10 +148,10 @@ static void drain_copies(shm_inbound_t *in) {
     }
 }
 
-void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool added) {
+void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool device, bool added) {
     if (added) {
         pthread_mutex_lock(&in->lock);
-        if (in->publishes) publish_add_locked(in, addr, len);
+        if (in->publishes) publish_add_locked(in, addr, len, device);
         pthread_mutex_unlock(&in->lock);
         adxl_wake(in->wake_fd);
         return;
@@ -325,7 +326,7 @@ static bool handshake(shm_inbound_t *in) {
     bool ok =
         adxl_registry_snapshot(adxl_engine_registry(t->engine), &regions, &count) == ADXL_SUCCESS;
     for (size_t i = 0; ok && i < count; i++)
-        publish_add_locked(in, regions[i].addr, regions[i].len);
+        publish_add_locked(in, regions[i].addr, regions[i].len, regions[i].device);
     shm_msg_t end = {.type = SHM_MSG_SNAPSHOT_END};
     if (ok) queue_out(in, &end, -1);
     pthread_mutex_unlock(&in->lock);
@@ -357,19 +358,16 @@ static void serve_slot(shm_inbound_t *in, uint32_t index, shm_piece_t *pieces) {
                                                     (size_t)pieces[i].span_len);
         if (allowed) {
             uint8_t *data = in->ring_data + (size_t)index * SHM_SLOT_BYTES;
-            for (uint32_t i = 0; i < n; i++) {
-                uint8_t *mem = (uint8_t *)(uintptr_t)pieces[i].addr;
-                if (op == SHM_OP_WRITE)
-                    memcpy(mem, data, pieces[i].len);
-                else
-                    memcpy(data, mem, pieces[i].len);
+            st = ADXL_SUCCESS;
+            for (uint32_t i = 0; st == ADXL_SUCCESS && i < n; i++) {
+                st = adxl_registry_copy_pinned(reg, (uintptr_t)pieces[i].addr, data,
+                                               (size_t)pieces[i].len, op == SHM_OP_WRITE);
                 data += pieces[i].len;
             }
-            st = ADXL_SUCCESS;
         }
         adxl_registry_unpin(reg);
     }
-    if (st != ADXL_SUCCESS)
+    if (st == ADXL_PARAM_INVALID)
         LOG_WARN("refused a staged %s of %u pieces: %s", op == SHM_OP_READ ? "READ" : "WRITE", n,
                  shape_ok ? "not inside registered memory" : "malformed");
     adxl_engine_count_served(engine, st != ADXL_SUCCESS);

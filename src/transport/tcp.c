@@ -197,7 +197,9 @@ static void tcp_stop(adxl_transport_t *t) {
     free(t);
 }
 
-static void tcp_publish(adxl_transport_t *t, uintptr_t addr, size_t len, bool added) {
+/* Device regions are served like any other: the target stages them (tcp_target.c). */
+static void tcp_publish(adxl_transport_t *t, uintptr_t addr, size_t len, bool device, bool added) {
+    (void)device;
     pthread_mutex_lock(&t->inbound_lock);
     for (tcp_inbound_t *in = t->inbound; in; in = in->next) {
         pthread_mutex_lock(&in->lock);

@@ -17,6 +17,10 @@
 #include <sys/socket.h>
 
 #define SINK_BYTES (64u * 1024u)
+/* Device memory moves through a host buffer of this size per connection, made the first
+ * time a frame reaches device memory: the socket and the device copy each see large
+ * pieces, and the kernel's socket buffer keeps receiving while a piece is copied. */
+#define STAGE_BYTES (1024u * 1024u)
 #define RXBUF_BYTES (64u * 1024u)
 /* Payload must move at least this much (or to the frame's end) every PeerTimeoutMs. */
 #define PROGRESS_BYTES (64u * 1024u)
@@ -42,6 +46,8 @@ typedef struct {
     uint64_t peer_timeout_ns;
     uint64_t deadline;       /* when the step in progress gives up (see the limits above) */
     size_t rx_start, rx_end; /* unread bytes of rxbuf */
+    uint8_t *stage;          /* STAGE_BYTES of the device runtime's pinned memory, or NULL */
+    void *stage_ctx;         /* the device context stage was allocated in */
     uint8_t rxbuf[RXBUF_BYTES];
     uint8_t sink[SINK_BYTES];
 } target_ctx_t;
@@ -122,12 +128,116 @@ static bool items_allowed(target_ctx_t *t, uint32_t from, uint32_t count) {
     return t->allow_unregistered || tcp_pieces_allowed(t->registry, t->in->pieces, from, count);
 }
 
-static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation) {
+/* *device: the context of a piece in device memory (so the frame must be staged), or
+ * NULL. */
+static bool check_items(target_ctx_t *t, uint32_t count, uint64_t *generation, void **device) {
     adxl_registry_pin(t->registry);
     bool allowed = items_allowed(t, 0, count);
     *generation = t->registry->generation;
+    *device = NULL;
+    for (uint32_t i = 0; allowed && !*device && t->registry->device_regions && i < count; i++) {
+        const adxl_region_t *r = adxl_region_set_containing(
+            &t->registry->regions, (uintptr_t)t->in->pieces[i].addr, (size_t)t->in->pieces[i].len);
+        if (r && r->device) *device = r->device_ctx;
+    }
     adxl_registry_unpin(t->registry);
     return allowed;
+}
+
+/* Pinned memory is the runtime's: it is allocated, and freed, in a device context. */
+static bool stage_ready(target_ctx_t *t, void *ctx) {
+    if (t->stage) return true;
+    const adxl_device_runtime_t *rt = t->registry->device;
+    adxl_device_scope_t scope;
+    void *p = NULL;
+    if (!rt || adxl_device_enter(rt, ctx, &scope) != ADXL_SUCCESS) return false;
+    if (rt->host_alloc(STAGE_BYTES, &p) == ADXL_SUCCESS) {
+        t->stage = p;
+        t->stage_ctx = ctx;
+    }
+    adxl_device_leave(rt, &scope);
+    return t->stage != NULL;
+}
+
+static void stage_free(target_ctx_t *t) {
+    const adxl_device_runtime_t *rt = t->registry->device;
+    adxl_device_scope_t scope;
+    if (!t->stage || adxl_device_enter(rt, t->stage_ctx, &scope) != ADXL_SUCCESS) return;
+    rt->host_free(t->stage);
+    adxl_device_leave(rt, &scope);
+}
+
+/* Reads len bytes of payload, pushing the deadline back every PROGRESS_BYTES. */
+static bool read_payload(target_ctx_t *t, uint8_t *buf, size_t len) {
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off < PROGRESS_BYTES ? len - off : PROGRESS_BYTES;
+        t->deadline = io_deadline(t);
+        if (!read_full(t, buf + off, n)) return false;
+        off += n;
+    }
+    return true;
+}
+
+static bool write_payload(target_ctx_t *t, const uint8_t *buf, size_t len) {
+    for (size_t off = 0; off < len;) {
+        size_t n = len - off < PROGRESS_BYTES ? len - off : PROGRESS_BYTES;
+        t->deadline = io_deadline(t);
+        /* A READ answer's trailer follows the payload at once. */
+        if (!write_more(t, buf + off, n, true)) return false;
+        off += n;
+    }
+    return true;
+}
+
+/*
+ * move_payload for frames that reach device memory: each piece crosses the connection's
+ * stage buffer in parts of up to STAGE_BYTES, and each part is copied to or from memory
+ * with the registry pinned (re-checked when it changed), through the device runtime
+ * where the piece is device memory. A failed or refused part keeps the stream in step
+ * (read and dropped, or sent as zeros); the frame's status is its first failure.
+ */
+static adxl_status_t move_payload_staged(target_ctx_t *t, uint32_t count, bool to_memory,
+                                         uint64_t generation, void *ctx, bool *alive) {
+    adxl_status_t status = stage_ready(t, ctx) ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
+    *alive = true;
+    if (status != ADXL_SUCCESS) {
+        LOG_ERROR("no staging memory for a frame to device memory");
+        if (to_memory) {
+            uint64_t total = 0;
+            for (uint32_t i = 0; i < count; i++)
+                total += t->in->pieces[i].len;
+            *alive = discard(t, total);
+            return status;
+        }
+    }
+    for (uint32_t i = 0; i < count && *alive; i++) {
+        const tcp_piece_t *p = &t->in->pieces[i];
+        for (uint64_t off = 0; off < p->len && *alive;) {
+            size_t n = p->len - off < STAGE_BYTES ? (size_t)(p->len - off) : STAGE_BYTES;
+            uint8_t *buf = t->stage ? t->stage : t->sink;
+            if (!t->stage && n > SINK_BYTES) n = SINK_BYTES;
+            if (to_memory && !read_payload(t, buf, n)) {
+                *alive = false;
+                break;
+            }
+            adxl_registry_pin(t->registry);
+            if (status == ADXL_SUCCESS && t->registry->generation != generation) {
+                generation = t->registry->generation;
+                if (!items_allowed(t, i, count))
+                    status = ADXL_PARAM_INVALID; /* deregistered mid-frame: hands off */
+            }
+            if (status == ADXL_SUCCESS)
+                status = adxl_registry_copy_pinned(t->registry, (uintptr_t)(p->addr + off), buf, n,
+                                                   to_memory);
+            adxl_registry_unpin(t->registry);
+            if (!to_memory) {
+                if (status != ADXL_SUCCESS) memset(buf, 0, n);
+                if (!write_payload(t, buf, n)) *alive = false;
+            }
+            off += n;
+        }
+    }
+    return *alive ? status : ADXL_FAILED;
 }
 
 /* Reads the piece table (meta_len bytes, from tcp_request_header_check) and checks its
@@ -223,16 +333,19 @@ static bool serve_write(target_ctx_t *t, const tcp_frame_header_t *h, size_t met
     uint64_t total;
     if (!read_items(t, h, meta_len, &total) || total != h->length) return false;
     uint64_t generation;
-    bool allowed = check_items(t, h->count, &generation);
+    void *device;
+    bool allowed = check_items(t, h->count, &generation, &device);
     adxl_status_t st = ADXL_PARAM_INVALID;
     bool alive = true;
-    if (allowed)
+    if (allowed && device)
+        st = move_payload_staged(t, h->count, true, generation, device, &alive);
+    else if (allowed)
         st = move_payload(t, h->count, true, generation, &alive);
     else
         alive = discard(t, total);
     if (!alive) return false;
     adxl_engine_count_served(t->engine, st != ADXL_SUCCESS);
-    if (st != ADXL_SUCCESS)
+    if (st == ADXL_PARAM_INVALID)
         LOG_WARN("refused a WRITE of %u items: not inside registered memory", h->count);
     return send_header(t, TCP_FRAME_ACK, st, h->id, 0, false);
 }
@@ -241,7 +354,8 @@ static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta
     uint64_t total;
     if (!read_items(t, h, meta_len, &total)) return false;
     uint64_t generation;
-    bool allowed = check_items(t, h->count, &generation);
+    void *device;
+    bool allowed = check_items(t, h->count, &generation, &device);
     adxl_engine_count_served(t->engine, !allowed);
     uint8_t trailer[TCP_TRAILER];
     if (!allowed) {
@@ -252,7 +366,8 @@ static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta
     }
     if (!send_header(t, TCP_FRAME_DATA, 0, h->id, total, true)) return false;
     bool alive;
-    adxl_status_t st = move_payload(t, h->count, false, generation, &alive);
+    adxl_status_t st = device ? move_payload_staged(t, h->count, false, generation, device, &alive)
+                              : move_payload(t, h->count, false, generation, &alive);
     tcp_put_u32(trailer, st);
     return alive && write_full(t, trailer, sizeof(trailer));
 }
@@ -482,7 +597,9 @@ void *tcp_inbound_main(void *arg) {
         t->peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS;
         t->deadline = 0;
         t->rx_start = t->rx_end = 0;
+        t->stage = NULL;
         if (handshake(t)) serve(t);
+        stage_free(t);
         free(t);
     }
     shutdown(in->fd, SHUT_RDWR);

@@ -58,6 +58,9 @@ typedef struct adxl_chunk {
     uint8_t *pool_buffer;
     size_t pool_bytes;
     uint8_t **scatter;
+    /* With scatter, when some destination is device memory: its context per segment
+     * (NULL for host memory), so the scatter goes through the device runtime. */
+    void **scatter_ctx;
     /* Notify: the name and message, copied at submission. */
     char *notify_name;
     char *notify_msg;
@@ -90,9 +93,11 @@ typedef struct {
     void (*destroy)(adxl_link_t *link);
     /* Takes the chunk. A link that is down completes it with an error (maybe at once). */
     void (*post)(adxl_link_t *link, adxl_chunk_t *chunk);
-    /* Tells every inbound peer that a local range was registered or deregistered. A
-     * removal returns only once no peer of this transport can still touch the range. */
-    void (*publish)(adxl_transport_t *transport, uintptr_t addr, size_t len, bool added);
+    /* Tells every inbound peer that a local range was registered or deregistered (device:
+     * it is device memory, reached only through the engine's device runtime). A removal
+     * returns only once no peer of this transport can still touch the range. */
+    void (*publish)(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device,
+                    bool added);
     /* Optional: asks the engine at remote for its host facts without linking to it. */
     adxl_status_t (*probe)(adxl_transport_t *transport, const adxl_engine_addr_t *remote,
                            uint64_t deadline, adxl_host_facts_t *out);
@@ -127,7 +132,8 @@ typedef struct {
 adxl_status_t adxl_transports_start(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
                                     char *bound_name);
 void adxl_transports_stop(adxl_engine_t *engine);
-void adxl_transports_publish(adxl_engine_t *engine, uintptr_t addr, size_t len, bool added);
+void adxl_transports_publish(adxl_engine_t *engine, uintptr_t addr, size_t len, bool device,
+                             bool added);
 /* Picks the transport for a new link (shm for a peer on this host unless Transport is tcp)
  * and connects it; *ops is the transport that made *out. */
 adxl_status_t adxl_transports_connect(adxl_engine_t *engine, adxl_peer_t *peer,

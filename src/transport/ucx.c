@@ -209,6 +209,11 @@ static adxl_status_t open_worker(ucx_transport_t *t) {
         LOG_ERROR("UCX: worker set-up: %s", ucs_status_string(st));
         return ADXL_FAILED;
     }
+    /* A UCX built with CUDA support maps device memory and moves it itself; without it a
+     * device region cannot be reached one-sided at all. */
+    ucp_context_attr_t attr = {.field_mask = UCP_ATTR_FIELD_MEMORY_TYPES};
+    t->cuda_memory = ucp_context_query(t->context, &attr) == UCS_OK &&
+                     (attr.memory_types & UCS_BIT(UCS_MEMORY_TYPE_CUDA));
     if (t->address_len > UCX_ADDRESS_MAX) {
         LOG_ERROR("UCX: the worker address (%zu bytes) exceeds %u", t->address_len,
                   UCX_ADDRESS_MAX);

@@ -87,6 +87,7 @@ struct ucx_transport {
     size_t address_len;
     bool rdma;            /* what the facts say: a device, or ADXL_UCX_ASSUME_RDMA=1 */
     bool has_rdma_device; /* what UCX found */
+    bool cuda_memory;     /* this UCX build moves CUDA memory itself (GPUDirect) */
     /* The transit pool, mapped once so that buffered chunks need no registration. */
     ucp_mem_h pool_memh;
     uint8_t *pool_base;
@@ -128,7 +129,7 @@ void ucx_target_init(ucx_transport_t *t);
 adxl_status_t ucx_target_listen(ucx_transport_t *t, const adxl_engine_addr_t *listen_addr,
                                 uint16_t *port);
 void ucx_target_stop(ucx_transport_t *t);
-void ucx_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool added);
+void ucx_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device, bool added);
 
 /* ucx_link.c */
 adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const char *remote_name,

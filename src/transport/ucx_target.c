@@ -325,12 +325,20 @@ static void wait_acked(ucx_transport_t *t, uint64_t seq, uintptr_t addr, size_t 
     }
 }
 
-static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len) {
+static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool device) {
     ucx_region_t r = {.addr = addr, .len = len};
-    ucp_mem_map_params_t mp = {.field_mask =
-                                   UCP_MEM_MAP_PARAM_FIELD_ADDRESS | UCP_MEM_MAP_PARAM_FIELD_LENGTH,
+    if (device && !t->cuda_memory) {
+        LOG_WARN("UCX: this UCX build cannot move device memory: UCX peers cannot reach "
+                 "0x%lx+%zu (TCP and same-host peers can)",
+                 (unsigned long)addr, len);
+        return;
+    }
+    ucp_mem_map_params_t mp = {.field_mask = UCP_MEM_MAP_PARAM_FIELD_ADDRESS |
+                                             UCP_MEM_MAP_PARAM_FIELD_LENGTH |
+                                             UCP_MEM_MAP_PARAM_FIELD_MEMORY_TYPE,
                                .address = (void *)addr,
-                               .length = len};
+                               .length = len,
+                               .memory_type = device ? UCS_MEMORY_TYPE_CUDA : UCS_MEMORY_TYPE_HOST};
     pthread_mutex_lock(&t->worker_lock);
     ucs_status_t st = ucp_mem_map(t->context, &mp, &r.memh);
     if (st == UCS_OK) {
@@ -402,10 +410,10 @@ static void publish_remove(ucx_transport_t *t, uintptr_t addr, size_t len) {
     pthread_mutex_unlock(&t->worker_lock);
 }
 
-void ucx_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool added) {
+void ucx_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device, bool added) {
     ucx_transport_t *t = (ucx_transport_t *)transport;
     if (added)
-        publish_add(t, addr, len);
+        publish_add(t, addr, len, device);
     else
         publish_remove(t, addr, len);
 }

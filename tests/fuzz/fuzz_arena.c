@@ -38,7 +38,7 @@ adxl_registry_t *fuzz_arena(void) {
         adxl_mem_handle_t h;
         bool added;
         FUZZ_CHECK(adxl_registry_add(&registry, (uintptr_t)fuzz_regions[i].addr,
-                                     (size_t)fuzz_regions[i].len, &h, &added) == ADXL_SUCCESS);
+                                     (size_t)fuzz_regions[i].len, NULL, &h, &added) == ADXL_SUCCESS);
         FUZZ_CHECK(added);
     }
     ready = true;
