@@ -61,6 +61,7 @@ static struct {
     FN(cuIpcCloseMemHandle);
     __typeof__(cuda_double_fail_copies) *fail_copies;
     __typeof__(cuda_double_hold_streams) *hold_streams;
+    __typeof__(cuda_double_limit_memory) *limit_memory;
     __typeof__(cuda_double_live_allocations) *live_allocations;
     __typeof__(cuda_double_live_host_allocations) *live_host_allocations;
     __typeof__(cuda_double_registered_host_ranges) *registered_host_ranges;
@@ -92,6 +93,7 @@ static struct {
     FN(aclGetRecentErrMsg);
     __typeof__(acl_double_fail_copies) *fail_copies;
     __typeof__(acl_double_hold_streams) *hold_streams;
+    __typeof__(acl_double_limit_memory) *limit_memory;
     __typeof__(acl_double_live_allocations) *live_allocations;
     __typeof__(acl_double_live_host_allocations) *live_host_allocations;
     __typeof__(acl_double_live_streams) *live_streams;
@@ -145,6 +147,7 @@ static void load_cuda(void) {
     LOAD(cu, lib, cuIpcCloseMemHandle);
     LOAD_AS(cu, lib, fail_copies, "cuda_double_fail_copies");
     LOAD_AS(cu, lib, hold_streams, "cuda_double_hold_streams");
+    LOAD_AS(cu, lib, limit_memory, "cuda_double_limit_memory");
     LOAD_AS(cu, lib, live_allocations, "cuda_double_live_allocations");
     LOAD_AS(cu, lib, live_host_allocations, "cuda_double_live_host_allocations");
     LOAD_AS(cu, lib, registered_host_ranges, "cuda_double_registered_host_ranges");
@@ -173,6 +176,7 @@ static void load_acl(void) {
     LOAD(acl, lib, aclGetRecentErrMsg);
     LOAD_AS(acl, lib, fail_copies, "acl_double_fail_copies");
     LOAD_AS(acl, lib, hold_streams, "acl_double_hold_streams");
+    LOAD_AS(acl, lib, limit_memory, "acl_double_limit_memory");
     LOAD_AS(acl, lib, live_allocations, "acl_double_live_allocations");
     LOAD_AS(acl, lib, live_host_allocations, "acl_double_live_host_allocations");
     LOAD_AS(acl, lib, live_streams, "acl_double_live_streams");
@@ -333,6 +337,15 @@ static void cuda_round_trip(void) {
     CHECK(cu.cuMemcpyDtoH_v2(back, a, 1) == CUDA_ERROR_INVALID_VALUE);
     CHECK(cu.cuMemFree_v2(b) == CUDA_SUCCESS);
     CHECK(cu.live_allocations() == before);
+
+    /* A device that is full. */
+    cu.limit_memory(3 * 4096);
+    CHECK(cu.cuMemAlloc_v2(&a, 2 * 4096) == CUDA_SUCCESS);
+    CHECK(cu.cuMemAlloc_v2(&b, 2 * 4096) == CUDA_ERROR_OUT_OF_MEMORY);
+    CHECK(cu.cuMemAlloc_v2(&b, 4096) == CUDA_SUCCESS);
+    CHECK(cu.cuMemFree_v2(a) == CUDA_SUCCESS);
+    CHECK(cu.cuMemFree_v2(b) == CUDA_SUCCESS);
+    cu.limit_memory(0);
     free(host);
     free(back);
 }
@@ -513,13 +526,10 @@ typedef struct {
 } ipc_job;
 
 /* The importing process: reads the exporter's bytes, writes its own through H2D at
- * offset 0 and D2D at offset 4096, opens twice and closes twice. Exit code: which step
- * failed. */
-static int ipc_importer(void *arg) {
-    const ipc_job *job = arg;
+ * offset 0 and D2D at offset 4096, opens twice and closes twice. Returns the step that
+ * failed (0: none). */
+static int ipc_import_steps(const ipc_job *job, unsigned char *buf) {
     CUdeviceptr d = 0, again = 0, mine = 0;
-    unsigned char *buf = malloc(job->size);
-    if (!buf) return 1;
     if (cu.cuIpcOpenMemHandle_v2(&d, job->handle, 1) != CUDA_SUCCESS) return 2;
     CUdeviceptr base = 0;
     size_t size = 0;
@@ -528,7 +538,7 @@ static int ipc_importer(void *arg) {
         return 3;
     if (cu.cuMemcpyDtoH_v2(buf, d, job->size) != CUDA_SUCCESS || !tu_verify(buf, job->size, 31))
         return 4;
-    if (cpu_access_faults((uintptr_t)d, false) == false) return 5;
+    if (!cpu_access_faults((uintptr_t)d, false)) return 5;
     tu_fill(buf, 4096, 32);
     if (cu.cuMemcpyHtoD_v2(d, buf, 4096) != CUDA_SUCCESS) return 6;
     tu_fill(buf, 4096, 33);
@@ -537,13 +547,22 @@ static int ipc_importer(void *arg) {
         cu.cuMemcpyDtoD_v2(d + 4096, mine, 4096) != CUDA_SUCCESS)
         return 7;
     if (cu.cuMemcpyDtoD_v2(d + job->size - 10, mine, 11) != CUDA_ERROR_INVALID_VALUE) return 8;
-    if (cu.cuIpcOpenMemHandle_v2(&again, job->handle, 1) != CUDA_SUCCESS || again != d) return 9;
-    if (cu.open_ipc_handles() != 2) return 10;
-    if (cu.cuIpcCloseMemHandle(d) != CUDA_SUCCESS || cu.open_ipc_handles() != 1) return 11;
-    if (cu.cuIpcCloseMemHandle(d) != CUDA_SUCCESS || cu.open_ipc_handles() != 0) return 12;
-    if (cu.cuIpcCloseMemHandle(d) != CUDA_ERROR_INVALID_VALUE) return 13;
-    if (cu.cuMemcpyDtoH_v2(buf, d, 1) != CUDA_ERROR_INVALID_VALUE) return 14;
+    if (cu.cuMemFree_v2(mine) != CUDA_SUCCESS) return 9;
+    if (cu.cuIpcOpenMemHandle_v2(&again, job->handle, 1) != CUDA_SUCCESS || again != d) return 10;
+    if (cu.open_ipc_handles() != 2) return 11;
+    if (cu.cuIpcCloseMemHandle(d) != CUDA_SUCCESS || cu.open_ipc_handles() != 1) return 12;
+    if (cu.cuIpcCloseMemHandle(d) != CUDA_SUCCESS || cu.open_ipc_handles() != 0) return 13;
+    if (cu.cuIpcCloseMemHandle(d) != CUDA_ERROR_INVALID_VALUE) return 14;
+    if (cu.cuMemcpyDtoH_v2(buf, d, 1) != CUDA_ERROR_INVALID_VALUE) return 15;
     return 0;
+}
+
+static int ipc_importer(void *arg) {
+    const ipc_job *job = arg;
+    unsigned char *buf = malloc(job->size);
+    int step = buf ? ipc_import_steps(job, buf) : 1;
+    free(buf);
+    return step;
 }
 
 /* An importer that expects the handle to be refused. */
@@ -676,6 +695,14 @@ static void acl_contexts(void) {
     CHECK(results[0] == ACL_ERROR_RT_CONTEXT_NULL);
     CHECK(results[1] == ACL_SUCCESS);
     CHECK(acl.aclGetRecentErrMsg() == NULL); /* the message was the other thread's */
+
+    /* DEVICE_DOUBLE_DEVICES sets how many devices there are (no other thread runs now). */
+    REQUIRE(setenv("DEVICE_DOUBLE_DEVICES", "3", 1) == 0);
+    CHECK(acl.aclrtSetDevice(2) == ACL_SUCCESS);
+    CHECK(acl.aclrtGetDevice(&dev) == ACL_SUCCESS && dev == 2);
+    REQUIRE(unsetenv("DEVICE_DOUBLE_DEVICES") == 0);
+    CHECK(acl.aclrtSetDevice(2) == ACL_ERROR_RT_INVALID_DEVICEID);
+    REQUIRE(acl.aclrtSetDevice(0) == ACL_SUCCESS);
 }
 
 static void acl_copies(void) {
@@ -728,6 +755,9 @@ static void acl_copies(void) {
 
     CHECK(acl.aclrtFree(a) == ACL_SUCCESS);
     CHECK(acl.aclrtFree(a) == ACL_ERROR_INVALID_PARAM);
+    acl.limit_memory(size);
+    CHECK(acl.aclrtMalloc(&a, 1, 0) == ACL_ERROR_RT_MEMORY_ALLOCATION);
+    acl.limit_memory(0);
     CHECK(acl.aclrtFree(b) == ACL_SUCCESS);
     CHECK(acl.aclrtFreeHost(pinned) == ACL_SUCCESS);
     CHECK(acl.aclrtFreeHost(host) == ACL_ERROR_INVALID_PARAM);

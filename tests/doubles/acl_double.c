@@ -240,6 +240,9 @@ DD_EXPORT aclError aclrtSynchronizeStream(aclrtStream stream) {
 DD_EXPORT void acl_double_fail_copies(int n) {
     gm_fail_next(n);
 }
+DD_EXPORT void acl_double_limit_memory(size_t bytes) {
+    gm_limit_device_memory(bytes);
+}
 DD_EXPORT void acl_double_hold_streams(int hold) {
     sq_hold(hold != 0);
 }

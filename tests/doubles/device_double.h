@@ -11,6 +11,7 @@
 /* libcuda.so.1 double */
 void cuda_double_fail_copies(int n);             /* the next n copies or memsets fail */
 void cuda_double_hold_streams(int hold);         /* nonzero: stream workers start nothing */
+void cuda_double_limit_memory(size_t bytes);     /* device memory in all (0: unlimited) */
 size_t cuda_double_live_allocations(void);       /* cuMemAlloc not yet freed */
 size_t cuda_double_live_host_allocations(void);  /* cuMemAllocHost not yet freed */
 size_t cuda_double_registered_host_ranges(void); /* cuMemHostRegister not yet undone */
@@ -20,6 +21,7 @@ size_t cuda_double_live_streams(void);           /* cuStreamCreate not yet destr
 /* libascendcl.so double */
 void acl_double_fail_copies(int n);
 void acl_double_hold_streams(int hold);
+void acl_double_limit_memory(size_t bytes);
 size_t acl_double_live_allocations(void);      /* aclrtMalloc not yet freed */
 size_t acl_double_live_host_allocations(void); /* aclrtMallocHost not yet freed */
 size_t acl_double_live_streams(void);          /* aclrtCreateStream not yet destroyed */

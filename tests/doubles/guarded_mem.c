@@ -55,8 +55,10 @@ typedef struct {
 _Static_assert(sizeof(handle_fields) <= GM_HANDLE_BYTES, "an IPC handle is 64 bytes");
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static range *table;         /* under table_lock */
-static uint64_t next_id = 1; /* under table_lock */
+static range *table;               /* under table_lock */
+static uint64_t next_id = 1;       /* under table_lock */
+static size_t device_bytes;        /* under table_lock: the sizes of local device allocations */
+static atomic_size_t device_limit; /* 0: none */
 static atomic_int fail_left;
 
 /* A fork while another thread holds the table would leave the child's table locked. */
@@ -166,12 +168,15 @@ gm_status gm_device_alloc(size_t size, int device, uintptr_t *dev_out) {
     r->alias = alias;
     r->fd = fd;
     pthread_mutex_lock(&table_lock);
+    size_t limit = atomic_load(&device_limit);
     r->id = next_id++;
     memfd_header hdr = {HEADER_MAGIC, r->id, size};
-    if (pwrite(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+    if ((limit && (device_bytes > limit || size > limit - device_bytes)) ||
+        pwrite(fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
         pthread_mutex_unlock(&table_lock);
         goto fail;
     }
+    device_bytes += size;
     r->next = table;
     table = r;
     pthread_mutex_unlock(&table_lock);
@@ -200,6 +205,7 @@ gm_status gm_device_free(uintptr_t base) {
     }
     memfd_header dead = {HEADER_MAGIC, r->id, 0};
     (void)!pwrite(r->fd, &dead, sizeof(dead), 0);
+    device_bytes -= r->size;
     range *now = retire(r);
     pthread_mutex_unlock(&table_lock);
     if (now) release(now);
@@ -325,6 +331,10 @@ static bool take_injected_failure(void) {
     while (left > 0)
         if (atomic_compare_exchange_weak(&fail_left, &left, left - 1)) return true;
     return false;
+}
+
+void gm_limit_device_memory(size_t bytes) {
+    atomic_store(&device_limit, bytes);
 }
 
 void gm_fail_next(int n) {

@@ -73,6 +73,9 @@ gm_status gm_check(const gm_op *op);
  * copy is done. */
 gm_status gm_copy(const gm_op *op);
 
+/* Device allocations fail once their sizes would pass bytes in all (0: no limit); what is
+ * allocated already stays. */
+void gm_limit_device_memory(size_t bytes);
 /* The next n calls of gm_copy fail with GM_INJECTED (n <= 0 clears). */
 void gm_fail_next(int n);
 
