@@ -231,12 +231,14 @@ static void registration_checks(void) {
  * may transfer; the engine leaves the thread's own context as it found it. */
 typedef struct {
     const buf_t *L, *R;
+    int device; /* the thread's own device, -1 for none */
     adxl_status_t status;
     bool context_untouched;
 } thread_job_t;
 
-static void *transfer_without_context(void *arg) {
+static void *transfer_from_thread(void *arg) {
     thread_job_t *job = arg;
+    if (job->device >= 0 && !tdev_use(job->device)) return NULL;
     void *before = tdev_context();
     adxl_transfer_op_desc_t desc = {(uintptr_t)job->L->p, (uintptr_t)job->R->p, MIB};
     job->status = adxl_transfer_sync(g_init, g_tname, ADXL_WRITE, &desc, 1, 10000);
@@ -252,16 +254,21 @@ static void context_rule(void) {
     REQUIRE(tdev_use(1));
     REQUIRE(buf_make(&R, g_tgt, true, MIB));
     REQUIRE(tdev_set_context(ctx0));
-    REQUIRE(buf_fill(&L, 0, MIB, 555));
-    thread_job_t job = {&L, &R, ADXL_FAILED, false};
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, transfer_without_context, &job) == 0);
-    pthread_join(th, NULL);
-    CHECK_STATUS(job.status, ADXL_SUCCESS);
-    CHECK(job.context_untouched);
-    REQUIRE(tdev_use(1));
-    CHECK(buf_verify(&R, 0, MIB, 555));
-    REQUIRE(tdev_set_context(ctx0));
+    /* A thread of another device, and a thread with no device at all. AscendCL cannot
+     * take a thread back to "no context", so there the engine's is left behind. */
+    for (int device = 1; device >= -1; device -= 2) {
+        uint64_t seed = 555 + (uint64_t)(device + 1);
+        REQUIRE(buf_fill(&L, 0, MIB, seed));
+        thread_job_t job = {&L, &R, device, ADXL_FAILED, false};
+        pthread_t th;
+        REQUIRE(pthread_create(&th, NULL, transfer_from_thread, &job) == 0);
+        pthread_join(th, NULL);
+        CHECK_STATUS(job.status, ADXL_SUCCESS);
+        if (device >= 0 || tdev.cuda) CHECK(job.context_untouched);
+        REQUIRE(tdev_use(1));
+        CHECK(buf_verify(&R, 0, MIB, seed));
+        REQUIRE(tdev_set_context(ctx0));
+    }
     buf_drop(&L, g_init);
     REQUIRE(tdev_use(1));
     buf_drop(&R, g_tgt);
