@@ -461,6 +461,15 @@ static void cuda_streams(void) {
     CHECK(cu.cuStreamSynchronize(s) == CUDA_ERROR_UNKNOWN);
     CHECK(cu.cuStreamSynchronize(s) == CUDA_SUCCESS);
 
+    /* Memory freed before its queued copy ran: the copy fails, at the synchronize. */
+    CUdeviceptr doomed = 0;
+    REQUIRE(cu.cuMemAlloc_v2(&doomed, size) == CUDA_SUCCESS);
+    cu.hold_streams(1);
+    CHECK(cu.cuMemcpyDtoHAsync_v2(dst, doomed, size, s) == CUDA_SUCCESS);
+    CHECK(cu.cuMemFree_v2(doomed) == CUDA_SUCCESS);
+    cu.hold_streams(0);
+    CHECK(cu.cuStreamSynchronize(s) == CUDA_ERROR_INVALID_VALUE);
+
     /* The NULL stream is synchronous. */
     tu_fill(src, size, 22);
     CHECK(cu.cuMemcpyHtoDAsync_v2(d, src, size, NULL) == CUDA_SUCCESS);
