@@ -32,6 +32,7 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
     engine->config = config;
     st = adxl_device_runtime_select(config.device_runtime, &engine->device);
     if (st != ADXL_SUCCESS) return st;
+    engine->device_ctx = engine->device ? engine->device->current() : NULL;
     memset(&engine->stats, 0, sizeof(engine->stats));
     if (!adxl_registry_init(&engine->registry)) return ADXL_FAILED;
     engine->registry.device = engine->device;
@@ -176,6 +177,11 @@ const adxl_host_facts_t *adxl_engine_host_facts(const adxl_engine_t *engine) {
 
 void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64_t bytes) {
     atomic_fetch_add(&engine->stats.bytes_path[path], bytes);
+}
+
+const adxl_device_runtime_t *adxl_engine_device(const adxl_engine_t *engine, void **ctx) {
+    *ctx = engine->device_ctx;
+    return engine->device;
 }
 
 void adxl_engine_transit_memory(adxl_engine_t *engine, uint8_t **base, size_t *len) {

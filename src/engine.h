@@ -23,7 +23,7 @@ typedef struct {
     atomic_ullong frames_served;
     atomic_ullong frames_refused;
     atomic_ullong links_dropped;
-    atomic_ullong bytes_path[4]; /* by adxl_byte_path_t */
+    atomic_ullong bytes_path[ADXL_PATH_COUNT]; /* by adxl_byte_path_t */
     atomic_ullong bytes_device_staged;
 } adxl_engine_stats_t;
 
@@ -32,7 +32,8 @@ struct adxl_engine {
     char local_name[ADXL_NAME_MAX];
     adxl_config_t config;
     const adxl_device_runtime_t *device; /* NULL: host memory only */
-    bool pool_pinned;                    /* the transit pool is registered with it */
+    void *device_ctx; /* the context current at initialize: the engine's own (IPC) */
+    bool pool_pinned; /* the transit pool is registered with it */
     adxl_registry_t registry;
     adxl_notify_queue_t notifies;
     adxl_engine_stats_t stats;

@@ -29,6 +29,11 @@ uint32_t adxl_peer_max_segments(const adxl_peer_t *peer) {
     return peer->ops->max_chunk_segments;
 }
 
+bool adxl_peer_device_direct(adxl_peer_t *peer, const adxl_transfer_op_desc_t *descs,
+                             size_t num_descs) {
+    return peer->ops->device_direct && peer->ops->device_direct(peer->link, descs, num_descs);
+}
+
 bool adxl_peer_buffered_in_place(const adxl_peer_t *peer) {
     return peer->ops->buffered_in_place;
 }

@@ -32,6 +32,9 @@ void adxl_peer_release(adxl_peer_t *peer);
 void adxl_peer_post(adxl_peer_t *peer, adxl_chunk_t *chunk);
 uint32_t adxl_peer_max_segments(const adxl_peer_t *peer);
 bool adxl_peer_buffered_in_place(const adxl_peer_t *peer);
+/* The peer's link moves this batch with device memory on our side itself. */
+bool adxl_peer_device_direct(adxl_peer_t *peer, const adxl_transfer_op_desc_t *descs,
+                             size_t num_descs);
 
 /* A usable peer by name, with a reference the caller releases, or NULL. */
 adxl_peer_t *adxl_peers_find(adxl_engine_t *engine, const char *name);

@@ -39,7 +39,7 @@ static adxl_chunk_kind_t kind_of(adxl_transfer_op_t op) {
 
 /* Direct mode: the chunks point straight at the caller's memory. */
 static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t *descs,
-                                 size_t num_descs, uint32_t max_segs) {
+                                 size_t num_descs, uint32_t max_segs, void *local_ctx) {
     adxl_chunk_t *chunk = NULL;
     uint32_t cap = 0;
     for (size_t i = 0; i < num_descs; i++) {
@@ -51,6 +51,7 @@ static adxl_status_t plan_direct(adxl_req_t *req, const adxl_transfer_op_desc_t 
                 chunk = chunk_alloc(req, kind_of(req->op), cap, false);
                 if (!chunk) return ADXL_RESOURCE_EXHAUSTED;
                 chunk->user_memory = true;
+                chunk->local_ctx = local_ctx;
             }
             uint64_t len = descs[i].len - off;
             if (len > ADXL_DIRECT_CHUNK_BYTES - chunk->bytes)
@@ -254,6 +255,13 @@ static adxl_status_t plan_batch(adxl_engine_t *engine, adxl_peer_t *peer,
     return st;
 }
 
+/* The one context every descriptor is in, or NULL (host memory, or several contexts). */
+static void *one_context(void *const *ctx, size_t n) {
+    for (size_t i = 1; i < n; i++)
+        if (ctx[i] != ctx[0]) return NULL;
+    return ctx[0];
+}
+
 /* Cuts the batch through transit memory as buffers come free (planner_finish frees the
  * copy of the batch). */
 static adxl_status_t submit_staged(adxl_req_t *req, const adxl_transfer_op_desc_t *descs,
@@ -285,7 +293,17 @@ adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl
     }
     atomic_fetch_add(
         plan.buffered ? &engine->stats.batches_buffered : &engine->stats.batches_direct, 1);
-    /* Device memory is never handed to a transport: it crosses host memory first. */
+    /* Device memory crosses host memory first, unless the link moves it itself (same-host
+     * IPC), which it can only do for a batch in one device context. */
+    void *direct_ctx = plan.dev_ctx ? one_context(plan.dev_ctx, num_descs) : NULL;
+    if (direct_ctx && !adxl_peer_device_direct(peer, descs, num_descs)) direct_ctx = NULL;
+    if (direct_ctx) {
+        free(plan.dev_ctx);
+        st = plan_direct(req, descs, num_descs, adxl_peer_max_segments(peer), direct_ctx);
+        adxl_req_pending_done(req, st);
+        *out = req;
+        return ADXL_SUCCESS;
+    }
     bool staged = plan.dev_ctx || (plan.buffered && !adxl_peer_buffered_in_place(peer));
     if (staged) {
         st = submit_staged(req, descs, num_descs, plan.dev_ctx);
@@ -299,7 +317,7 @@ adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl
         pump(req);
         return ADXL_SUCCESS;
     }
-    st = plan_direct(req, descs, num_descs, adxl_peer_max_segments(peer));
+    st = plan_direct(req, descs, num_descs, adxl_peer_max_segments(peer), NULL);
     adxl_req_pending_done(req, st); /* the planner's hold */
     *out = req;
     return ADXL_SUCCESS;

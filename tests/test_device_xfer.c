@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,11 +327,29 @@ static int child_target(void *arg, int to_parent, int from_parent) {
     if (!e || !buf_make(&R, e, true, 8 * MIB)) return 3;
     tu_send_line(to_parent, "%s %lx", adxl_local_engine(e), (unsigned long)(uintptr_t)R.p);
     char line[64];
+    unsigned long long seed;
     while (tu_recv_line(from_parent, line, sizeof(line), 60000) && strcmp(line, "exit") != 0) {
+        if (sscanf(line, "fill %llu", &seed) == 1) {
+            tu_send_line(to_parent, buf_fill(&R, 0, R.len, seed) ? "ok" : "bad");
+        } else if (sscanf(line, "verify %llu", &seed) == 1) {
+            tu_send_line(to_parent, buf_verify(&R, 0, R.len, seed) ? "ok" : "bad");
+        } else if (strcmp(line, "dereg") == 0) {
+            adxl_status_t st = adxl_deregister_mem(e, R.h);
+            R.h = NULL;
+            tu_send_line(to_parent, st == ADXL_SUCCESS ? "ok" : "bad");
+        }
     }
     buf_drop(&R, e);
     adxl_engine_destroy(e);
     return 0;
+}
+
+/* Sends a command to the target process; true when it answers ok. */
+static bool child_says(tu_child_t *child, const char *cmd) {
+    char reply[16];
+    return tu_send_line(child->to_child, "%s", cmd) &&
+           tu_recv_line(child->from_child, reply, sizeof(reply), 20000) &&
+           strcmp(reply, "ok") == 0;
 }
 
 static void remote_process(void) {
@@ -347,16 +366,25 @@ static void remote_process(void) {
     REQUIRE(buf_fill(&L, 0, 8 * MIB, 99));
     CHECK_STATUS(adxl_connect(e, name, 10000), ADXL_SUCCESS);
     adxl_transfer_op_desc_t desc = {(uintptr_t)L.p, raddr, 8 * MIB};
+    adxl_stats_t before = stats_of(e);
     CHECK_STATUS(adxl_transfer_sync(e, name, ADXL_WRITE, &desc, 1, 20000), ADXL_SUCCESS);
+    /* Between two processes of one host, CUDA's IPC maps the target's device memory here
+     * and the copy is device to device, one-sided; AscendCL (no IPC in its subset) and
+     * TCP stage through host memory. */
+    const char *transport = getenv("ADXL_TRANSPORT");
+    bool ipc = tdev.cuda && (!transport || !*transport || strcmp(transport, "auto") == 0);
+    adxl_stats_t after = stats_of(e);
+    CHECK(after.bytes_device_ipc - before.bytes_device_ipc == (ipc ? 8 * MIB : 0));
+    CHECK(after.bytes_device_staged - before.bytes_device_staged == (ipc ? 0 : 8 * MIB));
     REQUIRE(buf_fill(&L, 0, 8 * MIB, 1));
     CHECK_STATUS(adxl_transfer_sync(e, name, ADXL_READ, &desc, 1, 20000), ADXL_SUCCESS);
     CHECK(buf_verify(&L, 0, 8 * MIB, 99));
 
-    /* A stalled target: the transfer gives up at its timeout; once it resumes, the link
-     * serves again. Device memory is only the target's to touch, so no path completes it
-     * without the target's process. */
+    /* A stalled target: a transfer it must serve gives up at its timeout, one over IPC
+     * needs nothing of it; once it resumes, the link serves again. */
     REQUIRE(tu_stop_child(child.pid));
-    CHECK_STATUS(adxl_transfer_sync(e, name, ADXL_WRITE, &desc, 1, 300), ADXL_TIMEOUT);
+    CHECK_STATUS(adxl_transfer_sync(e, name, ADXL_WRITE, &desc, 1, 300),
+                 ipc ? ADXL_SUCCESS : ADXL_TIMEOUT);
     REQUIRE(tu_cont_child(child.pid));
     /* The timed-out WRITE may have been finished with zeros: write again, read back. */
     REQUIRE(buf_fill(&L, 0, 8 * MIB, 77));
@@ -364,6 +392,24 @@ static void remote_process(void) {
     REQUIRE(buf_fill(&L, 0, 8 * MIB, 2));
     CHECK_STATUS(adxl_transfer_sync(e, name, ADXL_READ, &desc, 1, 20000), ADXL_SUCCESS);
     CHECK(buf_verify(&L, 0, 8 * MIB, 77));
+
+    /* Deregistration on the target: no path reaches the region any more, its bytes stay
+     * as they are, and an IPC mapping of it here is closed. */
+    CHECK(child_says(&child, "fill 31"));
+    CHECK(child_says(&child, "dereg"));
+    adxl_status_t refused = adxl_transfer_sync(e, name, ADXL_WRITE, &desc, 1, 10000);
+    /* Refused by the target, or failed here when the revocation beat the REGION_DEL. */
+    CHECK(refused == ADXL_PARAM_INVALID || (ipc && refused == ADXL_FAILED));
+    CHECK(child_says(&child, "verify 31"));
+    if (ipc) {
+        size_t (*open_handles)(void) = NULL;
+        *(void **)&open_handles = dlsym(tdev.lib, "cuda_double_open_ipc_handles");
+        REQUIRE(open_handles);
+        uint64_t end = tu_now_ms() + 10000;
+        while (open_handles() != 0 && tu_now_ms() < end)
+            sched_yield();
+        CHECK(open_handles() == 0);
+    }
 
     /* A dead target fails the transfer (or its link is gone already). */
     kill(child.pid, SIGKILL);

@@ -150,6 +150,9 @@ typedef struct {
     /* Bytes of this engine's device memory that crossed host staging memory as initiator
      * (copied off the device before sending, or onto it after receiving). */
     uint64_t bytes_device_staged;
+    /* Bytes the same-host transport moved straight into or out of a peer's device memory
+     * through the runtime's IPC mapping (device to device, or host to device). */
+    uint64_t bytes_device_ipc;
 } adxl_stats_t;
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);

@@ -181,6 +181,7 @@ const adxl_transport_ops_t adxl_shm_transport = {
     .shutdown = shm_shutdown,
     .destroy = shm_destroy,
     .post = shm_post,
+    .device_direct = shm_device_direct,
     .publish = shm_publish,
     .probe = NULL,
 };

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
-typedef enum { PATH_STAGING, PATH_MAPPED, PATH_CMA } copy_path_t;
+typedef enum { PATH_STAGING, PATH_MAPPED, PATH_CMA, PATH_IPC, PATH_NONE } copy_path_t;
 
 /* Posts from inside a completion (a transit buffer freed, the next request packed) are
  * handed to the link thread, so that completions never nest without bound. */
@@ -40,19 +40,27 @@ static const shm_mirror_t *find_region(const shm_link_t *link, uint64_t addr, ui
  * serves unregistered memory and it lies outside every region). With view_lock held. */
 static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
                           const shm_mirror_t **regions) {
-    if (link->path == ADXL_SHM_PATH_STAGING) return PATH_STAGING;
-    bool all_mapped = link->path == ADXL_SHM_PATH_AUTO;
+    /* Local device memory goes only where the runtime copies it: an IPC mapping. */
+    copy_path_t fallback = chunk->local_ctx ? PATH_NONE : PATH_STAGING;
+    if (link->path == ADXL_SHM_PATH_STAGING) return fallback;
+    bool all_mapped = link->path == ADXL_SHM_PATH_AUTO, all_ipc = all_mapped;
     for (uint32_t i = 0; i < chunk->nsegs; i++) {
         const adxl_segment_t *s = &chunk->segs[i];
         regions[i] = find_region(link, s->span_addr, s->span_len);
         /* Not (yet) in our view: a region registered a moment ago, or none at all. The
          * target's own check on the staging path has the last word. */
-        if (!regions[i] && !link->allow_unregistered) return PATH_STAGING;
-        /* Device memory is the target runtime's to touch: neither CMA nor a mapping. */
-        if (regions[i] && regions[i]->device) return PATH_STAGING;
+        if (!regions[i] && !link->allow_unregistered) return fallback;
         if (!regions[i] || !regions[i]->map) all_mapped = false;
+        if (!regions[i] || !regions[i]->dev_map) all_ipc = false;
+        /* Device memory is a runtime's to touch: neither CMA nor a memfd mapping. */
+        if (regions[i] && regions[i]->device && !regions[i]->dev_map) return fallback;
     }
+    if (all_ipc) return PATH_IPC;
+    if (chunk->local_ctx) return PATH_NONE;
     if (all_mapped) return PATH_MAPPED;
+    /* Some pieces in a peer's device memory, others not: the target sorts them out. */
+    for (uint32_t i = 0; i < chunk->nsegs; i++)
+        if (regions[i] && regions[i]->device) return PATH_STAGING;
     return link->cma_ok ? PATH_CMA : PATH_STAGING;
 }
 
@@ -77,6 +85,27 @@ static adxl_status_t copy_mapped(const adxl_chunk_t *chunk, const shm_mirror_t *
             memcpy(s->local, remote, s->len);
     }
     return ADXL_SUCCESS;
+}
+
+/* Through the peer's device memory mapped here with the runtime's IPC: host to device, or
+ * device to device when our side is device memory too. */
+static adxl_status_t copy_ipc(const shm_link_t *link, const adxl_chunk_t *chunk,
+                              const shm_mirror_t **regions) {
+    void *engine_ctx;
+    const adxl_device_runtime_t *rt = adxl_engine_device(link->engine, &engine_ctx);
+    bool write = chunk->kind == ADXL_CHUNK_WRITE;
+    adxl_copy_dir_t dir = chunk->local_ctx ? ADXL_COPY_D2D : write ? ADXL_COPY_H2D : ADXL_COPY_D2H;
+    adxl_device_scope_t scope;
+    adxl_status_t st =
+        adxl_device_enter(rt, chunk->local_ctx ? chunk->local_ctx : engine_ctx, &scope);
+    for (uint32_t i = 0; st == ADXL_SUCCESS && i < chunk->nsegs; i++) {
+        const adxl_segment_t *s = &chunk->segs[i];
+        uint8_t *remote = regions[i]->dev_map + (s->remote - regions[i]->addr);
+        st = write ? rt->copy(remote, s->local, s->len, dir)
+                   : rt->copy(s->local, remote, s->len, dir);
+    }
+    adxl_device_leave(rt, &scope);
+    return st;
 }
 
 static adxl_status_t copy_cma(const shm_link_t *link, const adxl_chunk_t *chunk) {
@@ -129,7 +158,10 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
     pthread_rwlock_rdlock(&link->view_lock);
     copy_path_t path = choose(link, chunk, regions);
     adxl_status_t st = ADXL_FAILED;
-    if (path == PATH_MAPPED || path == PATH_CMA) {
+    if (path == PATH_NONE)
+        LOG_WARN("device memory for %s: the peer's region is no longer mapped here",
+                 adxl_peer_name(link->peer));
+    if (path == PATH_MAPPED || path == PATH_CMA || path == PATH_IPC) {
         bool user = chunk->user_memory;
         if (user && !adxl_req_guard_enter(chunk->req)) {
             st = ADXL_TIMEOUT; /* the caller gave up; its memory is no longer ours */
@@ -137,7 +169,11 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
             uint32_t epoch = atomic_load(&sh->epoch) & 1u;
             atomic_fetch_add(&sh->busy[epoch], 1);
             if (still_published(link, chunk, regions))
-                st = path == PATH_MAPPED ? copy_mapped(chunk, regions) : copy_cma(link, chunk);
+                st = path == PATH_MAPPED ? copy_mapped(chunk, regions)
+                     : path == PATH_IPC  ? copy_ipc(link, chunk, regions)
+                                         : copy_cma(link, chunk);
+            else if (chunk->local_ctx)
+                path = PATH_NONE; /* revoked meanwhile, and staging cannot take it */
             else
                 path = PATH_STAGING; /* revoked meanwhile: the target answers for it */
             atomic_fetch_sub(&sh->busy[epoch], 1);
@@ -149,9 +185,10 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
     if (path == PATH_STAGING) return false;
     /* The bytes may have landed in memory of a target that died meanwhile: fail. */
     if (st == ADXL_SUCCESS && !shm_link_target_alive(link)) st = atomic_load(&link->fail_status);
-    if (st == ADXL_SUCCESS)
-        adxl_engine_count_path(link->engine, path == PATH_MAPPED ? ADXL_PATH_MAPPED : ADXL_PATH_CMA,
-                               chunk->bytes);
+    static const adxl_byte_path_t counted[] = {[PATH_MAPPED] = ADXL_PATH_MAPPED,
+                                               [PATH_CMA] = ADXL_PATH_CMA,
+                                               [PATH_IPC] = ADXL_PATH_DEVICE_IPC};
+    if (st == ADXL_SUCCESS) adxl_engine_count_path(link->engine, counted[path], chunk->bytes);
     completing++;
     adxl_chunk_complete(chunk, st);
     completing--;
@@ -163,7 +200,7 @@ void shm_copy_run(shm_link_t *link, adxl_chunk_t *chunk) {
 }
 
 bool shm_copy_try(shm_link_t *link, adxl_chunk_t *chunk) {
-    if (link->path == ADXL_SHM_PATH_STAGING) return false;
+    if (link->path == ADXL_SHM_PATH_STAGING && !chunk->local_ctx) return false;
     if (completing == 0) return copy_now(link, chunk);
     pthread_mutex_lock(&link->lock);
     bool closed = link->closed;
@@ -181,4 +218,17 @@ bool shm_copy_try(shm_link_t *link, adxl_chunk_t *chunk) {
     else
         shm_link_wake(link);
     return true;
+}
+
+bool shm_device_direct(adxl_link_t *l, const adxl_transfer_op_desc_t *descs, size_t num_descs) {
+    shm_link_t *link = (shm_link_t *)l;
+    if (link->path != ADXL_SHM_PATH_AUTO) return false;
+    bool all = true;
+    pthread_rwlock_rdlock(&link->view_lock);
+    for (size_t i = 0; all && i < num_descs; i++) {
+        const shm_mirror_t *m = find_region(link, descs[i].remote_addr, descs[i].len);
+        all = m && m->dev_map;
+    }
+    pthread_rwlock_unlock(&link->view_lock);
+    return all;
 }

@@ -103,8 +103,11 @@ enum shm_msg_type {
 #define SHM_HELLO_FLAG_AUTH 1u
 
 #define SHM_FLAG_ALLOW_UNREGISTERED 1u /* the target serves any of its memory */
-/* A device region: only the target's runtime reaches it, so it is served by staging. */
+/* A device region: only a runtime reaches it: the target's on the staging path, or the
+ * initiator's through an IPC mapping when SHM_REGION_IPC says the text carries the
+ * runtime's handle of the allocation (and arg4 the region's offset in it). */
 #define SHM_REGION_DEVICE 1u
+#define SHM_REGION_IPC 2u
 #define SHM_TEXT_MAX (2u * ADXL_NOTIFY_MAX_LEN)
 #define SHM_MAX_FDS 3
 
@@ -217,7 +220,9 @@ typedef struct {
     uint32_t gen;
     uint8_t *map; /* the target's block mapped here, or NULL */
     size_t map_len;
-    bool device; /* the target's device memory: staging only */
+    bool device;      /* the target's device memory: IPC or staging */
+    uint8_t *dev_map; /* with IPC: where the region is in our address space, or NULL */
+    void *ipc_base;   /* what the runtime's IPC open returned (closed with the entry) */
 } shm_mirror_t;
 
 /* A staged chunk: cut into slot-sized parts as slots come free. */
@@ -293,6 +298,9 @@ void shm_link_wake(shm_link_t *link);
  * chunk goes to staging). */
 bool shm_copy_try(shm_link_t *link, adxl_chunk_t *chunk);
 void shm_copy_run(shm_link_t *link, adxl_chunk_t *chunk);
+/* adxl_transport_ops_t.device_direct: every descriptor's remote side is a peer's device
+ * region mapped here through IPC. */
+bool shm_device_direct(adxl_link_t *link, const adxl_transfer_op_desc_t *descs, size_t num_descs);
 
 /* shm_staging.c */
 void shm_staging_post(shm_link_t *link, adxl_chunk_t *chunk);

@@ -83,10 +83,36 @@ static uint8_t *map_block(int fd, uint64_t len, uint64_t block_len) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* Maps a peer's device allocation through the runtime's IPC, in the engine's context;
+ * NULL when this engine cannot (no runtime, no IPC, no context, a refused handle). */
+static void *open_ipc(shm_link_t *link, const shm_msg_t *msg) {
+    void *ctx;
+    const adxl_device_runtime_t *rt = adxl_engine_device(link->engine, &ctx);
+    adxl_device_scope_t scope;
+    if (!rt || !ctx || link->path != ADXL_SHM_PATH_AUTO ||
+        adxl_device_enter(rt, ctx, &scope) != ADXL_SUCCESS)
+        return NULL;
+    void *base = NULL;
+    if (rt->ipc_open((const uint8_t *)msg->text, &base) != ADXL_SUCCESS) base = NULL;
+    adxl_device_leave(rt, &scope);
+    return base;
+}
+
+static void close_ipc(shm_link_t *link, void *base) {
+    void *ctx;
+    const adxl_device_runtime_t *rt = adxl_engine_device(link->engine, &ctx);
+    adxl_device_scope_t scope;
+    if (!base || adxl_device_enter(rt, ctx, &scope) != ADXL_SUCCESS) return;
+    (void)rt->ipc_close(base);
+    adxl_device_leave(rt, &scope);
+}
+
 static void mirror_add(shm_link_t *link, const shm_msg_t *msg, int fd) {
     uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2], gen = msg->arg[3];
     if (!shm_region_add_valid(msg)) return;
-    uint8_t *map = fd >= 0 ? map_block(fd, len, msg->arg[4]) : NULL;
+    bool device = (msg->status & SHM_REGION_DEVICE) != 0;
+    uint8_t *map = fd >= 0 && !device ? map_block(fd, len, msg->arg[4]) : NULL;
+    void *ipc_base = msg->status & SHM_REGION_IPC ? open_ipc(link, msg) : NULL;
     pthread_rwlock_wrlock(&link->view_lock);
     bool ok = link->nmirror < SHM_MAX_REGIONS;
     if (ok && link->nmirror == link->mirror_cap) {
@@ -101,17 +127,22 @@ static void mirror_add(shm_link_t *link, const shm_msg_t *msg, int fd) {
     if (ok) {
         size_t i = mirror_lower_bound(link, (uintptr_t)addr);
         memmove(&link->mirror[i + 1], &link->mirror[i], (link->nmirror - i) * sizeof(shm_mirror_t));
-        link->mirror[i] = (shm_mirror_t){(uintptr_t)addr,
-                                         (size_t)len,
-                                         (uint32_t)slot,
-                                         (uint32_t)gen,
-                                         map,
-                                         map ? (size_t)msg->arg[4] : 0,
-                                         (msg->status & SHM_REGION_DEVICE) != 0};
+        link->mirror[i] = (shm_mirror_t){
+            .addr = (uintptr_t)addr,
+            .len = (size_t)len,
+            .slot = (uint32_t)slot,
+            .gen = (uint32_t)gen,
+            .map = map,
+            .map_len = map ? (size_t)msg->arg[4] : 0,
+            .device = device,
+            .dev_map = ipc_base ? (uint8_t *)ipc_base + msg->arg[4] : NULL,
+            .ipc_base = ipc_base,
+        };
         link->nmirror++;
     }
     pthread_rwlock_unlock(&link->view_lock);
     if (!ok && map) munmap(map, (size_t)msg->arg[4]);
+    if (!ok) close_ipc(link, ipc_base);
     if (ok) adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
 }
 
@@ -125,6 +156,7 @@ static void mirror_remove(shm_link_t *link, const shm_msg_t *msg) {
         shm_mirror_t *m = &link->mirror[i];
         if (m->len != len || m->slot != slot) continue;
         if (m->map) munmap(m->map, m->map_len);
+        close_ipc(link, m->ipc_base);
         memmove(m, m + 1, (link->nmirror - i - 1) * sizeof(*m));
         link->nmirror--;
         break;
@@ -447,8 +479,10 @@ static adxl_status_t handshake(shm_link_t *link, const adxl_host_facts_t *facts,
 
 void shm_destroy(adxl_link_t *l) {
     shm_link_t *link = (shm_link_t *)l;
-    for (size_t i = 0; i < link->nmirror; i++)
+    for (size_t i = 0; i < link->nmirror; i++) {
         if (link->mirror[i].map) munmap(link->mirror[i].map, link->mirror[i].map_len);
+        close_ipc(link, link->mirror[i].ipc_base);
+    }
     free(link->mirror);
     if (link->shared) munmap(link->shared, link->shared_size);
     int fds[4] = {link->fd, link->wake_fd, link->doorbell_fd, link->done_fd};

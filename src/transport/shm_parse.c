@@ -27,7 +27,16 @@ bool shm_notify_valid(const shm_msg_t *msg, size_t *name_len) {
 
 bool shm_region_add_valid(const shm_msg_t *msg) {
     uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2], gen = msg->arg[3];
-    return len > 0 && addr + len > addr && slot < SHM_MAX_REGIONS && gen != 0 && gen <= UINT32_MAX;
+    uint32_t flags = msg->status;
+    bool ipc = (flags & SHM_REGION_IPC) != 0;
+    /* An IPC handle comes only with a device region, in the text, at its exact size; the
+     * offset of the region in its allocation cannot wrap the mapping's address. */
+    bool shape = (flags & ~(SHM_REGION_DEVICE | SHM_REGION_IPC)) == 0 &&
+                 (!ipc || ((flags & SHM_REGION_DEVICE) && msg->text_len == ADXL_IPC_HANDLE_BYTES &&
+                           msg->arg[4] <= UINT64_MAX - len)) &&
+                 (ipc || msg->text_len == 0);
+    return shape && len > 0 && addr + len > addr && slot < SHM_MAX_REGIONS && gen != 0 &&
+           gen <= UINT32_MAX;
 }
 
 bool shm_block_shape_valid(uint64_t len, uint64_t block_len, size_t page) {

@@ -89,6 +89,30 @@ static bool alloc_slot(shm_inbound_t *in, uint32_t *slot) {
 }
 
 /* With in->lock held. */
+/* The runtime's IPC handle of the allocation holding a device region, exported in the
+ * region's own context; false when the runtime has no IPC (or refuses). */
+static bool export_ipc(shm_inbound_t *in, uintptr_t addr, size_t len,
+                       uint8_t handle[ADXL_IPC_HANDLE_BYTES], uint64_t *offset) {
+    adxl_engine_t *engine = in->transport->engine;
+    void *engine_ctx;
+    const adxl_device_runtime_t *rt = adxl_engine_device(engine, &engine_ctx);
+    if (!rt) return false;
+    adxl_registry_t *reg = adxl_engine_registry(engine);
+    adxl_registry_pin(reg);
+    const adxl_region_t *r = adxl_region_set_containing(&reg->regions, addr, len);
+    void *ctx = r && r->device ? r->device_ctx : NULL;
+    adxl_registry_unpin(reg);
+    adxl_device_scope_t scope;
+    if (!ctx || adxl_device_enter(rt, ctx, &scope) != ADXL_SUCCESS) return false;
+    uintptr_t base = 0;
+    size_t size = 0;
+    bool ok = rt->ipc_export((const void *)addr, handle, &base, &size) == ADXL_SUCCESS &&
+              addr >= base && addr - base <= size && len <= size - (addr - base);
+    adxl_device_leave(rt, &scope);
+    *offset = addr - base;
+    return ok;
+}
+
 static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bool device) {
     uint32_t slot;
     if (in->npublished == in->published_cap) {
@@ -112,6 +136,14 @@ static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bo
     shm_msg_t msg = {.type = SHM_MSG_REGION_ADD,
                      .status = device ? SHM_REGION_DEVICE : 0,
                      .arg = {addr, len, slot, in->next_gen, fd >= 0 ? block_len : 0}};
+    /* Like a block's memfd, an IPC handle goes only to initiators who could reach our
+     * memory anyway: a mapping cannot be taken back from one that ignores revocation. */
+    uint64_t offset = 0;
+    if (device && in->share_blocks && export_ipc(in, addr, len, (uint8_t *)msg.text, &offset)) {
+        msg.status |= SHM_REGION_IPC;
+        msg.text_len = ADXL_IPC_HANDLE_BYTES;
+        msg.arg[4] = offset;
+    }
     queue_out(in, &msg, fd);
 }
 

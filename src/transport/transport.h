@@ -50,6 +50,9 @@ typedef struct adxl_chunk {
     /* The local side of the segments is the caller's memory: every access must happen
      * inside adxl_req_guard_enter/leave, and not at all once it says the caller gave up. */
     bool user_memory;
+    /* The local side is device memory of this context (only on links whose device_direct
+     * accepted the batch); NULL: host memory. */
+    void *local_ctx;
     uint32_t nsegs;
     uint64_t bytes; /* sum of the segments' lengths */
     adxl_segment_t *segs;
@@ -107,6 +110,12 @@ typedef struct {
      * (so that adxl_req_guard_enter cannot fence it): the caller gave up on req; return
      * only once nothing of the link can touch the local memory of req's chunks again. */
     void (*abandon)(adxl_link_t *link, struct adxl_transfer_req *req);
+    /* Optional: whether the link moves this batch itself with its local side in device
+     * memory (device-to-device, one-sided), so that the core need not stage it through
+     * host memory. The link must then carry every chunk of it with the device runtime,
+     * or fail it; never touch its local memory from the CPU. */
+    bool (*device_direct)(adxl_link_t *link, const adxl_transfer_op_desc_t *descs,
+                          size_t num_descs);
     /* Optional: progress from a waiting caller's thread (the short spin of a synchronous
      * wait), so that a quick completion needs no wake-up of the transport's thread. */
     void (*poll)(adxl_link_t *link);
@@ -153,7 +162,17 @@ const adxl_host_facts_t *adxl_engine_host_facts(const adxl_engine_t *engine);
  * register it once. */
 void adxl_engine_transit_memory(adxl_engine_t *engine, uint8_t **base, size_t *len);
 /* How the shm or UCX transport moved an initiator's bytes (counted in adxl_stats_t). */
-typedef enum { ADXL_PATH_MAPPED, ADXL_PATH_CMA, ADXL_PATH_STAGED, ADXL_PATH_UCX } adxl_byte_path_t;
+typedef enum {
+    ADXL_PATH_MAPPED,
+    ADXL_PATH_CMA,
+    ADXL_PATH_STAGED,
+    ADXL_PATH_UCX,
+    ADXL_PATH_DEVICE_IPC,
+    ADXL_PATH_COUNT
+} adxl_byte_path_t;
+/* The engine's device runtime (NULL for none) and the context current at initialize,
+ * which is the engine's own for what belongs to no region (peers' IPC mappings). */
+const adxl_device_runtime_t *adxl_engine_device(const adxl_engine_t *engine, void **ctx);
 void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64_t bytes);
 /* Counts a request frame served or refused as a target. */
 void adxl_engine_count_served(adxl_engine_t *engine, bool refused);
