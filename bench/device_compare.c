@@ -170,8 +170,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < rounds; r++) {
         for (int c = 0; c < ncases; c++)
             cases[c].gbps[r] = measure(e, name, cases[c].op, cases[c].local_device ? dev : host,
-                                       (uint8_t *)(cases[c].remote_device ? rdev : rhost),
-                                       seconds);
+                                       (uint8_t *)(cases[c].remote_device ? rdev : rhost), seconds);
         d2d[r] = measure_d2d(dev, dev2, seconds);
     }
     printf("device memory against host memory: %s runtime, transport %s, %d x %zu KiB "

@@ -34,14 +34,15 @@ typedef struct {
     int (*aclrtMalloc)(void **, size_t, int);
     int (*aclrtFree)(void *);
     int (*aclrtMemcpy)(void *, size_t, const void *, size_t, int);
-    /* The doubles' controls */
+    int (*cuDeviceGetCount)(int *);
+    /* The doubles' controls (NULL on a real runtime) */
     void (*fail_copies)(int);
+    int devices; /* how many devices the runtime has (1 for AscendCL: it does not say) */
 } tdev_t;
 
 static tdev_t tdev;
 
-#define TDEV_BIND(field, name)                                                                     \
-    (*(void **)&tdev.field = dlsym(tdev.lib, name), tdev.field != NULL)
+#define TDEV_BIND(field, name) (*(void **)&tdev.field = dlsym(tdev.lib, name), tdev.field != NULL)
 
 /* Which runtime the test runs on; NULL when ADXL_TEST_DEVICE is unset. */
 static inline const char *tdev_kind(void) {
@@ -81,14 +82,18 @@ static inline bool tdev_open(void) {
              TDEV_BIND(cuMemAlloc, "cuMemAlloc_v2") && TDEV_BIND(cuMemFree, "cuMemFree_v2") &&
              TDEV_BIND(cuMemcpyHtoD, "cuMemcpyHtoD_v2") &&
              TDEV_BIND(cuMemcpyDtoH, "cuMemcpyDtoH_v2") &&
-             TDEV_BIND(fail_copies, "cuda_double_fail_copies") && tdev.cuInit(0) == 0;
+             TDEV_BIND(cuDeviceGetCount, "cuDeviceGetCount") && tdev.cuInit(0) == 0 &&
+             tdev.cuDeviceGetCount(&tdev.devices) == 0;
+        (void)TDEV_BIND(fail_copies, "cuda_double_fail_copies");
     } else {
         ok = TDEV_BIND(aclrtSetDevice, "aclrtSetDevice") &&
              TDEV_BIND(aclrtGetCurrentContext, "aclrtGetCurrentContext") &&
              TDEV_BIND(aclrtSetCurrentContext, "aclrtSetCurrentContext") &&
              TDEV_BIND(aclrtMalloc, "aclrtMalloc") && TDEV_BIND(aclrtFree, "aclrtFree") &&
-             TDEV_BIND(aclrtMemcpy, "aclrtMemcpy") &&
-             TDEV_BIND(fail_copies, "acl_double_fail_copies");
+             TDEV_BIND(aclrtMemcpy, "aclrtMemcpy");
+        (void)TDEV_BIND(fail_copies, "acl_double_fail_copies");
+        /* The double has two; a real AscendCL is asked for one only. */
+        tdev.devices = tdev.fail_copies ? 2 : 1;
     }
     if (!ok) fprintf(stderr, "tdev: the %s runtime lacks a function the tests use\n", kind);
     return ok && tdev_use(0);
