@@ -34,7 +34,7 @@ static double now_s(void) {
 
 static int target_main(void *arg, int to_parent, int from_parent) {
     (void)arg;
-    if (!tdev_use(0)) return 2;
+    if (!tdev_open()) return 2; /* here: a real CUDA does not survive a fork */
     adxl_engine_t *e = tu_engine("127.0.0.1:0", NULL, 0);
     void *host = NULL, *dev = tdev_alloc(REGION);
     adxl_mem_handle_t hh, dh;
@@ -129,13 +129,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: device_compare [ROUNDS (1..%d) [SECONDS]]\n", MAX_ROUNDS);
         return 2;
     }
-    if (!tdev_open()) {
+    if (!tdev_kind()) {
         fprintf(stderr, "device_compare: set ADXL_TEST_DEVICE=cuda|ascend and the library "
                         "(ADXL_CUDA_LIBRARY / ADXL_ASCEND_LIBRARY)\n");
         return 2;
     }
-    tu_child_t child;
-    if (!tu_spawn(&child, target_main, NULL)) return 1;
+    tu_child_t child; /* before the runtime is initialised: a real CUDA dies in a fork */
+    if (!tu_spawn(&child, target_main, NULL) || !tdev_open()) return 1;
     char line[256], name[128];
     unsigned long rhost = 0, rdev = 0;
     if (!tu_recv_line(child.from_child, line, sizeof(line), 30000) ||
