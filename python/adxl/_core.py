@@ -364,8 +364,8 @@ class Engine:
         (numpy (N, 3) uint64, array('Q'), ...: used in place); or give three equal-length
         integer sequences local_addrs, remote_addrs, lengths instead."""
         addr, n, keep = op_table(descs, local_addrs, remote_addrs, lengths)
+        # keep (the table's owner) lives until this returns, so through the call
         rc = _transfer_sync(self._ptr(), remote.encode(), _op(op), addr, n, timeout_ms)
-        del keep  # the table lived through the call
         if rc:
             raise AdxlError(rc, "transfer_sync")
 
@@ -383,7 +383,6 @@ class Engine:
         scratch.args.user_data = token
         rc = _transfer_async(self._ptr(), remote.encode(), op, addr, n, scratch.args_addr,
                              scratch.handle_addr)
-        del keep
         if rc:
             self._requests.pop(token, None)
             raise AdxlError(rc, "transfer_async")

@@ -141,25 +141,33 @@ def pack3_py(local_addrs, remote_addrs, lengths):
     return _words_result(words)
 
 
+def batch_py(descs):
+    """batch() in Python: a list or tuple is packed, a buffer used as a table, any other
+    iterable packed."""
+    if isinstance(descs, (list, tuple)):
+        return pack_py(descs)
+    try:
+        view = memoryview(descs)
+    except TypeError:
+        return pack_py(descs)
+    view.release()
+    return table_py(descs)
+
+
 if _fast is not None:
-    pack, table, pack3 = _fast.pack, _fast.table, _fast.pack3
+    batch, pack3 = _fast.batch, _fast.pack3
 else:
-    pack, table, pack3 = pack_py, table_py, pack3_py
+    batch, pack3 = batch_py, pack3_py
 
 
 def op_table(descs, local_addrs=None, remote_addrs=None, lengths=None):
     """(address, count, keepalive) of a batch given in any of the accepted forms."""
-    if local_addrs is not None or remote_addrs is not None or lengths is not None:
-        if descs is not None:
-            raise ValueError("give either descs or local_addrs/remote_addrs/lengths, not both")
-        if local_addrs is None or remote_addrs is None or lengths is None:
-            raise ValueError("local_addrs, remote_addrs and lengths go together")
-        return pack3(local_addrs, remote_addrs, lengths)
-    if type(descs) is list or isinstance(descs, (list, tuple)):
-        return pack(descs)
-    if descs is None:
-        raise ValueError("no descriptors: give descs or local_addrs/remote_addrs/lengths")
-    try:
-        return table(descs)
-    except TypeError:  # not a buffer: an iterable of triples
-        return pack(descs)
+    if local_addrs is None and remote_addrs is None and lengths is None:
+        if descs is None:
+            raise ValueError("no descriptors: give descs or local_addrs/remote_addrs/lengths")
+        return batch(descs)
+    if descs is not None:
+        raise ValueError("give either descs or local_addrs/remote_addrs/lengths, not both")
+    if local_addrs is None or remote_addrs is None or lengths is None:
+        raise ValueError("local_addrs, remote_addrs and lengths go together")
+    return pack3(local_addrs, remote_addrs, lengths)

@@ -249,7 +249,17 @@ static PyObject *fastdesc_pack3(PyObject *self, PyObject *const *args, Py_ssize_
     return table_result(table, words, lens[0]);
 }
 
+/* batch(descs): a list or tuple of triples is packed, any other buffer used as a table, any
+ * other iterable packed. */
+static PyObject *fastdesc_batch(PyObject *self, PyObject *descs) {
+    if (!PyList_Check(descs) && !PyTuple_Check(descs) && PyObject_CheckBuffer(descs))
+        return fastdesc_table(self, descs);
+    return fastdesc_pack(self, descs);
+}
+
 static PyMethodDef fastdesc_methods[] = {
+    {"batch", fastdesc_batch, METH_O,
+     "batch(descs) -> (address, count, keepalive): pack() or table(), by the type of descs"},
     {"pack", fastdesc_pack, METH_O,
      "pack(descs) -> (address, count, keepalive): [(local, remote, length), ...] packed"},
     {"table", fastdesc_table, METH_O,
