@@ -6,6 +6,7 @@ import threading
 import time
 from collections import namedtuple
 
+from ._descs import batch as _batch
 from ._descs import op_table
 from ._lib import ArgsC, ConnectStatusC, MemDescC, NotifyC, OptionC, ResultC, StatsC, lib
 
@@ -363,9 +364,18 @@ class Engine:
         (local, remote, length) (an address may be a Region) or an N x 3 uint64 buffer
         (numpy (N, 3) uint64, array('Q'), ...: used in place); or give three equal-length
         integer sequences local_addrs, remote_addrs, lengths instead."""
-        addr, n, keep = op_table(descs, local_addrs, remote_addrs, lengths)
+        # The common case inline (this call's overhead is what a small batch pays).
+        if descs is not None and local_addrs is None and remote_addrs is None and \
+                lengths is None:
+            addr, n, keep = _batch(descs)
+        else:
+            addr, n, keep = op_table(descs, local_addrs, remote_addrs, lengths)
+        code = _OPS.get(op)
+        engine = self._engine
+        if code is None or engine is None:
+            code, engine = _op(op), self._ptr()
         # keep (the table's owner) lives until this returns, so through the call
-        rc = _transfer_sync(self._ptr(), remote.encode(), _op(op), addr, n, timeout_ms)
+        rc = _transfer_sync(engine, remote.encode(), code, addr, n, timeout_ms)
         if rc:
             raise AdxlError(rc, "transfer_sync")
 
