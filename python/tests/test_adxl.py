@@ -4,13 +4,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
 
 import adxl
+from children import child_command, child_env
 
 
 @pytest.fixture
@@ -188,12 +188,8 @@ def test_hixl_binding_names():
 
 def test_two_processes_numpy():
     n = 1 << 18
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(os.path.dirname(__file__), "..")] +
-                                        ([env["PYTHONPATH"]] if "PYTHONPATH" in env else []))
-    child = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                           "numpy_target.py"), str(n)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(child_command("numpy_target.py", n), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=child_env())
     try:
         name, cache_addr, source_addr = child.stdout.readline().split()
         values = np.arange(n, dtype=np.float32)
@@ -267,12 +263,8 @@ def test_transfer_to_a_stopped_target_leaves_the_gil():
     while another thread completes transfers to a live target: the blocked call holds no
     GIL. Nothing is timed: the blocked transfer can only end after SIGCONT, which is sent
     once the other thread's transfers are done."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(os.path.dirname(__file__), "..")] +
-                                        ([env["PYTHONPATH"]] if "PYTHONPATH" in env else []))
-    child = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                           "stopped_target.py")],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(child_command("stopped_target.py"), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=child_env())
     tcp = {"Transport": "tcp", "PeerTimeoutMs": "600000"}
     try:
         name, remote_addr = child.stdout.readline().split()

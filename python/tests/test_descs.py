@@ -5,13 +5,13 @@ import ctypes
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import adxl
 from adxl import _descs
+from children import child_command, child_env
 
 BLOCK, STRIDE, N = 64, 4096, 24
 RECORD = np.dtype([("local", np.uint64), ("remote", np.uint64), ("len", np.uint64)])
@@ -200,12 +200,9 @@ def test_compiled_and_python_packers_agree(rig):
 
 def test_fallback_warns_once_and_packs_the_same_bytes(rig):
     _, _, src, _, region = rig
-    env = dict(os.environ, ADXL_NO_FASTDESC="1")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(os.path.dirname(__file__), "..")] +
-                                        ([env["PYTHONPATH"]] if "PYTHONPATH" in env else []))
-    child = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                         "fallback_child.py")],
-                           env=env, capture_output=True, text=True, timeout=120)
+    child = subprocess.run(child_command("fallback_child.py"),
+                           env=child_env(ADXL_NO_FASTDESC="1"), capture_output=True, text=True,
+                           timeout=120)
     assert child.returncode == 0, child.stderr
     report = json.loads(child.stdout)
     assert report["compiled"] is False
