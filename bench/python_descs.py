@@ -15,6 +15,9 @@ apart in mmap memory, written with one synchronous call per batch, for N in --sh
               built once and converted on every call;
   3 seqs      Engine.transfer_sync(name, "write", local_addrs=[...], remote_addrs=[...],
               lengths=[...]), three lists built once.
+Also, each round: --async-count requests of one 64-byte WRITE posted with
+transfer_async, then polled with finished_requests(256) until all have finished; in C the
+same with adxl_transfer_async and adxl_get_transfer_statuses (python_descs_c async).
 Every measurement calibrates a repetition count, then times that many back-to-back
 batches for --seconds. --rounds rounds, interleaved; the median of each is printed, per
 batch and per descriptor, with Python / C. Targets (issue 16): at 16384 descriptors numpy
@@ -45,6 +48,7 @@ def parse_args():
     ap.add_argument("--shapes", default="16,1024,16384")
     ap.add_argument("--seconds", type=float, default=0.5, help="per measurement")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--async-count", type=int, default=2000, help="0: no async rows")
     ap.add_argument("--json", action="store_true")
     return ap.parse_args()
 
@@ -131,6 +135,34 @@ def python_round(adxl, np, target, initiator, n, seconds):
     return out
 
 
+def python_async_round(adxl, target, initiator, count, seconds):
+    """{(count, "async"): seconds per request}: count posts, then bulk polls until done."""
+    src, dst = mmap.mmap(-1, STRIDE), mmap.mmap(-1, STRIDE)
+    region = target.register(dst)
+    batch, name = [(adxl.buffer_address(src)[0], region.addr, BLOCK)], target.name
+
+    def post_and_poll():
+        for _ in range(count):
+            initiator.transfer_async(name, "write", batch, 5000)
+        done = 0
+        while done < count:
+            for req, st in initiator.finished_requests(256):
+                if st is not adxl.TransferStatus.COMPLETED:
+                    raise SystemExit("python_descs: an async request failed")
+                done += 1
+
+    out = {(count, "async"): timed(post_and_poll, seconds) / count}
+    region.deregister()
+    return out
+
+
+def c_async_round(build, count, seconds):
+    res = subprocess.run([os.path.join(build, "bench", "python_descs_c"), str(seconds), "async",
+                          str(count)], check=True, capture_output=True, text=True)
+    fields = dict(f.split("=") for f in res.stdout.split()[1:])
+    return {(count, "C async"): float(fields["ns_per_request"]) * 1e-9}
+
+
 def c_round(build, shapes, seconds):
     exe = os.path.join(build, "bench", "python_descs_c")
     res = subprocess.run([exe, str(seconds)] + [str(n) for n in shapes], check=True,
@@ -160,11 +192,18 @@ def main():
             for n in shapes:  # C, then Python, shape by shape: paired under the same load
                 r.update(c_round(args.build, [n], args.seconds))
                 r.update(python_round(adxl, np, target, initiator, n, args.seconds))
+            if args.async_count:
+                r.update(c_async_round(args.build, args.async_count, args.seconds))
+                r.update(python_async_round(adxl, target, initiator, args.async_count,
+                                            args.seconds))
             rounds.append(r)
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     # Ratios within a round (C and Python back to back, under the same load), then the median.
     ratio = {(n, k): statistics.median(r[(n, k)] / r[(n, "C")] for r in rounds)
              for n in shapes for k in ("ctypes",) + FORMS}
+    if args.async_count:
+        ratio[(args.async_count, "async")] = statistics.median(
+            r[(args.async_count, "async")] / r[(args.async_count, "C async")] for r in rounds)
     if args.json:
         print(json.dumps({"seconds_per_batch": {"%d %s" % k: v for k, v in med.items()},
                           "ratio_to_c": {"%d %s" % k: v for k, v in ratio.items()}}, indent=1))
@@ -188,6 +227,14 @@ def main():
                  for k in cols]
         ratios = ["%.2f x" % ratio[(n, k)] for k in ("ctypes",) + FORMS]
         print("| %d | %s | %s |" % (n, " | ".join(cells), " | ".join(ratios)))
+    if args.async_count:
+        k = args.async_count
+        print()
+        print("| async: %d requests of one 64 B WRITE, posted then polled in bulk | C ns/request"
+              " | Python ns/request | Python / C |" % k)
+        print("| --- | ---: | ---: | ---: |")
+        print("| transfer_async + finished_requests(256) | %.0f | %.0f | %.2f x |" % (
+            med[(k, "C async")] * 1e9, med[(k, "async")] * 1e9, ratio[(k, "async")]))
     print()
     for (n, form), limit in TARGETS.items():
         if (n, form) in ratio:

@@ -147,6 +147,8 @@ class _Scratch(threading.local):
     def __init__(self):
         self.args = ArgsC()
         self.args_addr = ctypes.addressof(self.args)
+        raw = memoryview(self.args).cast("B")
+        self.args_timeout, self.args_user_data = raw.cast("i"), raw.cast("Q")
         self.handle = ctypes.c_void_p()
         self.handle_addr = ctypes.addressof(self.handle)
         self.status = ctypes.c_int()
@@ -154,6 +156,7 @@ class _Scratch(threading.local):
 
 
 _scratch = _Scratch()
+_ARGS_TIMEOUT, _ARGS_USER_DATA = ArgsC.timeout_ms.offset // 4, ArgsC.user_data.offset // 8
 
 
 class _Results:
@@ -358,13 +361,9 @@ class Engine:
               "get_async_connect_statuses")
         return {arr[i].remote_engine.decode(): ConnectState(arr[i].state) for i in range(n.value)}
 
-    def transfer_sync(self, remote, op, descs=None, timeout_ms=1000, *, local_addrs=None,
-                      remote_addrs=None, lengths=None):
-        """Moves a batch; op is "read"/"write" or READ/WRITE. descs is a list of
-        (local, remote, length) (an address may be a Region) or an N x 3 uint64 buffer
-        (numpy (N, 3) uint64, array('Q'), ...: used in place); or give three equal-length
-        integer sequences local_addrs, remote_addrs, lengths instead."""
-        # The common case inline (this call's overhead is what a small batch pays).
+    def _batch_call(self, op, descs, local_addrs, remote_addrs, lengths):
+        """(engine, op code, table address, count, keepalive) of a transfer call: the
+        common case without helper calls (this overhead is what a small batch pays)."""
         if descs is not None and local_addrs is None and remote_addrs is None and \
                 lengths is None:
             addr, n, keep = _batch(descs)
@@ -374,6 +373,16 @@ class Engine:
         engine = self._engine
         if code is None or engine is None:
             code, engine = _op(op), self._ptr()
+        return engine, code, addr, n, keep
+
+    def transfer_sync(self, remote, op, descs=None, timeout_ms=1000, *, local_addrs=None,
+                      remote_addrs=None, lengths=None):
+        """Moves a batch; op is "read"/"write" or READ/WRITE. descs is a list of
+        (local, remote, length) (an address may be a Region) or an N x 3 uint64 buffer
+        (numpy (N, 3) uint64, array('Q'), ...: used in place); or give three equal-length
+        integer sequences local_addrs, remote_addrs, lengths instead."""
+        engine, code, addr, n, keep = self._batch_call(op, descs, local_addrs, remote_addrs,
+                                                       lengths)
         # keep (the table's owner) lives until this returns, so through the call
         rc = _transfer_sync(engine, remote.encode(), code, addr, n, timeout_ms)
         if rc:
@@ -383,15 +392,15 @@ class Engine:
                        local_addrs=None, remote_addrs=None, lengths=None):
         """Starts a batch (descs as for transfer_sync); returns a Request (its user_data is
         any Python object)."""
-        addr, n, keep = op_table(descs, local_addrs, remote_addrs, lengths)
-        op = _op(op)
+        engine, code, addr, n, keep = self._batch_call(op, descs, local_addrs, remote_addrs,
+                                                       lengths)
         token = next(self._tokens)
         # Known before the C call: finished_requests in another thread may report it first.
         req = self._requests[token] = Request(self, None, user_data, token)
         scratch = _scratch
-        scratch.args.timeout_ms = timeout_ms
-        scratch.args.user_data = token
-        rc = _transfer_async(self._ptr(), remote.encode(), op, addr, n, scratch.args_addr,
+        scratch.args_timeout[_ARGS_TIMEOUT] = timeout_ms
+        scratch.args_user_data[_ARGS_USER_DATA] = token
+        rc = _transfer_async(engine, remote.encode(), code, addr, n, scratch.args_addr,
                              scratch.handle_addr)
         if rc:
             self._requests.pop(token, None)
