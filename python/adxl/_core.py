@@ -176,8 +176,9 @@ class _Results:
         self.count_addr = ctypes.addressof(self.count)
 
 
-assert ResultC.user_data.offset % 8 == 0 and ResultC.status.offset % 4 == 0 and \
-    _Results.STRIDE % 8 == 0
+if ResultC.user_data.offset % 8 or ResultC.status.offset % 4 or _Results.STRIDE % 8 or \
+        ArgsC.timeout_ms.offset % 4 or ArgsC.user_data.offset % 8:
+    raise ImportError("adxl: unexpected layout of adxl_transfer_result_t/adxl_transfer_args_t")
 
 
 def _options(options):

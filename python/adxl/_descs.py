@@ -17,9 +17,12 @@ import warnings
 from ._lib import OpDescC
 
 # The C API's adxl_transfer_op_desc_t is {uintptr_t, uintptr_t, size_t}: the tables built
-# here are three native uint64 per descriptor, so that is the only layout this works on.
-assert ctypes.sizeof(OpDescC) == 24 and ctypes.alignment(OpDescC) == 8, \
-    "adxl_transfer_op_desc_t must be three 64-bit words"
+# here are three native uint64 per descriptor, so that is the only layout this works on
+# (x86-64, aarch64). Checked at import, also under python -O.
+if ctypes.sizeof(OpDescC) != 24 or ctypes.alignment(OpDescC) != 8 or \
+        [f.offset for f in (OpDescC.local_addr, OpDescC.remote_addr, OpDescC.len)] != [0, 8, 16]:
+    raise ImportError("adxl: adxl_transfer_op_desc_t is not three 64-bit words here; the "
+                      "package supports 64-bit platforms only")
 FIELDS = ("local address", "remote address", "length")
 _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
 
