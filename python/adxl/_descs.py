@@ -71,7 +71,7 @@ def _words_result(words):
 def pack_py(descs):
     """pack() in Python: [(local, remote, length), ...] into a table."""
     words = []
-    for i, d in enumerate(descs):
+    for i, d in enumerate(list(descs)):  # a snapshot: an item's __index__ may change descs
         try:
             triple = tuple(d)
         except TypeError:
@@ -133,7 +133,7 @@ def table_py(obj):
 
 def pack3_py(local_addrs, remote_addrs, lengths):
     """pack3() in Python: three equal-length integer sequences into a table."""
-    cols = (local_addrs, remote_addrs, lengths)
+    cols = [list(c) for c in (local_addrs, remote_addrs, lengths)]  # snapshots, as in pack_py
     lens = [len(c) for c in cols]
     if lens[0] != lens[1] or lens[0] != lens[2]:
         raise ValueError("local_addrs, remote_addrs and lengths must have the same length "

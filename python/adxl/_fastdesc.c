@@ -54,6 +54,13 @@ static int field_value(PyObject *obj, Py_ssize_t row, int field, uint64_t *out) 
     return 0;
 }
 
+/* A list whose length is no longer count (changed by an item's __index__): an error. */
+static int sequence_changed(PyObject *seq, Py_ssize_t count) {
+    if (PySequence_Fast_GET_SIZE(seq) == count) return 0;
+    PyErr_SetString(PyExc_ValueError, "the descriptors changed while being packed");
+    return -1;
+}
+
 static PyObject *table_result(PyObject *keep, const void *addr, Py_ssize_t count) {
     return Py_BuildValue("(KnN)", (unsigned long long)(uintptr_t)addr, count, keep);
 }
@@ -76,31 +83,34 @@ static PyObject *fastdesc_pack(PyObject *self, PyObject *descs) {
     uint64_t *words = NULL;
     PyObject *table = new_table(count, &words);
     if (!table) goto fail;
-    PyObject **items = PySequence_Fast_ITEMS(seq);
+    /* An item's __index__ may run Python code that changes the list: each item is fetched
+     * (and held) afresh, and each triple is a tuple (a copy unless it is one already). */
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = items[i];
-        PyObject *triple = NULL;
-        PyObject *const *fields;
-        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == FIELDS) {
-            fields = &PyTuple_GET_ITEM(item, 0);
-        } else {
-            triple = PySequence_Fast(item, "");
-            if (!triple || PySequence_Fast_GET_SIZE(triple) != FIELDS) {
-                Py_XDECREF(triple);
-                PyErr_Format(PyExc_ValueError,
-                             "descriptor %zd: expected (local, remote, length), got %.100s", i,
-                             Py_TYPE(item)->tp_name);
-                goto fail;
-            }
-            fields = PySequence_Fast_ITEMS(triple);
+        if (sequence_changed(seq, count) != 0) goto fail;
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        Py_INCREF(item);
+        PyObject *triple = item;
+        if (PyTuple_Check(item))
+            Py_INCREF(item);
+        else
+            triple = PySequence_Tuple(item);
+        if (!triple || PyTuple_GET_SIZE(triple) != FIELDS) {
+            Py_XDECREF(triple);
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError,
+                         "descriptor %zd: expected (local, remote, length), got %.100s", i,
+                         Py_TYPE(item)->tp_name);
+            Py_DECREF(item);
+            goto fail;
         }
+        Py_DECREF(item);
         for (int f = 0; f < FIELDS; f++) {
-            if (field_value(fields[f], i, f, &words[i * FIELDS + f]) != 0) {
-                Py_XDECREF(triple);
+            if (field_value(PyTuple_GET_ITEM(triple, f), i, f, &words[i * FIELDS + f]) != 0) {
+                Py_DECREF(triple);
                 goto fail;
             }
         }
-        Py_XDECREF(triple);
+        Py_DECREF(triple);
     }
     Py_DECREF(seq);
     return table_result(table, words, count);
@@ -207,9 +217,16 @@ static int column_values(PyObject *obj, int field, uint64_t *words, Py_ssize_t c
     PyObject *seq = PySequence_Fast(obj, "local_addrs, remote_addrs and lengths must be "
                                          "integer sequences");
     if (!seq) return -1;
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (field_value(items[i], i, field, &words[i * FIELDS + field]) != 0) {
+        if (sequence_changed(seq, count) != 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        Py_INCREF(item);
+        int rc = field_value(item, i, field, &words[i * FIELDS + field]);
+        Py_DECREF(item);
+        if (rc != 0) {
             Py_DECREF(seq);
             return -1;
         }

@@ -227,3 +227,33 @@ def test_many_async_requests_and_bulk_polling(rig):
     assert blocks_arrived(src, dst)
     assert not initiator._requests  # every finished request was let go
     assert all(r.status() is adxl.TransferStatus.COMPLETED for r in reqs)
+
+
+def test_a_list_changed_by_index_while_packed():
+    """An address's __index__ may run any Python code; one that empties the list being
+    packed must not make the packer read freed items."""
+    batch = []
+
+    class Shrinking:
+        def __index__(self):
+            batch.clear()
+            return 4096
+
+    # The Python packer works on a snapshot taken first; the compiled one notices.
+    for packer, pack3 in [(_descs.batch_py, _descs.pack3_py)] + (
+            [(_descs._fast.batch, _descs._fast.pack3)] if _descs.compiled() else []):
+        compiled = packer is not _descs.batch_py
+        batch[:] = [(Shrinking(), 8192, 64)] + [(1, 2, 3)] * 1000
+        if compiled:
+            with pytest.raises(ValueError, match="changed while being packed"):
+                packer(batch)
+        else:
+            addr, n, keep = packer(batch)
+            assert n == 1001 and ctypes.string_at(addr + 24, 24) == \
+                array.array("Q", [1, 2, 3]).tobytes()
+        batch[:] = [Shrinking()] + [1] * 1000
+        if compiled:
+            with pytest.raises(ValueError, match="changed while being packed"):
+                pack3(batch, [2] * 1001, [3] * 1001)
+        else:
+            assert pack3(batch, [2] * 1001, [3] * 1001)[1] == 1001
