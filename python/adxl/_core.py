@@ -6,8 +6,9 @@ import threading
 import time
 from collections import namedtuple
 
-from ._lib import (ArgsC, ConnectStatusC, MemDescC, NotifyC, OpDescC, OptionC, ResultC, StatsC,
-                   lib)
+from ._descs import batch as _batch
+from ._descs import op_table
+from ._lib import ArgsC, ConnectStatusC, MemDescC, NotifyC, OptionC, ResultC, StatsC, lib
 
 
 class Status(enum.IntEnum):
@@ -56,6 +57,12 @@ class Feature(enum.IntEnum):
 
 
 READ, WRITE = TransferOp.READ, TransferOp.WRITE
+_STATUSES = tuple(TransferStatus)  # indexed by the C value: no enum lookup per request
+_OPS = {"read": 0, "write": 1, "READ": 0, "WRITE": 1, READ: 0, WRITE: 1}
+_transfer_sync = lib.adxl_transfer_sync
+_transfer_async = lib.adxl_transfer_async
+_get_transfer_status = lib.adxl_get_transfer_status
+_get_transfer_statuses = lib.adxl_get_transfer_statuses
 Notify = namedtuple("Notify", "name msg")
 
 
@@ -121,6 +128,10 @@ def _addr_len(obj, length=None):
 
 
 def _op(op):
+    try:
+        return _OPS[op]
+    except (KeyError, TypeError):
+        pass
     if isinstance(op, str):
         try:
             return TransferOp[op.upper()]
@@ -129,17 +140,45 @@ def _op(op):
     return TransferOp(op)
 
 
-def _descs(descs):
-    """A ctypes array from [(local, remote, length), ...]; local/remote are addresses
-    (int) or Regions (their start)."""
-    descs = list(descs)
-    arr = (OpDescC * max(1, len(descs)))()
-    for i, d in enumerate(descs):
-        local, remote, length = d
-        local = local.addr if isinstance(local, Region) else int(local)
-        remote = remote.addr if isinstance(remote, Region) else int(remote)
-        arr[i] = OpDescC(local, remote, int(length))
-    return arr, len(descs)
+class _Scratch(threading.local):
+    """Each thread's out-parameters of the hot calls, made once and passed by address, so
+    that posting and polling requests builds no ctypes objects."""
+
+    def __init__(self):
+        self.args = ArgsC()
+        self.args_addr = ctypes.addressof(self.args)
+        raw = memoryview(self.args).cast("B")
+        self.args_timeout, self.args_user_data = raw.cast("i"), raw.cast("Q")
+        self.handle = ctypes.c_void_p()
+        self.handle_addr = ctypes.addressof(self.handle)
+        self.status = ctypes.c_int()
+        self.status_addr = ctypes.addressof(self.status)
+
+
+_scratch = _Scratch()
+_ARGS_TIMEOUT, _ARGS_USER_DATA = ArgsC.timeout_ms.offset // 4, ArgsC.user_data.offset // 8
+
+
+class _Results:
+    """A reusable adxl_transfer_result_t array for finished_requests, read through flat
+    integer views (no per-entry ctypes struct)."""
+    WORD_USER_DATA = ResultC.user_data.offset // 8
+    INT_STATUS = ResultC.status.offset // 4
+    STRIDE = ctypes.sizeof(ResultC)
+
+    def __init__(self, capacity):
+        self.capacity = capacity
+        self.arr = (ResultC * capacity)()
+        self.addr = ctypes.addressof(self.arr)
+        raw = memoryview(self.arr).cast("B")
+        self.words, self.ints = raw.cast("Q"), raw.cast("i")
+        self.count = ctypes.c_size_t()
+        self.count_addr = ctypes.addressof(self.count)
+
+
+if ResultC.user_data.offset % 8 or ResultC.status.offset % 4 or _Results.STRIDE % 8 or \
+        ArgsC.timeout_ms.offset % 4 or ArgsC.user_data.offset % 8:
+    raise ImportError("adxl: unexpected layout of adxl_transfer_result_t/adxl_transfer_args_t")
 
 
 def _options(options):
@@ -172,6 +211,7 @@ class Region:
 
 class Request:
     """An async transfer: status() polls, wait() blocks (without holding the GIL)."""
+    __slots__ = ("engine", "_handle", "user_data", "_token", "_final")
 
     def __init__(self, engine, handle, user_data, token):
         self.engine, self._handle, self.user_data, self._token = engine, handle, user_data, token
@@ -185,13 +225,14 @@ class Request:
         """TransferStatus; a final one is kept (the C handle is released then)."""
         if self._final is not None:
             return self._final
-        s = ctypes.c_int()
-        rc = lib.adxl_get_transfer_status(self.engine._ptr(), self._handle, ctypes.byref(s))
-        if rc != 0 and self._final is not None:  # finished_requests() got it meanwhile
-            return self._final
-        check(rc, "get_transfer_status")
-        st = TransferStatus(s.value)
-        if st != TransferStatus.WAITING:
+        scratch = _scratch
+        rc = _get_transfer_status(self.engine._ptr(), self._handle, scratch.status_addr)
+        if rc != 0:
+            if self._final is not None:  # finished_requests() got it meanwhile
+                return self._final
+            raise AdxlError(rc, "get_transfer_status")
+        st = _STATUSES[scratch.status.value]
+        if st is not TransferStatus.WAITING:
             self.engine._finished(self, st)
         return st
 
@@ -221,8 +262,9 @@ class Engine:
         check(lib.adxl_engine_create(ctypes.byref(ptr)), "engine_create")
         self._engine = ptr
         self._lock = threading.Lock()
-        self._requests = {}
+        self._requests = {}  # user_data token -> Request, until its final state is seen
         self._tokens = itertools.count(1)
+        self._results = _Results(64)  # finished_requests' array, reused under _lock
         if local_engine is not None:
             try:
                 self.initialize(local_engine, options)
@@ -242,8 +284,7 @@ class Engine:
     def finalize(self):
         if self._engine is not None:
             lib.adxl_finalize(self._engine)
-            with self._lock:
-                self._requests.clear()
+            self._requests.clear()
 
     def destroy(self):
         if self._engine is not None:
@@ -321,49 +362,83 @@ class Engine:
               "get_async_connect_statuses")
         return {arr[i].remote_engine.decode(): ConnectState(arr[i].state) for i in range(n.value)}
 
-    def transfer_sync(self, remote, op, descs, timeout_ms=1000):
-        """Moves a batch [(local, remote, length), ...]; op is "read"/"write" or READ/WRITE."""
-        arr, n = _descs(descs)
-        check(lib.adxl_transfer_sync(self._ptr(), remote.encode(), int(_op(op)), arr, n,
-                                     timeout_ms), "transfer_sync")
+    def _batch_call(self, op, descs, local_addrs, remote_addrs, lengths):
+        """(engine, op code, table address, count, keepalive) of a transfer call: the
+        common case without helper calls (this overhead is what a small batch pays)."""
+        if descs is not None and local_addrs is None and remote_addrs is None and \
+                lengths is None:
+            addr, n, keep = _batch(descs)
+        else:
+            addr, n, keep = op_table(descs, local_addrs, remote_addrs, lengths)
+        code = _OPS.get(op)
+        engine = self._engine
+        if code is None or engine is None:
+            code, engine = _op(op), self._ptr()
+        return engine, code, addr, n, keep
 
-    def transfer_async(self, remote, op, descs, timeout_ms=0, user_data=None):
-        """Starts a batch; returns a Request (its user_data is any Python object)."""
-        arr, n = _descs(descs)
+    def transfer_sync(self, remote, op, descs=None, timeout_ms=1000, *, local_addrs=None,
+                      remote_addrs=None, lengths=None):
+        """Moves a batch; op is "read"/"write" or READ/WRITE. descs is a list of
+        (local, remote, length) (an address may be a Region) or an N x 3 uint64 buffer
+        (numpy (N, 3) uint64, array('Q'), ...: used in place); or give three equal-length
+        integer sequences local_addrs, remote_addrs, lengths instead."""
+        engine, code, addr, n, keep = self._batch_call(op, descs, local_addrs, remote_addrs,
+                                                       lengths)
+        # keep (the table's owner) lives until this returns, so through the call
+        rc = _transfer_sync(engine, remote.encode(), code, addr, n, timeout_ms)
+        if rc:
+            raise AdxlError(rc, "transfer_sync")
+
+    def transfer_async(self, remote, op, descs=None, timeout_ms=0, user_data=None, *,
+                       local_addrs=None, remote_addrs=None, lengths=None):
+        """Starts a batch (descs as for transfer_sync); returns a Request (its user_data is
+        any Python object)."""
+        engine, code, addr, n, keep = self._batch_call(op, descs, local_addrs, remote_addrs,
+                                                       lengths)
         token = next(self._tokens)
-        args = ArgsC(timeout_ms, token)
-        handle = ctypes.c_void_p()
-        check(lib.adxl_transfer_async(self._ptr(), remote.encode(), int(_op(op)), arr, n,
-                                      ctypes.byref(args), ctypes.byref(handle)), "transfer_async")
-        req = Request(self, handle.value, user_data, token)
-        with self._lock:
-            self._requests[token] = req
+        # Known before the C call: finished_requests in another thread may report it first.
+        req = self._requests[token] = Request(self, None, user_data, token)
+        scratch = _scratch
+        scratch.args_timeout[_ARGS_TIMEOUT] = timeout_ms
+        scratch.args_user_data[_ARGS_USER_DATA] = token
+        rc = _transfer_async(engine, remote.encode(), code, addr, n, scratch.args_addr,
+                             scratch.handle_addr)
+        if rc:
+            self._requests.pop(token, None)
+            raise AdxlError(rc, "transfer_async")
+        req._handle = scratch.handle.value
         return req
 
     def _finished(self, req, status):
         req._final = status
-        with self._lock:
-            self._requests.pop(req._token, None)
+        self._requests.pop(req._token, None)
 
     def finished_requests(self, max_count=64, skip_waiting=True):
         """HIXL's bulk status: [(Request, TransferStatus)] of up to max_count requests,
         finished ones (then released) and, unless skip_waiting, waiting ones too."""
-        arr = (ResultC * max(1, max_count))()
-        n = ctypes.c_size_t()
-        check(lib.adxl_get_transfer_statuses(self._ptr(), arr, max_count,
-                                             1 if skip_waiting else 0, ctypes.byref(n)),
-              "get_transfer_statuses")
-        out = []
-        for i in range(n.value):
-            with self._lock:
-                req = self._requests.get(arr[i].user_data)
-            if req is None:
-                continue
-            st = TransferStatus(arr[i].status)
-            if st != TransferStatus.WAITING:
-                self._finished(req, st)
-            out.append((req, st))
-        return out
+        with self._lock:
+            res = self._results
+            if res.capacity < max_count:
+                res = self._results = _Results(max_count)
+            check(_get_transfer_statuses(self._ptr(), res.addr, max_count,
+                                         1 if skip_waiting else 0, res.count_addr),
+                  "get_transfer_statuses")
+            words, ints, requests = res.words, res.ints, self._requests
+            word, status, stride_words = _Results.WORD_USER_DATA, _Results.INT_STATUS, \
+                _Results.STRIDE // 8
+            waiting = TransferStatus.WAITING
+            out = []
+            for i in range(res.count.value):
+                token = words[i * stride_words + word]
+                req = requests.get(token)
+                if req is None:
+                    continue
+                st = _STATUSES[ints[i * stride_words * 2 + status]]
+                if st is not waiting:
+                    req._final = st
+                    requests.pop(token, None)
+                out.append((req, st))
+            return out
 
     def send_notify(self, remote, name, msg, timeout_ms=1000):
         if isinstance(name, str):

@@ -56,16 +56,22 @@ class AdxlEngine:
         st = _status(lambda: out.append(self._engine.connect_status(remote_engine)))
         return st, (out[0] if out else ConnectState.NOT_CONNECT)
 
-    def transfer_sync(self, remote_engine, operation, op_descs, timeout_in_millis=1000):
+    def transfer_sync(self, remote_engine, operation, op_descs=None, timeout_in_millis=1000, *,
+                      local_addrs=None, remote_addrs=None, lengths=None):
+        """op_descs: a list of TransferOpDesc (or tuples), an N x 3 uint64 buffer, or None
+        with local_addrs, remote_addrs, lengths; a malformed batch is PARAM_INVALID."""
         return _status(lambda: self._engine.transfer_sync(
-            remote_engine, operation, [tuple(d) for d in op_descs], timeout_in_millis))
+            remote_engine, operation, op_descs, timeout_in_millis, local_addrs=local_addrs,
+            remote_addrs=remote_addrs, lengths=lengths))
 
-    def transfer_async(self, remote_engine, operation, op_descs, optional_args=None):
+    def transfer_async(self, remote_engine, operation, op_descs=None, optional_args=None, *,
+                       local_addrs=None, remote_addrs=None, lengths=None):
         args = optional_args or TransferArgs()
         out = []
         st = _status(lambda: out.append(self._engine.transfer_async(
-            remote_engine, operation, [tuple(d) for d in op_descs],
-            timeout_ms=args.timeout_in_millis, user_data=args.user_data)))
+            remote_engine, operation, op_descs, timeout_ms=args.timeout_in_millis,
+            user_data=args.user_data, local_addrs=local_addrs, remote_addrs=remote_addrs,
+            lengths=lengths)))
         return st, (out[0] if out else None)
 
     def get_transfer_status(self, req):

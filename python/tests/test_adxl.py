@@ -1,15 +1,16 @@
 import ctypes
 import mmap
 import os
+import signal
 import socket
 import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
 
 import adxl
+from children import child_command, child_env
 
 
 @pytest.fixture
@@ -187,12 +188,8 @@ def test_hixl_binding_names():
 
 def test_two_processes_numpy():
     n = 1 << 18
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(os.path.dirname(__file__), "..")] +
-                                        ([env["PYTHONPATH"]] if "PYTHONPATH" in env else []))
-    child = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__),
-                                                           "numpy_target.py"), str(n)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(child_command("numpy_target.py", n), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=child_env())
     try:
         name, cache_addr, source_addr = child.stdout.readline().split()
         values = np.arange(n, dtype=np.float32)
@@ -259,3 +256,58 @@ def test_threads_overlap_and_gil_released(pair):
     listener.close()
     blocker.join()
     assert blocked and blocked[0].value.status == adxl.Status.FAILED
+
+
+def test_transfer_to_a_stopped_target_leaves_the_gil():
+    """One thread blocks in transfer_sync to a target process that is stopped (SIGSTOP)
+    while another thread completes transfers to a live target: the blocked call holds no
+    GIL. Nothing is timed: the blocked transfer can only end after SIGCONT, which is sent
+    once the other thread's transfers are done."""
+    child = subprocess.Popen(child_command("stopped_target.py"), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env=child_env())
+    tcp = {"Transport": "tcp", "PeerTimeoutMs": "600000"}
+    try:
+        name, remote_addr = child.stdout.readline().split()
+        with adxl.Engine("127.0.0.1:0", options=tcp) as live, \
+                adxl.Engine("127.0.0.1", options=tcp) as initiator:
+            initiator.connect(name, timeout_ms=10000)
+            initiator.connect(live.name, timeout_ms=10000)
+            dst = bytearray(1 << 16)
+            region = live.register(dst)
+            src = bytearray(os.urandom(1 << 16))
+            os.kill(child.pid, signal.SIGSTOP)
+            entering, outcome = threading.Event(), []
+
+            def blocked():
+                entering.set()
+                try:
+                    initiator.transfer_sync(name, "write", [(addr(src), int(remote_addr),
+                                                             len(src))], timeout_ms=600000)
+                    outcome.append("done")
+                except Exception as e:  # pragma: no cover - reported below
+                    outcome.append(e)
+
+            blocker = threading.Thread(target=blocked)
+            blocker.start()
+            entering.wait()
+            for k in range(16):  # the other thread: this one
+                off = k * 4096
+                initiator.transfer_sync(live.name, "write", [(addr(src) + off,
+                                                              region.addr + off, 4096)])
+            assert dst == src
+            assert blocker.is_alive() and not outcome  # still held by the stopped target
+            os.kill(child.pid, signal.SIGCONT)
+            blocker.join()
+            assert outcome == ["done"]
+            back = bytearray(len(src))
+            initiator.transfer_sync(name, "read", [(addr(back), int(remote_addr), len(back))],
+                                    timeout_ms=10000)
+            assert back == src
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(timeout=60) == 0
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGCONT)
+            child.kill()
+            child.wait()
