@@ -113,6 +113,24 @@ def buffer_address(obj):
     raise TypeError("read-only buffers other than bytes are not supported; pass (address, length)")
 
 
+def _tensor_like(obj):
+    """(address, nbytes, on a device) of a tensor-like object (torch.Tensor and alike:
+    data_ptr(), nbytes or numel()*element_size(), device), or None for anything else."""
+    data_ptr = getattr(obj, "data_ptr", None)
+    if not callable(data_ptr):
+        return None
+    contiguous = getattr(obj, "is_contiguous", None)
+    if callable(contiguous) and not contiguous():
+        raise ValueError("a tensor must be contiguous to be registered (call .contiguous())")
+    nbytes = getattr(obj, "nbytes", None)
+    if nbytes is None:
+        nbytes = obj.numel() * obj.element_size()
+    device = getattr(obj, "device", None)
+    kind = getattr(device, "type", device)
+    on_device = kind is not None and str(kind).split(":")[0] not in ("cpu", "meta")
+    return int(data_ptr()), int(nbytes), on_device
+
+
 def _addr_len(obj, length=None):
     if isinstance(obj, tuple):
         addr, length = obj
@@ -314,10 +332,22 @@ class Engine:
 
     local_engine = name
 
-    def register(self, obj, length=None, mem_type=MemType.MEM_HOST):
-        """Registers a buffer-protocol object (bytearray, mmap, numpy array, ...), or a
-        raw (address, length) such as (tensor.data_ptr(), nbytes). Returns a Region."""
-        addr, n, keep = _addr_len(obj, length)
+    def register(self, obj, length=None, mem_type=None):
+        """Registers a buffer-protocol object (bytearray, mmap, numpy array, ...), a
+        tensor-like object (data_ptr(), nbytes or numel()*element_size(), device: a tensor
+        on a device is device memory), or a raw (address, length) such as
+        (tensor.data_ptr(), nbytes). mem_type (MemType) overrides the kind; by default
+        everything but a device tensor is host memory. Returns a Region."""
+        tensor = _tensor_like(obj)
+        if tensor is not None:
+            addr, n, on_device = tensor
+            keep = obj
+            if mem_type is None:
+                mem_type = MemType.MEM_DEVICE if on_device else MemType.MEM_HOST
+        else:
+            addr, n, keep = _addr_len(obj, length)
+        if mem_type is None:
+            mem_type = MemType.MEM_HOST
         handle = ctypes.c_void_p()
         desc = MemDescC(addr, n)
         check(lib.adxl_register_mem(self._ptr(), ctypes.byref(desc), int(mem_type),
