@@ -144,8 +144,8 @@ static void pump(adxl_req_t *req) {
     while (req->descs && !req->cancelled && req->next_desc < req->num_descs &&
            atomic_load(&req->first_error) == ADXL_SUCCESS) {
         size_t size = 0;
-        size_t want = req->bytes_left < ADXL_BUFFERED_CHUNK_BYTES ? (size_t)req->bytes_left
-                                                                  : ADXL_BUFFERED_CHUNK_BYTES;
+        size_t want =
+            req->bytes_left < req->chunk_bytes ? (size_t)req->bytes_left : req->chunk_bytes;
         uint8_t *buffer = adxl_engine_acquire_transit(engine, req, want, &size);
         if (!buffer) {
             queued = true; /* a chunk completion will pump us again */
@@ -265,7 +265,8 @@ static void *one_context(void *const *ctx, size_t n) {
 /* Cuts the batch through transit memory as buffers come free (planner_finish frees the
  * copy of the batch). */
 static adxl_status_t submit_staged(adxl_req_t *req, const adxl_transfer_op_desc_t *descs,
-                                   size_t num_descs, void **dev_ctx) {
+                                   size_t num_descs, void **dev_ctx, size_t chunk_bytes) {
+    req->chunk_bytes = chunk_bytes;
     size_t bytes = num_descs * sizeof(*descs) + (dev_ctx ? num_descs * sizeof(void *) : 0);
     req->descs = malloc(bytes);
     if (!req->descs) return ADXL_RESOURCE_EXHAUSTED;
@@ -306,7 +307,10 @@ adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl
     }
     bool staged = plan.dev_ctx || (plan.buffered && !adxl_peer_buffered_in_place(peer));
     if (staged) {
-        st = submit_staged(req, descs, num_descs, plan.dev_ctx);
+        /* A batch of large pieces staged only for device memory is cut as a direct batch
+         * would be: fewer, larger frames, spread over the link's connections. */
+        size_t chunk = plan.buffered ? ADXL_BUFFERED_CHUNK_BYTES : ADXL_STAGED_CHUNK_BYTES;
+        st = submit_staged(req, descs, num_descs, plan.dev_ctx, chunk);
         free(plan.dev_ctx);
         if (st != ADXL_SUCCESS) {
             adxl_req_pending_done(req, st);
