@@ -448,7 +448,7 @@ adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats) {
         .bytes_staged = atomic_load(&s->bytes_path[ADXL_PATH_STAGED]),
         .bytes_ucx = atomic_load(&s->bytes_path[ADXL_PATH_UCX]),
         .bytes_device_staged = atomic_load(&s->bytes_device_staged),
-        .bytes_device_ipc = atomic_load(&s->bytes_path[ADXL_PATH_DEVICE_IPC]),
+        .bytes_device_mapped = atomic_load(&s->bytes_path[ADXL_PATH_DEVICE_MAPPED]),
     };
     return ADXL_SUCCESS;
 }

@@ -150,9 +150,10 @@ typedef struct {
     /* Bytes of this engine's device memory that crossed host staging memory as initiator
      * (copied off the device before sending, or onto it after receiving). */
     uint64_t bytes_device_staged;
-    /* Bytes the same-host transport moved straight into or out of a peer's device memory
-     * through the runtime's IPC mapping (device to device, or host to device). */
-    uint64_t bytes_device_ipc;
+    /* Bytes the same-host transport moved with the device runtime straight into or out of
+     * a peer's memory mapped here (its device memory through the runtime's IPC, or a host
+     * block), when device memory was on either side: no staging, no work by the peer. */
+    uint64_t bytes_device_mapped;
 } adxl_stats_t;
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);

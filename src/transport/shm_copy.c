@@ -40,22 +40,22 @@ static const shm_mirror_t *find_region(const shm_link_t *link, uint64_t addr, ui
  * serves unregistered memory and it lies outside every region). With view_lock held. */
 static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
                           const shm_mirror_t **regions) {
-    /* Local device memory goes only where the runtime copies it: an IPC mapping. */
+    /* Local device memory goes only where the runtime copies it: into a mapping. */
     copy_path_t fallback = chunk->local_ctx ? PATH_NONE : PATH_STAGING;
     if (link->path == ADXL_SHM_PATH_STAGING) return fallback;
-    bool all_mapped = link->path == ADXL_SHM_PATH_AUTO, all_ipc = all_mapped;
+    bool all_mapped = link->path == ADXL_SHM_PATH_AUTO, any_device = chunk->local_ctx != NULL;
     for (uint32_t i = 0; i < chunk->nsegs; i++) {
         const adxl_segment_t *s = &chunk->segs[i];
         regions[i] = find_region(link, s->span_addr, s->span_len);
         /* Not (yet) in our view: a region registered a moment ago, or none at all. The
          * target's own check on the staging path has the last word. */
         if (!regions[i] && !link->allow_unregistered) return fallback;
-        if (!regions[i] || !regions[i]->map) all_mapped = false;
-        if (!regions[i] || !regions[i]->dev_map) all_ipc = false;
-        /* Device memory is a runtime's to touch: neither CMA nor a memfd mapping. */
+        /* Device memory is a runtime's to touch: through IPC, never CMA or a memfd. */
         if (regions[i] && regions[i]->device && !regions[i]->dev_map) return fallback;
+        if (!regions[i] || (!regions[i]->map && !regions[i]->dev_map)) all_mapped = false;
+        if (regions[i] && regions[i]->device) any_device = true;
     }
-    if (all_ipc) return PATH_IPC;
+    if (all_mapped && any_device) return PATH_IPC;
     if (chunk->local_ctx) return PATH_NONE;
     if (all_mapped) return PATH_MAPPED;
     /* Some pieces in a peer's device memory, others not: the target sorts them out. */
@@ -87,22 +87,30 @@ static adxl_status_t copy_mapped(const adxl_chunk_t *chunk, const shm_mirror_t *
     return ADXL_SUCCESS;
 }
 
-/* Through the peer's device memory mapped here with the runtime's IPC: host to device, or
- * device to device when our side is device memory too. */
+/* Where device memory is on either side: every region is mapped here, a peer's device
+ * region through the runtime's IPC, a host block through its memfd, and the runtime
+ * copies in the direction the two sides call for (host to host stays a memcpy). */
 static adxl_status_t copy_ipc(const shm_link_t *link, const adxl_chunk_t *chunk,
                               const shm_mirror_t **regions) {
     void *engine_ctx;
     const adxl_device_runtime_t *rt = adxl_engine_device(link->engine, &engine_ctx);
-    bool write = chunk->kind == ADXL_CHUNK_WRITE;
-    adxl_copy_dir_t dir = chunk->local_ctx ? ADXL_COPY_D2D : write ? ADXL_COPY_H2D : ADXL_COPY_D2H;
+    bool write = chunk->kind == ADXL_CHUNK_WRITE, local_dev = chunk->local_ctx != NULL;
     adxl_device_scope_t scope;
-    adxl_status_t st =
-        adxl_device_enter(rt, chunk->local_ctx ? chunk->local_ctx : engine_ctx, &scope);
+    adxl_status_t st = adxl_device_enter(rt, local_dev ? chunk->local_ctx : engine_ctx, &scope);
     for (uint32_t i = 0; st == ADXL_SUCCESS && i < chunk->nsegs; i++) {
         const adxl_segment_t *s = &chunk->segs[i];
-        uint8_t *remote = regions[i]->dev_map + (s->remote - regions[i]->addr);
-        st = write ? rt->copy(remote, s->local, s->len, dir)
-                   : rt->copy(s->local, remote, s->len, dir);
+        const shm_mirror_t *r = regions[i];
+        uint8_t *remote = (r->dev_map ? r->dev_map : r->map) + (s->remote - r->addr);
+        uint8_t *dst = write ? remote : s->local, *src = write ? s->local : remote;
+        bool dst_dev = write ? r->dev_map != NULL : local_dev;
+        bool src_dev = write ? local_dev : r->dev_map != NULL;
+        if (!dst_dev && !src_dev)
+            memcpy(dst, src, s->len);
+        else
+            st = rt->copy(dst, src, s->len,
+                          dst_dev && src_dev ? ADXL_COPY_D2D
+                          : dst_dev          ? ADXL_COPY_H2D
+                                             : ADXL_COPY_D2H);
     }
     adxl_device_leave(rt, &scope);
     return st;
@@ -187,7 +195,7 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
     if (st == ADXL_SUCCESS && !shm_link_target_alive(link)) st = atomic_load(&link->fail_status);
     static const adxl_byte_path_t counted[] = {[PATH_MAPPED] = ADXL_PATH_MAPPED,
                                                [PATH_CMA] = ADXL_PATH_CMA,
-                                               [PATH_IPC] = ADXL_PATH_DEVICE_IPC};
+                                               [PATH_IPC] = ADXL_PATH_DEVICE_MAPPED};
     if (st == ADXL_SUCCESS) adxl_engine_count_path(link->engine, counted[path], chunk->bytes);
     completing++;
     adxl_chunk_complete(chunk, st);
@@ -227,7 +235,7 @@ bool shm_device_direct(adxl_link_t *l, const adxl_transfer_op_desc_t *descs, siz
     pthread_rwlock_rdlock(&link->view_lock);
     for (size_t i = 0; all && i < num_descs; i++) {
         const shm_mirror_t *m = find_region(link, descs[i].remote_addr, descs[i].len);
-        all = m && m->dev_map;
+        all = m && (m->dev_map || m->map);
     }
     pthread_rwlock_unlock(&link->view_lock);
     return all;

@@ -298,8 +298,8 @@ void shm_link_wake(shm_link_t *link);
  * chunk goes to staging). */
 bool shm_copy_try(shm_link_t *link, adxl_chunk_t *chunk);
 void shm_copy_run(shm_link_t *link, adxl_chunk_t *chunk);
-/* adxl_transport_ops_t.device_direct: every descriptor's remote side is a peer's device
- * region mapped here through IPC. */
+/* adxl_transport_ops_t.device_direct: every descriptor's remote side is mapped here: a
+ * peer's device region through IPC, or a whole host block through its memfd. */
 bool shm_device_direct(adxl_link_t *link, const adxl_transfer_op_desc_t *descs, size_t num_descs);
 
 /* shm_staging.c */

@@ -167,7 +167,7 @@ typedef enum {
     ADXL_PATH_CMA,
     ADXL_PATH_STAGED,
     ADXL_PATH_UCX,
-    ADXL_PATH_DEVICE_IPC,
+    ADXL_PATH_DEVICE_MAPPED,
     ADXL_PATH_COUNT
 } adxl_byte_path_t;
 /* The engine's device runtime (NULL for none) and the context current at initialize,
