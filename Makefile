@@ -3,6 +3,8 @@ BUILD ?= build
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# `make install` builds in a tree of its own, so that its PREFIX never sticks to $(BUILD).
+INSTALL_BUILD ?= build-install
 
 .PHONY: all test bench install clean format asan tsan valgrind deps fuzz fuzz-corpus
 .DEFAULT_GOAL := all
@@ -24,10 +26,12 @@ test: all
 bench: all
 	$(BUILD)/tools/adxl-bench
 
+# Builds what is installed (the libraries and adxl-bench) in $(INSTALL_BUILD), configured
+# for this PREFIX, and installs it.
 install: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
-	cmake --build $(BUILD) -j $(JOBS)
-	cmake --install $(BUILD)
+	cmake -S . -B $(INSTALL_BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+	cmake --build $(INSTALL_BUILD) -j $(JOBS) --target adxl adxl_static adxl-bench
+	cmake --install $(INSTALL_BUILD)
 
 # The suite under AddressSanitizer+UBSan and under ThreadSanitizer, each in its own tree.
 asan:
@@ -62,4 +66,4 @@ format:
 	    tests/fuzz/*.c tests/fuzz/*.h tools/*.c tools/*.h examples/*.c examples/*.cpp
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz $(INSTALL_BUILD)
