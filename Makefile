@@ -20,8 +20,10 @@ all: $(BUILD)/Makefile
 $(BUILD)/Makefile: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
 
+# Every test but the soaks in parallel, then the soaks with their progress lines; the last
+# line is the pass/fail count (scripts/run-tests.sh).
 test: all
-	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 300
+	@scripts/run-tests.sh $(BUILD) 2
 
 bench: all
 	$(BUILD)/tools/adxl-bench
