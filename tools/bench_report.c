@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench_path.h"
@@ -37,18 +38,20 @@ void bench_report_intro(FILE *out, const bench_args_t *a) {
     } else {
         snprintf(length, sizeof(length), "for %g s", a->duration_s);
     }
-    fprintf(out,
-            "Each row: batches of BATCH descriptors of BLOCK bytes, each batch %s,\n"
-            "repeated %s after %llu untimed. GB/s: payload, 1e9 bytes/s; ops/s: descriptors/s;\n"
-            "p50/p99/max: one batch's latency%s; mode: direct (zero-copy) or buffered\n"
-            "(through adxl's transit pool).\n",
-            calls, length, (unsigned long long)a->warmup,
-            a->async_depth ? ", submit to completion" : "");
+    fprintf(
+        out,
+        "Each row: batches of BATCH descriptors of BLOCK bytes, timed %s after %llu untimed\n"
+        "ones; each batch is %s.\n"
+        "GB/s: payload, 1e9 bytes/s; ops/s: descriptors/s; p50/p99/max: one batch's latency%s;\n"
+        "mode: direct (zero-copy) or buffered (through adxl's transit pool).\n",
+        length, (unsigned long long)a->warmup, calls,
+        a->async_depth ? ", submit to completion" : "");
 }
 
 void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_args_t *a,
                                unsigned ways) {
     char depth[32], path[256];
+    const char *ucx_tls;
 
     if (a->async_depth == 0) {
         snprintf(depth, sizeof(depth), "sync");
@@ -62,7 +65,10 @@ void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_arg
             bench_memory_kind_name(ADXL_MEM_HOST), bench_memory_name(a->memory),
             a->verify_all ? "every batch verified (timings include it)"
                           : "first batch of each row verified");
-    fprintf(out, "via %s (Transport %s)\n", path, a->transport[0] ? a->transport : "auto");
+    ucx_tls = getenv("UCX_TLS");
+    fprintf(out, "via %s (Transport %s%s%s)\n", path, a->transport[0] ? a->transport : "auto",
+            (ways & BENCH_PATH_UCX) && ucx_tls ? ", UCX_TLS=" : "",
+            (ways & BENCH_PATH_UCX) && ucx_tls ? ucx_tls : "");
     fprintf(out, "%7s %6s %9s %11s %9s %9s %9s  %s\n", "block", "batch", "GB/s", "ops/s", "p50 us",
             "p99 us", "max us", "mode");
 }
