@@ -3,6 +3,14 @@ BUILD ?= build
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# `make install` builds in a tree of its own, so that its PREFIX never sticks to $(BUILD).
+INSTALL_BUILD ?= build-install
+CONFIGURE = cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+
+# $(call quietly,WHAT,COMMAND): one line saying WHAT, COMMAND's output kept in
+# $(BUILD)/make.log and shown only when it fails.
+quietly = echo "$(1)"; mkdir -p $(BUILD); $(2) >$(BUILD)/make.log 2>&1 || \
+	{ cat $(BUILD)/make.log; echo "failed: $(1) (output above, also in $(BUILD)/make.log)"; exit 1; }
 
 .PHONY: all test bench install clean format asan tsan valgrind deps fuzz fuzz-corpus
 .DEFAULT_GOAL := all
@@ -16,18 +24,26 @@ all: $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
 $(BUILD)/Makefile: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+	$(CONFIGURE)
 
+# Every test but the soaks in parallel, then the soaks with their progress lines; the last
+# line is the pass/fail count (scripts/run-tests.sh).
 test: all
-	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 300
+	@scripts/run-tests.sh $(BUILD) 2
 
-bench: all
-	$(BUILD)/tools/adxl-bench
+# Only what the bench runs (adxl-bench, which starts its own target, and libadxl.so).
+bench: | deps
+	@test -f $(BUILD)/Makefile || { $(call quietly,bench: configuring $(BUILD),$(CONFIGURE)); }
+	@$(call quietly,bench: building adxl-bench,cmake --build $(BUILD) -j $(JOBS) --target adxl-bench -- --no-print-directory)
+	@echo "bench: running $(BUILD)/tools/adxl-bench (--help for options)"
+	@$(BUILD)/tools/adxl-bench
 
+# Builds what is installed (the libraries and adxl-bench) in $(INSTALL_BUILD), configured
+# for this PREFIX, and installs it.
 install: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
-	cmake --build $(BUILD) -j $(JOBS)
-	cmake --install $(BUILD)
+	cmake -S . -B $(INSTALL_BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+	cmake --build $(INSTALL_BUILD) -j $(JOBS) --target adxl adxl_static adxl-bench
+	cmake --install $(INSTALL_BUILD)
 
 # The suite under AddressSanitizer+UBSan and under ThreadSanitizer, each in its own tree.
 asan:
@@ -62,4 +78,4 @@ format:
 	    tests/fuzz/*.c tests/fuzz/*.h tools/*.c tools/*.h examples/*.c examples/*.cpp
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz $(INSTALL_BUILD)

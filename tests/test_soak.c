@@ -18,7 +18,9 @@
  *   ADXL_SOAK_RSS_GROWTH_MIB   bound on this process's RSS growth from the end of the
  *                              warm-up to the end (default 64; 0: report only)
  *   ADXL_SOAK_SEED             seed of the batch shapes (default: time and pid)
- * The last line of output is one parseable line: "SOAK key=value ...".
+ * Every PROGRESS_MS it prints a "soak: N s ..." line (bytes moved, errors and corrupt bytes
+ * so far), so that a run is never silent for long. The last line of output is one
+ * parseable line: "SOAK key=value ...".
  */
 #include "xfer_common.h"
 
@@ -37,6 +39,7 @@
 #define XFER_TIMEOUT_MS 120000  /* far beyond any transfer here, even under TSan */
 #define MAX_REPORTS 10          /* error and corruption lines printed */
 #define BIG_DESC (256 * XC_KIB) /* ADXL's direct-mode threshold */
+#define PROGRESS_MS 5000        /* between progress lines: well under 10 s */
 
 /* Under ASan freed memory sits in a quarantine (256 MiB by default) and TSan's shadow
  * grows with use: RSS there says nothing about leaks, so it is reported, not bounded. */
@@ -222,6 +225,10 @@ typedef struct {
 
 static atomic_int reports_left = MAX_REPORTS;
 
+/* Running totals of all workers for the progress lines; the final figures come from each
+ * worker's own counters. */
+static _Atomic uint64_t live_bytes, live_errors, live_corruptions;
+
 static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void report(const char *fmt, ...) {
     if (atomic_fetch_sub(&reports_left, 1) <= 0) return;
@@ -344,6 +351,12 @@ static void count(worker_t *w, const batch_t *b) {
     w->c.batches++;
     w->c.descs += b->n;
     w->c.bytes += b->bytes;
+    atomic_fetch_add_explicit(&live_bytes, b->bytes, memory_order_relaxed);
+}
+
+static void count_corruptions(worker_t *w, uint64_t bad) {
+    w->c.corruptions += bad;
+    atomic_fetch_add_explicit(&live_corruptions, bad, memory_order_relaxed);
 }
 
 static adxl_status_t sync_xfer(worker_t *w, int tgt, adxl_transfer_op_t op, const batch_t *b) {
@@ -367,6 +380,7 @@ static adxl_status_t read_slice(worker_t *w, int tgt) {
 
 static void failed(worker_t *w, int tgt, const char *what, adxl_status_t st) {
     w->c.errors++;
+    atomic_fetch_add_explicit(&live_errors, 1, memory_order_relaxed);
     report("ERROR thread %d target %d: %s returned %s\n", w->id, tgt, what, adxl_status_str(st));
 }
 
@@ -398,7 +412,7 @@ static void after_write(worker_t *w, int tgt, const batch_t *b, const uint8_t *l
     if (st != ADXL_SUCCESS)
         failed(w, tgt, "read-back READ", st);
     else
-        w->c.corruptions += compare(w, tgt, rb, "read-back of a WRITE");
+        count_corruptions(w, compare(w, tgt, rb, "read-back of a WRITE"));
 }
 
 static void one_round(worker_t *w) {
@@ -459,7 +473,7 @@ static void one_round(worker_t *w) {
         if (op == ADXL_WRITE)
             after_write(w, tgt, b, local);
         else
-            w->c.corruptions += compare(w, tgt, b, async ? "async READ" : "sync READ");
+            count_corruptions(w, compare(w, tgt, b, async ? "async READ" : "sync READ"));
     }
     if (write_failed) resync(w, tgt);
 }
@@ -475,7 +489,7 @@ static void *worker_main(void *arg) {
         if (st != ADXL_SUCCESS)
             failed(w, tgt, "final READ", st);
         else
-            w->c.corruptions += compare(w, tgt, &w->readback, "final read of the slice");
+            count_corruptions(w, compare(w, tgt, &w->readback, "final read of the slice"));
     }
     return NULL;
 }
@@ -511,6 +525,42 @@ static void worker_free(worker_t *w) {
 }
 
 /* ------------------------------------------------------------------ main */
+
+static void progress(uint64_t start_ms) {
+    printf("soak: %3" PRIu64 " s, %.2f GiB moved, %" PRIu64 " errors, %" PRIu64
+           " corrupt bytes so far\n",
+           (tu_now_ms() - start_ms) / 1000,
+           (double)atomic_load_explicit(&live_bytes, memory_order_relaxed) / (1u << 30),
+           atomic_load_explicit(&live_errors, memory_order_relaxed),
+           atomic_load_explicit(&live_corruptions, memory_order_relaxed));
+    fflush(stdout);
+}
+
+/* Until the workers' deadline: a progress line every PROGRESS_MS, and at warm_at the RSS
+ * of this process and of the targets (*trss_kib; false when a target did not answer).
+ * The sleeps only pace the reports; the workers stop by their own deadline. */
+static bool watch(uint64_t start_ms, uint64_t deadline, uint64_t warm_at, long *rss,
+                  target_t *targets, long *trss_kib) {
+    uint64_t next_report = start_ms + PROGRESS_MS;
+    bool warm_done = false, trss_ok = false;
+    for (;;) {
+        uint64_t now = tu_now_ms();
+        if (!warm_done && now >= warm_at) {
+            *rss = rss_kib();
+            trss_ok = targets_rss(targets, trss_kib);
+            warm_done = true;
+        }
+        if (now >= deadline) break;
+        if (now >= next_report) {
+            progress(start_ms);
+            next_report += PROGRESS_MS;
+        }
+        uint64_t wake = next_report < deadline ? next_report : deadline;
+        if (!warm_done && warm_at < wake) wake = warm_at;
+        if (wake > now) xc_sleep_ms((int)(wake - now));
+    }
+    return trss_ok;
+}
 
 int main(void) {
     long seconds = env_long("ADXL_SOAK_SECONDS", 60, 1, 30L * 24 * 3600);
@@ -560,9 +610,9 @@ int main(void) {
     uint64_t warm_ms = (uint64_t)seconds * 100; /* a tenth of the run */
     if (warm_ms < 1000) warm_ms = 1000;
     if (warm_ms > 30000) warm_ms = 30000;
-    if (warm_ms < (uint64_t)seconds * 1000) xc_sleep_ms((int)warm_ms);
-    long rss_start = rss_kib();
-    bool trss_ok = targets_rss(targets, &trss_start);
+    if (warm_ms >= (uint64_t)seconds * 1000) warm_ms = 0;
+    long rss_start = 0;
+    bool trss_ok = watch(start_ms, deadline, start_ms + warm_ms, &rss_start, targets, &trss_start);
     for (int i = 0; i < THREADS; i++)
         REQUIRE(pthread_join(th[i], NULL) == 0);
     uint64_t elapsed_ms = tu_now_ms() - start_ms;

@@ -26,6 +26,7 @@ typedef struct {
     bool have_modes;   /* adxl_get_stats worked */
     uint64_t direct;   /* batches adxl sent zero-copy during the row (all phases) */
     uint64_t buffered; /* ... and through its transit pool */
+    unsigned ways;     /* BENCH_PATH_* bits: what carried the row's bytes (bench_path.h) */
 } bench_row_t;
 
 const char *bench_op_name(adxl_transfer_op_t op);
@@ -33,8 +34,23 @@ const char *bench_op_name(adxl_transfer_op_t op);
 /* "direct", "buffered", "mixed" or "-". */
 const char *bench_row_mode(const bench_row_t *row);
 
-void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_args_t *args);
-void bench_report_table_row(FILE *out, const bench_row_t *row);
+/* "host" or "device": the kind of memory a table moved. */
+const char *bench_memory_kind_name(adxl_mem_type_t kind);
+
+/* What every row of the tables is and what its columns mean; printed once, first. */
+void bench_report_intro(FILE *out, const bench_args_t *args);
+
+/* A table's header: the op, threads, memory, and the transport and path that carried its
+ * first row (ways: BENCH_PATH_* bits). */
+void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_args_t *args,
+                               unsigned ways);
+
+/* A measured row; one whose bytes went another way than the table's header says
+ * (table_ways) names its own in the mode column. */
+void bench_report_table_row(FILE *out, const bench_row_t *row, unsigned table_ways);
+
+/* A row left out, with the reason in words. */
+void bench_report_skipped_row(FILE *out, size_t block, size_t batch, const bench_args_t *args);
 
 /* Opens the --json file before the sweep, so that a bad path fails before minutes of
  * measuring rather than after. NULL after printing why. */

@@ -13,6 +13,7 @@
 #include "bench_control.h"
 #include "bench_engine.h"
 #include "bench_net.h"
+#include "bench_path.h"
 #include "bench_report.h"
 #include "bench_util.h"
 #include "bench_worker.h"
@@ -24,8 +25,10 @@
 /* Everything the sweep owns, so that one cleanup path releases it in the right order. */
 typedef struct {
     const bench_args_t *args;
-    bench_row_spec_t *plan;
+    bench_row_spec_t *plan; /* every block x batch of each op, in table order */
+    bool *skip;             /* plan[i] is over --max-batch-bytes: printed, not run */
     size_t num_plan;
+    size_t num_measured; /* plan entries not skipped */
     size_t max_batch;
     bench_row_t *rows;
     size_t num_rows;
@@ -58,15 +61,15 @@ size_t bench_run_region_size(const bench_args_t *a) {
 }
 
 /* Rows in the order they are printed: all WRITE rows, then all READ rows. Combinations
- * over --max-batch-bytes are left out, and said so once. */
+ * over --max-batch-bytes stay in the plan, to be printed as skipped where they belong. */
 static int make_plan(sweep_t *sw) {
     const bench_args_t *a = sw->args;
-    char skipped[512] = "";
-    size_t used = 0;
+    size_t most = 2 * a->num_block_sizes * a->num_batch_sizes;
 
-    sw->plan = calloc(2 * a->num_block_sizes * a->num_batch_sizes, sizeof(*sw->plan));
-    sw->rows = calloc(2 * a->num_block_sizes * a->num_batch_sizes, sizeof(*sw->rows));
-    if (sw->plan == NULL || sw->rows == NULL) {
+    sw->plan = calloc(most, sizeof(*sw->plan));
+    sw->skip = calloc(most, sizeof(*sw->skip));
+    sw->rows = calloc(most, sizeof(*sw->rows));
+    if (sw->plan == NULL || sw->skip == NULL || sw->rows == NULL) {
         bench_err("out of memory");
         return -1;
     }
@@ -76,25 +79,14 @@ static int make_plan(sweep_t *sw) {
         for (size_t i = 0; i < a->num_block_sizes; i++) {
             for (size_t j = 0; j < a->num_batch_sizes; j++) {
                 size_t block = a->block_sizes[i], batch = a->batch_sizes[j];
-                if (!row_fits(a, block, batch)) {
-                    char size[32];
-                    bench_format_size(block, size, sizeof(size));
-                    if (pass == (a->op_write ? 0 : 1) && used < sizeof(skipped)) {
-                        used += (size_t)snprintf(skipped + used, sizeof(skipped) - used, " %sx%zu",
-                                                 size, batch);
-                    }
-                    continue;
-                }
-                if (batch > sw->max_batch) sw->max_batch = batch;
-                sw->plan[sw->num_plan++] = (bench_row_spec_t){op, block, batch, sw->num_plan};
+                bool fits = row_fits(a, block, batch);
+                if (fits && batch > sw->max_batch) sw->max_batch = batch;
+                sw->skip[sw->num_plan] = !fits;
+                /* The index keys verification seeds: measured rows only, as before. */
+                sw->plan[sw->num_plan++] = (bench_row_spec_t){op, block, batch, sw->num_measured};
+                if (fits) sw->num_measured++;
             }
         }
-    }
-    if (skipped[0] != '\0') {
-        char max[32];
-        bench_format_size(a->max_batch_bytes, max, sizeof(max));
-        fprintf(stderr, "adxl-bench: skipping block x batch over --max-batch-bytes %s:%s\n", max,
-                skipped);
     }
     return 0;
 }
@@ -177,8 +169,8 @@ static void progress_line(const sweep_t *sw, size_t i) {
 
     if (!sw->progress) return;
     bench_format_size(p->block, block, sizeof(block));
-    fprintf(stderr, "\r\033[K[%zu/%zu] %s %s x%zu ...", i + 1, sw->num_plan, bench_op_name(p->op),
-            block, p->batch);
+    fprintf(stderr, "\r\033[K[%llu/%zu] %s %s x%zu ...", (unsigned long long)p->index + 1,
+            sw->num_measured, bench_op_name(p->op), block, p->batch);
     fflush(stderr);
 }
 
@@ -240,28 +232,54 @@ static int run_row(sweep_t *sw, const bench_row_spec_t *spec, bench_row_t *row) 
             row->have_modes = true;
             row->direct = after.batches_direct - before.batches_direct;
             row->buffered = after.batches_buffered - before.batches_buffered;
+            row->ways = bench_path_between(&before, &after);
         }
     }
     bench_samples_free(&all);
     return failed ? -1 : 0;
 }
 
+/* Prints plan entries [from, to) that were skipped (all are, up to a table's first measured
+ * row). */
+static void print_skipped(const sweep_t *sw, size_t from, size_t to) {
+    for (size_t k = from; k < to; k++) {
+        if (sw->skip[k])
+            bench_report_skipped_row(stdout, sw->plan[k].block, sw->plan[k].batch, sw->args);
+    }
+}
+
+/* A table's header names the way its first row's bytes went, so it is printed once that
+ * row has run, before the skipped rows that came ahead of it. */
 static int sweep(sweep_t *sw) {
-    adxl_transfer_op_t last_op = (adxl_transfer_op_t)-1;
+    size_t table_start = 0;
+    bool header_done = false;
+    unsigned table_ways = 0;
 
     for (size_t i = 0; i < sw->num_plan; i++) {
         const bench_row_spec_t *spec = &sw->plan[i];
+        bench_row_t *row = &sw->rows[sw->num_rows];
+        if (i > 0 && spec->op != sw->plan[i - 1].op) {
+            table_start = i;
+            header_done = false;
+        }
+        if (sw->skip[i]) {
+            if (header_done) print_skipped(sw, i, i + 1);
+            continue;
+        }
         progress_line(sw, i);
-        if (run_row(sw, spec, &sw->rows[sw->num_rows]) != 0) {
+        if (run_row(sw, spec, row) != 0) {
             progress_clear(sw);
             return -1;
         }
         progress_clear(sw);
-        if (spec->op != last_op) {
-            bench_report_table_header(stdout, spec->op, sw->args);
-            last_op = spec->op;
+        if (!header_done) {
+            table_ways = row->ways;
+            bench_report_table_header(stdout, spec->op, sw->args, table_ways);
+            print_skipped(sw, table_start, i);
+            header_done = true;
         }
-        bench_report_table_row(stdout, &sw->rows[sw->num_rows++]);
+        bench_report_table_row(stdout, row, table_ways);
+        sw->num_rows++;
     }
     return 0;
 }
@@ -293,6 +311,7 @@ static int cleanup(sweep_t *sw, const char *target, bool failed) {
         close(sw->ctl_fd);
     }
     free(sw->plan);
+    free(sw->skip);
     free(sw->rows);
     return rc;
 }
@@ -316,10 +335,11 @@ int bench_run_initiator(const bench_args_t *a, const char *target, const char *c
         open_engine(&sw, target, local_name) == 0 && setup_workers(&sw, target, control) == 0) {
         char region[32];
         bench_format_size(bench_run_region_size(a), region, sizeof(region));
-        printf("adxl-bench (adxl %s): %s -> target %s, %s of its region at 0x%" PRIxPTR
-               ", %s per row\n",
-               adxl_version(), local_name, target, region, sw.shared.remote_base,
-               a->iters ? "fixed batch count" : "fixed duration");
+        printf("adxl-bench (adxl %s): %s -> target %s%s, %s of its region at 0x%" PRIxPTR "\n",
+               adxl_version(), local_name, target,
+               a->role == BENCH_ROLE_LOCAL ? " (a second process on this host)" : "", region,
+               sw.shared.remote_base);
+        bench_report_intro(stdout, a);
         fflush(stdout);
         rc = sweep(&sw);
     }
