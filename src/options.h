@@ -4,6 +4,7 @@
 
 #include "auth.h"
 #include "peer_filter.h"
+#include "resource_config.h"
 
 #include <adxl/adxl.h>
 #include <stdbool.h>
@@ -39,6 +40,11 @@ typedef struct {
     bool allow_unregistered;          /* serve unregistered host memory as a target */
     adxl_auth_secret_t auth;          /* AuthSecret / AuthSecretFile; len 0: none */
     adxl_peer_filter_t allowed_peers; /* AllowedPeers: who may connect over the network */
+    /* HIXL's options (docs/BEHAVIOUR.md): GlobalResourceConfig, checked, its protocols
+     * choosing the transport; LocalCommRes, checked only; EnableUseFabricMem, noted. */
+    adxl_resource_config_t resources;
+    bool local_comm_res_given;
+    bool use_fabric_mem;
 } adxl_config_t;
 
 /* The defaults, with Transport and ShmPath taken from ADXL_TRANSPORT and ADXL_SHM_PATH in
