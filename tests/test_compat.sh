@@ -22,7 +22,9 @@ prefix="$tmp/prefix"
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log"; echo "0 passed, 1 failed"; exit 1; }
 export PKG_CONFIG_PATH="$(dirname "$(find "$prefix" -name adxl-cxx.pc)")"
-libdir=$(pkg-config --variable=libdir adxl-cxx)
+# The .pc files name the prefix the build was configured for; this tree lies elsewhere.
+pc_tmp() { pkg-config --define-variable=prefix="$prefix" "$@"; }
+libdir=$(pc_tmp --variable=libdir adxl-cxx)
 export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ADXL_LOG_LEVEL=${ADXL_LOG_LEVEL:-error}
 
@@ -33,7 +35,7 @@ fail() { echo "FAILED: $*"; failed=$((failed + 1)); }
 # shellcheck disable=SC2086 # the flags are words
 for prog in kv_transfer_adxl hixl_async; do
     if "$CXX" -std=c++17 -Wall -Wextra -Werror ${ADXL_SANITIZE_FLAGS:-} -o "$tmp/$prog" \
-        "$here/compat/$prog.cpp" $(pkg-config --cflags --libs adxl-cxx) 2>"$tmp/$prog.log"; then
+        "$here/compat/$prog.cpp" $(pc_tmp --cflags --libs adxl-cxx) 2>"$tmp/$prog.log"; then
         passed=$((passed + 1))
     else
         cat "$tmp/$prog.log"
@@ -101,7 +103,7 @@ fi
 # HIXL over the protocols GlobalResourceConfig can choose here (a build without json-c
 # refuses that option, so it runs without it).
 protocols=(-)
-pkg-config --print-requires-private adxl | grep -q json-c && protocols=(hccs:device tcp:host)
+pc_tmp --print-requires-private adxl | grep -q json-c && protocols=(hccs:device tcp:host)
 if [ -x "$tmp/hixl_async" ]; then
     for protocol in "${protocols[@]}"; do
         if run_pair "$tmp/hixl_async" server "$protocol" -- "$tmp/hixl_async" client "$protocol"; then

@@ -7,22 +7,14 @@ libadxl.so through ctypes (adxl's loader, adxl._lib), which releases the GIL in 
 call. The Pythonic API is the `adxl` package.
 """
 import ctypes
-import enum
 import threading
 
-from adxl import _lib
+from adxl import ConnectState, Feature, MemType, Status, TransferOp, TransferStatus, _lib
 from adxl._lib import lib
 
-# Status codes.
-SUCCESS = 0
-PARAM_INVALID = 103900
-TIMEOUT = 103901
-NOT_CONNECTED = 103902
-ALREADY_CONNECTED = 103903
-NOTIFY_FAILED = 103904
-UNSUPPORTED = 103905
-FAILED = 503900
-RESOURCE_EXHAUSTED = 203900
+# Status codes, as plain integers (HIXL's values, which are adxl's).
+SUCCESS, PARAM_INVALID, FAILED = int(Status.SUCCESS), int(Status.PARAM_INVALID), int(Status.FAILED)
+globals().update({code.name: int(code) for code in Status})
 
 # Option keys (adxl also takes each with an "adxl." prefix).
 OPTION_ENABLE_USE_FABRIC_MEM = "EnableUseFabricMem"
@@ -40,36 +32,10 @@ _DEFAULT_TIMEOUT_MS = 1000
 _UINT32_MAX = 0xFFFFFFFF
 
 
-class MemType(enum.IntEnum):
-    MEM_DEVICE = 0
-    MEM_HOST = 1
-
-
-class TransferOp(enum.IntEnum):
-    READ = 0
-    WRITE = 1
-
-
-class TransferStatus(enum.IntEnum):
-    WAITING = 0
-    COMPLETED = 1
-    TIMEOUT = 2
-    FAILED = 3
-
-
-class AsyncConnectStatus(enum.IntEnum):
-    NOT_CONNECT = 0
-    CONNECT_PENDING = 1
-    CONNECTING = 2
-    CONNECTED = 3
-    CONNECT_FAILED = 4
-    DISCONNECT_PENDING = 5
-    DISCONNECTING = 6
-
-
-class FeatureType(enum.IntEnum):
-    AUTO_CONNECT = 0
-    CLIENT_SERVER_COMM = 1
+# adxl's enums under HIXL's names: the same values, and the same classes as the adxl
+# package uses.
+AsyncConnectStatus = ConnectState
+FeatureType = Feature
 
 
 # As HIXL's binding exports them: every enum's values at module level, except
