@@ -13,7 +13,7 @@ command -v "$CXX" >/dev/null || { echo "no C++ compiler: skipped"; exit 77; }
 tmp=$(mktemp -d)
 server_pid=
 cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -21,7 +21,8 @@ trap cleanup EXIT
 prefix="$tmp/prefix"
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log"; echo "0 passed, 1 failed"; exit 1; }
-export PKG_CONFIG_PATH="$(dirname "$(find "$prefix" -name adxl-cxx.pc)")"
+PKG_CONFIG_PATH="$(dirname "$(find "$prefix" -name adxl-cxx.pc)")"
+export PKG_CONFIG_PATH
 # The .pc files name the prefix the build was configured for; this tree lies elsewhere.
 pc_tmp() { pkg-config --define-variable=prefix="$prefix" "$@"; }
 libdir=$(pc_tmp --variable=libdir adxl-cxx)
@@ -32,8 +33,8 @@ passed=0
 failed=0
 fail() { echo "FAILED: $*"; failed=$((failed + 1)); }
 
-# shellcheck disable=SC2086 # the flags are words
 for prog in kv_transfer_adxl hixl_async; do
+    # shellcheck disable=SC2046,SC2086 # flags and pkg-config's output are lists of words
     if "$CXX" -std=c++17 -Wall -Wextra -Werror ${ADXL_SANITIZE_FLAGS:-} -o "$tmp/$prog" \
         "$here/compat/$prog.cpp" $(pc_tmp --cflags --libs adxl-cxx) 2>"$tmp/$prog.log"; then
         passed=$((passed + 1))
