@@ -5,6 +5,7 @@
 
 #include "compat/free_port.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -188,6 +189,43 @@ static void test_hixl() {
     std::vector<hixl::TransferResult> none;
     CHECK(initiator.GetTransferStatus(hixl::GetTransferStatusArgs{}, none) == hixl::SUCCESS &&
           none.empty());
+
+    // More requests than one C call reports (256): the bulk status asks again for more,
+    // and each request still comes back once in its final state.
+    const int many = 300;
+    std::vector<int> many_tags(many);
+    std::map<hixl::TransferReq, int> many_reqs;
+    for (int i = 0; i < many; i++) {
+        hixl::TransferArgs args;
+        args.user_data = &many_tags[i];
+        hixl::TransferReq req = nullptr;
+        std::vector<hixl::TransferOpDesc> d = {{reinterpret_cast<uintptr_t>(local.data()) + i,
+                                                desc.addr + static_cast<uintptr_t>(i), 1}};
+        CHECK(initiator.TransferAsync(name.c_str(), hixl::WRITE, d, args, req) == hixl::SUCCESS);
+        many_reqs[req] = i;
+    }
+    std::map<hixl::TransferReq, int> finals;
+    size_t most = 0;
+    while (finals.size() < many_reqs.size()) {
+        std::vector<hixl::TransferResult> results;
+        CHECK(initiator.GetTransferStatus(hixl::GetTransferStatusArgs{}, results) == hixl::SUCCESS);
+        most = std::max(most, results.size());
+        std::map<hixl::TransferReq, int> in_this_answer;
+        for (const auto &r : results) {
+            CHECK(in_this_answer[r.req]++ == 0); // each request once per answer
+            CHECK(many_reqs.count(r.req) == 1 && r.user_data == &many_tags[many_reqs[r.req]]);
+            if (r.status == hixl::TransferStatus::WAITING) continue;
+            CHECK(r.status == hixl::TransferStatus::COMPLETED);
+            CHECK(finals[r.req]++ == 0); // final only once
+        }
+        if (results.empty()) break; // nothing left to report: a request went missing
+    }
+    CHECK(finals.size() == static_cast<size_t>(many));
+    CHECK(most <= static_cast<size_t>(many));
+    hixl::GetTransferStatusArgs capped;
+    capped.max_query_count = 0;
+    std::vector<hixl::TransferResult> zero(1);
+    CHECK(initiator.GetTransferStatus(capped, zero) == hixl::SUCCESS && zero.empty());
 
     CHECK(initiator.DisconnectAsync(name.c_str()) == hixl::SUCCESS);
     while (cs != hixl::AsyncConnectStatus::NOT_CONNECT)
