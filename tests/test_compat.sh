@@ -61,14 +61,16 @@ run_pair() {
     while [ "$1" != "--" ]; do server+=("$1"); shift; done
     shift
     client=("$@")
-    rm -f "$tmp/ready"
-    mkfifo "$tmp/ready"
-    "${server[@]}" >"$tmp/ready" &
+    rm -f "$tmp/ready" "$tmp/go"
+    mkfifo "$tmp/ready" "$tmp/go"
+    # The server's stdin stays open until the client has exited: then it finalizes.
+    "${server[@]}" <"$tmp/go" >"$tmp/ready" &
     server_pid=$!
+    exec 4>"$tmp/go"
     exec 3<"$tmp/ready"
     local tag rest
     if ! read -r -t 120 tag rest <&3 || [ "$tag" != READY ]; then
-        exec 3<&-
+        exec 3<&- 4>&-
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
         server_pid=
@@ -79,6 +81,7 @@ run_pair() {
     "${client[@]}" $rest || client_rc=$?
     # A client that failed never told the server to finish.
     [ "$client_rc" -eq 0 ] || kill "$server_pid" 2>/dev/null || true
+    exec 4>&-
     wait "$server_pid" || server_rc=$?
     server_pid=
     cat <&3

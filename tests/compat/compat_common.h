@@ -44,4 +44,13 @@ template <class Done> bool poll_until(Done done) {
     return true;
 }
 
+// The server's last step before it finalizes: waiting until its stdin ends, which the
+// test script closes once the client has exited, so that the client's own goodbyes
+// (Disconnect) never meet an engine that is already gone.
+inline void wait_for_client_exit() {
+    char line[64];
+    while (std::fgets(line, sizeof(line), stdin)) {
+    }
+}
+
 #endif

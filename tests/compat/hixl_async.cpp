@@ -60,6 +60,7 @@ int Server(const char *protocol) {
     for (uint32_t c = 0; c < kChunks; c++)
         for (size_t i = 0; i < kChunk; i++)
             EXPECT_TRUE(region[c * kChunk + i] == pattern(c, i));
+    wait_for_client_exit();
     EXPECT_OK(engine.DeregisterMem(handle));
     engine.Finalize();
     std::printf("server: %u chunks received\n", kChunks);

@@ -71,6 +71,7 @@ int Server() {
     for (uint32_t b = kBlocks / 2; b < kBlocks; b++) // the client's half
         for (size_t i = 0; i < kBlockSize; i++)
             EXPECT_TRUE(cache[b * kBlockSize + i] == pattern(b + 100, i));
+    wait_for_client_exit();
     EXPECT_OK(engine->DeregisterMem(mem_handle));
     engine->Finalize();
     EXPECT_OK(adxl::AdxlEngine::FreeMem(cache));
