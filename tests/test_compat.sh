@@ -118,5 +118,24 @@ if [ -x "$tmp/hixl_async" ]; then
     done
 fi
 
+# HIXL's Python module, as installed (a Python loading a sanitized library would need the
+# sanitizer runtime preloaded: plain builds only).
+py=$(command -v /usr/bin/python3 || command -v python3 || true)
+pydir=$(find "$prefix" -type d -name hixl -path '*-packages/*' | head -n 1)
+if [ -n "$py" ] && [ -n "$pydir" ] && [ -z "${ADXL_SANITIZE_FLAGS:-}" ]; then
+    if PYTHONPATH=$(dirname "$pydir") ADXL_LIBRARY="$libdir/libadxl.so" "$py" -c '
+import hixl
+assert hixl.get_capability(hixl.AUTO_CONNECT) == (hixl.SUCCESS, hixl.FEATURE_SUPPORTED)
+engine = hixl.Hixl()
+assert engine.initialize("127.0.0.1", {hixl.OPTION_BUFFER_POOL: "0:0"}) == hixl.SUCCESS
+assert engine.connect("127.0.0.1:1", timeout_in_millis=0) == hixl.PARAM_INVALID
+engine.finalize()
+print("installed hixl module: ok")'; then
+        passed=$((passed + 1))
+    else
+        fail "the installed Python module hixl"
+    fi
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
