@@ -4,7 +4,7 @@
 # Quiet and quick when everything is already there; needs root (or sudo) otherwise.
 set -euo pipefail
 
-PACKAGES=(cmake make gcc g++ libc6-dev pkg-config libssl-dev libucx-dev iproute2 python3 python3-dev python3-pytest python3-numpy "$@")
+PACKAGES=(cmake make gcc g++ libc6-dev pkg-config libssl-dev libucx-dev libjson-c-dev iproute2 python3 python3-dev python3-pytest python3-numpy "$@")
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||

@@ -124,3 +124,18 @@ int adxl_malloc_mem_share(uintptr_t addr, size_t len, size_t *block_len) {
     pthread_mutex_unlock(&g_lock);
     return fd;
 }
+
+adxl_status_t adxl_export_shareable_handle(void *ptr, void *handle, size_t handle_len) {
+    if (!ptr) return PARAM_INVALID("ptr is NULL");
+    if (!handle || handle_len == 0) return PARAM_INVALID("handle buffer is NULL or empty");
+    pthread_mutex_lock(&g_lock);
+    const adxl_region_t *block = adxl_region_set_containing(&g_blocks, (uintptr_t)ptr, 1);
+    bool ours = block && block->addr == (uintptr_t)ptr;
+    pthread_mutex_unlock(&g_lock);
+    if (!ours)
+        return PARAM_INVALID("%p was not allocated by adxl_malloc_mem (or already freed)", ptr);
+    /* Fabric handles name device memory that the fabric can reach from other hosts; host
+     * memory has none (same-host peers share it through the shm transport instead). */
+    LOG_ERROR("no fabric memory here: %p cannot be exported as a shareable handle", ptr);
+    return ADXL_UNSUPPORTED;
+}

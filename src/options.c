@@ -47,6 +47,7 @@ void adxl_config_defaults(adxl_config_t *config) {
         .heartbeat_ms = 1000,
         .peer_timeout_ms = 5000,
         .allow_unregistered = false,
+        .resources = {.listen_port = -1, .qos = -1, .max_active_channels = -1},
     };
     const char *transport = getenv("ADXL_TRANSPORT");
     if (transport && *transport && !parse_transport(transport, &config->transport))
@@ -135,6 +136,66 @@ static bool read_secret_file(const char *path, adxl_auth_secret_t *out) {
     return ok;
 }
 
+/* The transport comm_resource_config.protocol_desc asks for: one family forces its
+ * transport; several leave the choice to auto, which picks among them per peer. */
+static adxl_transport_kind_t transport_for(uint32_t protocols) {
+    switch (protocols) {
+    case ADXL_PROTO_HCCS:
+        return ADXL_TRANSPORT_SHM;
+    case ADXL_PROTO_ROCE:
+        return ADXL_TRANSPORT_UCX;
+    case ADXL_PROTO_TCP:
+        return ADXL_TRANSPORT_TCP;
+    default:
+        return ADXL_TRANSPORT_AUTO;
+    }
+}
+
+static adxl_status_t apply_resource_config(adxl_config_t *c, const char *value) {
+    if (!*value) return ADXL_SUCCESS; /* as HIXL: an empty value sets nothing */
+    adxl_resource_config_t parsed;
+    adxl_status_t st = adxl_resource_config_parse(value, &parsed);
+    if (st != ADXL_SUCCESS) return st;
+    c->resources = parsed;
+    if (parsed.protocols) c->transport = transport_for(parsed.protocols);
+    return ADXL_SUCCESS;
+}
+
+static adxl_status_t apply_local_comm_res(adxl_config_t *c, const char *value) {
+    if (!*value) return ADXL_SUCCESS;
+    adxl_status_t st = adxl_local_comm_res_check(value);
+    if (st == ADXL_SUCCESS) c->local_comm_res_given = true;
+    return st;
+}
+
+/* LocalCommRes from GlobalResourceConfig's local_comm_res_path, where the option itself
+ * was not given (as HIXL does). */
+#define ADXL_LOCAL_COMM_RES_MAX (1 << 20)
+static adxl_status_t load_local_comm_res(adxl_config_t *c) {
+    const char *path = c->resources.local_comm_res_path;
+    if (!path[0] || c->local_comm_res_given) return ADXL_SUCCESS;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *text = fd >= 0 ? malloc(ADXL_LOCAL_COMM_RES_MAX + 1) : NULL;
+    size_t len = 0;
+    ssize_t n = 0;
+    while (text && len < ADXL_LOCAL_COMM_RES_MAX &&
+           ((n = read(fd, text + len, ADXL_LOCAL_COMM_RES_MAX - len)) > 0 ||
+            (n < 0 && errno == EINTR)))
+        len += n > 0 ? (size_t)n : 0;
+    if (fd >= 0) close(fd);
+    adxl_status_t st;
+    if (!text || n < 0 || len == ADXL_LOCAL_COMM_RES_MAX)
+        st = PARAM_INVALID("GlobalResourceConfig: local_comm_res_path '%s' is not a readable "
+                           "file under %d bytes",
+                           path, ADXL_LOCAL_COMM_RES_MAX);
+    else {
+        text[len] = '\0';
+        st = apply_local_comm_res(c, text);
+    }
+    free(text);
+    return st;
+}
+
 static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char *value) {
     bool ok;
     if (strcmp(key, "BufferPool") == 0)
@@ -161,6 +222,12 @@ static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char 
         ok = parse_bool(value, &c->allow_unregistered);
     else if (strcmp(key, "DeviceRuntime") == 0)
         ok = adxl_device_runtime_parse(value, &c->device_runtime);
+    else if (strcmp(key, "GlobalResourceConfig") == 0)
+        return apply_resource_config(c, value);
+    else if (strcmp(key, "LocalCommRes") == 0)
+        return apply_local_comm_res(c, value);
+    else if (strcmp(key, "EnableUseFabricMem") == 0)
+        ok = !*value || parse_bool(value, &c->use_fabric_mem);
     else if (strcmp(key, "AllowedPeers") == 0)
         ok = adxl_peer_filter_parse(value, &c->allowed_peers);
     else if (strcmp(key, "AuthSecret") == 0 || strcmp(key, "AuthSecretFile") == 0) {
@@ -199,6 +266,8 @@ adxl_status_t adxl_config_parse(adxl_config_t *config, const adxl_option_t *opti
         adxl_status_t st = apply_option(config, key, value);
         if (st != ADXL_SUCCESS) return st;
     }
+    adxl_status_t st = load_local_comm_res(config);
+    if (st != ADXL_SUCCESS) return st;
     /* A peer must get several heartbeats in before it is declared dead. */
     if (config->heartbeat_ms > config->peer_timeout_ms / 3)
         config->heartbeat_ms = config->peer_timeout_ms / 3;

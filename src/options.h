@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "memory/device.h"
 #include "peer_filter.h"
+#include "resource_config.h"
 
 #include <adxl/adxl.h>
 #include <stdbool.h>
@@ -41,6 +42,11 @@ typedef struct {
     adxl_auth_secret_t auth;                   /* AuthSecret / AuthSecretFile; len 0: none */
     adxl_peer_filter_t allowed_peers;          /* AllowedPeers: who may connect over the network */
     adxl_device_runtime_kind_t device_runtime; /* DeviceRuntime */
+    /* HIXL's options (docs/BEHAVIOUR.md): GlobalResourceConfig, checked, its protocols
+     * choosing the transport; LocalCommRes, checked only; EnableUseFabricMem, noted. */
+    adxl_resource_config_t resources;
+    bool local_comm_res_given;
+    bool use_fabric_mem;
 } adxl_config_t;
 
 /* The defaults, with Transport and ShmPath taken from ADXL_TRANSPORT and ADXL_SHM_PATH in

@@ -67,6 +67,7 @@ static fn_cov_t cov[] = {
     {"adxl_get_notifies", K_NULL | K_ZERO | K_HUGE | K_STATE, 0, 0, false},
     {"adxl_malloc_mem", K_NULL | K_ZERO | K_NEG | K_HUGE, 0, 0, false},
     {"adxl_free_mem", K_NULL | K_HUGE | K_STALE | K_FOREIGN, 0, 0, false},
+    {"adxl_export_shareable_handle", K_NULL | K_ZERO | K_STALE | K_FOREIGN, 0, 0, false},
     {"adxl_get_stats", K_NULL | K_STATE, 0, 0, false},
     {"adxl_connect_async", K_NULL | K_ZERO | K_NEG | K_HUGE | K_STATE, 0, 0, false},
     {"adxl_disconnect_async", K_NULL | K_ZERO | K_NEG | K_HUGE | K_STATE, 0, 0, false},
@@ -434,7 +435,20 @@ static void test_plain_functions(void) {
     MISUSE(adxl_free_mem, K_FOREIGN, "inside an adxl block", ADXL_PARAM_INVALID,
            adxl_free_mem((uint8_t *)m + 4096));
     MISUSE(adxl_free_mem, K_FOREIGN, "stack pointer", ADXL_PARAM_INVALID, adxl_free_mem(&v));
+    uint8_t fabric[128];
+    MISUSE(adxl_export_shareable_handle, K_NULL, "NULL ptr", ADXL_PARAM_INVALID,
+           adxl_export_shareable_handle(NULL, fabric, sizeof(fabric)));
+    MISUSE(adxl_export_shareable_handle, K_NULL, "NULL handle", ADXL_PARAM_INVALID,
+           adxl_export_shareable_handle(m, NULL, sizeof(fabric)));
+    MISUSE(adxl_export_shareable_handle, K_ZERO, "handle_len 0", ADXL_PARAM_INVALID,
+           adxl_export_shareable_handle(m, fabric, 0));
+    MISUSE(adxl_export_shareable_handle, K_FOREIGN, "libc malloc pointer", ADXL_PARAM_INVALID,
+           adxl_export_shareable_handle(libc, fabric, sizeof(fabric)));
+    MISUSE(adxl_export_shareable_handle, 0, "valid block, no fabric", ADXL_UNSUPPORTED,
+           adxl_export_shareable_handle(m, fabric, sizeof(fabric)));
     MISUSE(adxl_free_mem, 0, "valid", ADXL_SUCCESS, adxl_free_mem(m));
+    MISUSE(adxl_export_shareable_handle, K_STALE, "freed block", ADXL_PARAM_INVALID,
+           adxl_export_shareable_handle(m, fabric, sizeof(fabric)));
     MISUSE(adxl_free_mem, K_STALE, "freed already", ADXL_PARAM_INVALID, adxl_free_mem(m));
     free(libc);
 }

@@ -126,6 +126,10 @@ ADXL_API adxl_status_t adxl_get_notifies(adxl_engine_t *engine, adxl_notify_t *n
  * the device runtime present, in the calling thread's device context. */
 ADXL_API adxl_status_t adxl_malloc_mem(adxl_mem_type_t type, size_t size, void **ptr);
 ADXL_API adxl_status_t adxl_free_mem(void *ptr);
+/* A handle (AscendCL's fabric handle, 128 bytes) under which another process may map
+ * ptr's block: PARAM_INVALID for a pointer adxl_malloc_mem did not return, UNSUPPORTED
+ * where no fabric memory exists (host memory: always, in this build). */
+ADXL_API adxl_status_t adxl_export_shareable_handle(void *ptr, void *handle, size_t handle_len);
 
 /*
  * adxl's additions (not in ADXL).

@@ -525,6 +525,39 @@ static void gen_options(void) {
     seed_str("adxl.=1", "prefix-only");
 }
 
+/* The first byte picks the option: 0 GlobalResourceConfig, 1 LocalCommRes. */
+static void seed_json(uint8_t which, const char *text, const char *name) {
+    seed_t s = {.n = 0};
+    put(&s, &which, 1);
+    put(&s, text, strlen(text));
+    write_seed(&s, "%s", name);
+}
+
+static void gen_resource_config(void) {
+    target = "resource_config";
+    seed_json(0, "{\"comm_resource_config.protocol_desc\":[\"hccs:device\",\"roce:host\"]}",
+              "protocols");
+    seed_json(0, "{\"comm_resource_config.protocol_desc\":\"uboe:device\"}", "ub");
+    seed_json(0,
+              "{\"comm_resource_config.listen_port\":26301,\"comm_resource_config.qos\":7,"
+              "\"comm_resource_config.max_active_channels\":4294967295,"
+              "\"local_comm_res_path\":\"/nonexistent\"}",
+              "values");
+    seed_json(0,
+              "{\"fabric_memory\":{\"max_capacity\":1,\"enable_aicpu_unfold\":false},"
+              "\"connect_pool.thread_num\":2}",
+              "ignored");
+    seed_json(0, "{\"comm_resource_config.qos\":08}", "leading-zero");
+    seed_json(0,
+              "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+              "deep");
+    seed_json(1,
+              "{\"version\":\"1.3\",\"net_instance_id\":\"pod-a\",\"endpoint_list\":"
+              "[{\"protocol\":\"roce\",\"comm_id\":\"192.0.2.10\",\"placement\":\"device\"}]}",
+              "local");
+    seed_json(1, "{\"version\":\"1.3\",\"endpoint_list\":[{\"port\":1}]}", "local-bad-key");
+}
+
 /* ------------------------------------------------------------------ shm */
 
 static void shm_packet(const shm_msg_t *msg, const char *name) {
@@ -769,6 +802,7 @@ int main(int argc, char **argv) {
     gen_initiator_frames();
     gen_engine_name();
     gen_options();
+    gen_resource_config();
     gen_shm_messages();
     gen_ucx_messages();
     return failures ? 1 : 0;
