@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -258,6 +259,17 @@ def test_threads_overlap_and_gil_released(pair):
     assert blocked and blocked[0].value.status == adxl.Status.FAILED
 
 
+def wait_stopped(pid, seconds=30):
+    """True once /proc says the process is stopped (state T), within seconds."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                return True
+        time.sleep(0.001)
+    return False
+
+
 def test_transfer_to_a_stopped_target_leaves_the_gil():
     """One thread blocks in transfer_sync to a target process that is stopped (SIGSTOP)
     while another thread completes transfers to a live target: the blocked call holds no
@@ -276,6 +288,9 @@ def test_transfer_to_a_stopped_target_leaves_the_gil():
             region = live.register(dst)
             src = bytearray(os.urandom(1 << 16))
             os.kill(child.pid, signal.SIGSTOP)
+            # kill() returns before the signal has taken effect: a transfer sent now could
+            # still be served. Wait until the kernel reports the process stopped.
+            assert wait_stopped(child.pid)
             entering, outcome = threading.Event(), []
 
             def blocked():
