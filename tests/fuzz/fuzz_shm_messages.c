@@ -35,8 +35,16 @@ static void packet(const uint8_t *data, size_t size) {
         if (got) FUZZ_CHECK(name_len == msg.arg[1] && name_len <= msg.text_len);
     } else if (msg.type == SHM_MSG_REGION_ADD) {
         unsigned __int128 end = (unsigned __int128)msg.arg[0] + msg.arg[1];
-        bool ref_ok = msg.arg[1] > 0 && end <= UINT64_MAX && msg.arg[2] < SHM_MAX_REGIONS &&
-                      msg.arg[3] >= 1 && msg.arg[3] <= UINT32_MAX;
+        /* Flags: bit 0 device, bit 1 an IPC handle (64 bytes of text) of a device region
+         * at offset arg4 of its allocation; any other bit, or text without IPC: refused. */
+        bool device = msg.status & 1u, ipc = msg.status & 2u;
+        bool flags_ok = (msg.status & ~3u) == 0 &&
+                        (ipc ? device && msg.text_len == 64 &&
+                                   (unsigned __int128)msg.arg[4] + msg.arg[1] <= UINT64_MAX
+                             : msg.text_len == 0);
+        bool ref_ok = flags_ok && msg.arg[1] > 0 && end <= UINT64_MAX &&
+                      msg.arg[2] < SHM_MAX_REGIONS && msg.arg[3] >= 1 &&
+                      msg.arg[3] <= UINT32_MAX;
         FUZZ_CHECK(shm_region_add_valid(&msg) == ref_ok);
         uint64_t block = msg.arg[4];
         bool shape = block > 0 && block % 4096 == 0 && msg.arg[1] <= block &&

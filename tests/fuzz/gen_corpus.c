@@ -614,6 +614,29 @@ static void gen_shm_messages(void) {
     shm_packet(&m, "region-add-block-too-long");
     m.arg[2] = SHM_MAX_REGIONS;
     shm_packet(&m, "region-add-slot-out");
+    m = (shm_msg_t){.magic = SHM_WIRE_MAGIC,
+                    .version = SHM_WIRE_VERSION,
+                    .type = SHM_MSG_REGION_ADD,
+                    .status = SHM_REGION_DEVICE,
+                    .arg = {0x7f0000000000, 1 << 20, 4, 9, 0}};
+    shm_packet(&m, "region-add-device");
+    m.status = SHM_REGION_DEVICE | SHM_REGION_IPC;
+    m.text_len = ADXL_IPC_HANDLE_BYTES;
+    for (int i = 0; i < ADXL_IPC_HANDLE_BYTES; i++)
+        m.text[i] = (char)(0x41 + i % 26);
+    m.arg[4] = 4096;
+    shm_packet(&m, "region-add-device-ipc");
+    m.arg[4] = UINT64_MAX - 100;
+    shm_packet(&m, "region-add-ipc-offset-wraps");
+    m.arg[4] = 4096;
+    m.status = SHM_REGION_IPC;
+    shm_packet(&m, "region-add-ipc-not-device");
+    m.status = SHM_REGION_DEVICE | SHM_REGION_IPC;
+    m.text_len = 63;
+    shm_packet(&m, "region-add-ipc-short-handle");
+    m.status = 8;
+    m.text_len = 0;
+    shm_packet(&m, "region-add-unknown-flag");
 
     shm_piece_t p[3] = {{0x10000000, 4096, 0x10000000, 8192},
                         {0x10001000, 4096, 0x10000000, 8192},
