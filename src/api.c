@@ -73,6 +73,9 @@ static adxl_status_t device_context(const adxl_engine_t *engine, const adxl_mem_
         return PARAM_INVALID("memory 0x%lx+%zu is registered as device memory but %s says it "
                              "is not device memory",
                              (unsigned long)mem->addr, mem->len, rt->name);
+    if (kind == 2)
+        return PARAM_INVALID("device memory 0x%lx+%zu runs past the end of its %s allocation",
+                             (unsigned long)mem->addr, mem->len, rt->name);
     if (!*ctx) *ctx = rt->current();
     if (!*ctx)
         return PARAM_INVALID("device memory 0x%lx+%zu: the calling thread has no %s context "

@@ -215,6 +215,10 @@ static void registration_checks(void) {
         adxl_mem_desc_t hd = {(uintptr_t)host, 64 * KIB};
         CHECK_STATUS(adxl_register_mem(g_init, &hd, ADXL_MEM_DEVICE, &h2), ADXL_PARAM_INVALID);
         free(host);
+        /* A range that runs past its allocation is refused, as either type. */
+        adxl_mem_desc_t over = {(uintptr_t)dev + 4096, 64 * KIB};
+        CHECK_STATUS(adxl_register_mem(g_init, &over, ADXL_MEM_DEVICE, &h2), ADXL_PARAM_INVALID);
+        CHECK_STATUS(adxl_register_mem(g_init, &over, ADXL_MEM_HOST, &h2), ADXL_PARAM_INVALID);
     }
     tdev_free(dev);
 

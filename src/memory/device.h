@@ -37,8 +37,9 @@ typedef struct adxl_device_runtime {
     /* The calling thread's current context (NULL when it has none). */
     void *(*current)(void);
     adxl_status_t (*set_current)(void *ctx);
-    /* What ptr is, if the runtime can tell: 1 device memory (*ctx its context when known,
-     * else untouched), 0 not device memory, -1 cannot tell. */
+    /* What [ptr, ptr+len) is, if the runtime can tell: 1 device memory within one
+     * allocation (*ctx its context when known, else untouched), 2 device memory that runs
+     * past its allocation, 0 not device memory, -1 cannot tell. */
     int (*classify)(const void *ptr, size_t len, void **ctx);
     adxl_status_t (*copy)(void *dst, const void *src, size_t len, adxl_copy_dir_t dir);
     adxl_status_t (*stream_create)(void **stream);

@@ -143,7 +143,7 @@ static int cuda_classify(const void *ptr, size_t len, void **ctx) {
     CUdeviceptr base = 0;
     size_t size = 0;
     if (cu.MemGetAddressRange(&base, &size, p) != CUDA_SUCCESS || len > size - (p - base))
-        return -1; /* device memory, but not one allocation wholly */
+        return 2; /* device memory, but not one allocation wholly */
     CUcontext owner = NULL;
     if (cu.PointerGetAttribute(&owner, CU_POINTER_ATTRIBUTE_CONTEXT, p) == CUDA_SUCCESS && owner)
         *ctx = owner;
