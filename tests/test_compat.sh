@@ -68,7 +68,8 @@ else
 fi
 
 # run_pair SERVER_CMD... -- CLIENT_CMD...: the server prints "READY <args>" once it
-# listens; the client gets those args appended. Both must exit 0.
+# listens; the client gets those args appended. Both must exit 0, and neither may log an
+# error: a good run of a client's code is silent at ADXL_LOG_LEVEL=error.
 run_pair() {
     local server=() client=()
     while [ "$1" != "--" ]; do server+=("$1"); shift; done
@@ -77,7 +78,7 @@ run_pair() {
     rm -f "$tmp/ready" "$tmp/go"
     mkfifo "$tmp/ready" "$tmp/go"
     # The server's stdin stays open until the client has exited: then it finalizes.
-    "${server[@]}" <"$tmp/go" >"$tmp/ready" &
+    "${server[@]}" <"$tmp/go" >"$tmp/ready" 2>"$tmp/server.err" &
     server_pid=$!
     exec 4>"$tmp/go"
     exec 3<"$tmp/ready"
@@ -87,11 +88,12 @@ run_pair() {
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
         server_pid=
+        cat "$tmp/server.err" >&2
         return 1
     fi
     local client_rc=0 server_rc=0
     # shellcheck disable=SC2086 # rest is the server's words
-    "${client[@]}" $rest || client_rc=$?
+    "${client[@]}" $rest 2>"$tmp/client.err" || client_rc=$?
     # A client that failed never told the server to finish.
     [ "$client_rc" -eq 0 ] || kill "$server_pid" 2>/dev/null || true
     exec 4>&-
@@ -99,7 +101,13 @@ run_pair() {
     server_pid=
     cat <&3
     exec 3<&-
-    [ "$client_rc" -eq 0 ] && [ "$server_rc" -eq 0 ]
+    cat "$tmp/server.err" "$tmp/client.err" >&2
+    local errors=0
+    if grep -q ' ERROR\] ' "$tmp/server.err" "$tmp/client.err"; then
+        echo "errors logged by a good run (above)"
+        errors=1
+    fi
+    [ "$client_rc" -eq 0 ] && [ "$server_rc" -eq 0 ] && [ "$errors" -eq 0 ]
 }
 
 # The server's cache is device memory; the client's, device memory and then host memory.
