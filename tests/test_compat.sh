@@ -36,7 +36,7 @@ export ADXL_LOG_LEVEL=${ADXL_LOG_LEVEL:-error}
 # CUDA where there is none.
 acl_dir="$build/tests/doubles/ascend"
 [ -e "$acl_dir/libascendcl.so" ] || { echo "no AscendCL double in $acl_dir"; echo "0 passed, 1 failed"; exit 1; }
-acl_flags=(-I"$here/doubles" -L"$acl_dir" -lascendcl -Wl,-rpath,"$acl_dir")
+acl_flags=("-I$here/doubles" "-L$acl_dir" -lascendcl "-Wl,-rpath,$acl_dir")
 export ADXL_ASCEND_LIBRARY="$acl_dir/libascendcl.so"
 export ADXL_CUDA_LIBRARY="$tmp/no-cuda/libcuda.so.1"
 
