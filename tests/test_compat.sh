@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Client code written for CANN's ADXL and HIXL (tests/compat/*.cpp) builds against an
 # installed adxl with nothing but `pkg-config --cflags --libs adxl-cxx` (and, for one of
-# them, CMake's find_package(adxl)), and runs as two processes: a server that registers
-# memory and a client that moves it. Usage: tests/test_compat.sh BUILD_DIR
+# them, CMake's find_package(adxl)) plus AscendCL's header and library, and runs as two
+# processes: a server that registers device memory and a client that moves it. AscendCL is
+# the build's double (tests/doubles/): `<acl/acl.h>` from tests/doubles, `-lascendcl` from
+# the build, and the engine loads that same file. Usage: tests/test_compat.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +31,15 @@ libdir=$(pc_tmp --variable=libdir adxl-cxx)
 export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export ADXL_LOG_LEVEL=${ADXL_LOG_LEVEL:-error}
 
+# AscendCL as the programs and the engine see it: one library, the double. A real CUDA
+# driver on this machine would make DeviceRuntime=auto ambiguous: the engine looks for
+# CUDA where there is none.
+acl_dir="$build/tests/doubles/ascend"
+[ -e "$acl_dir/libascendcl.so" ] || { echo "no AscendCL double in $acl_dir"; echo "0 passed, 1 failed"; exit 1; }
+acl_flags=("-I$here/doubles" "-L$acl_dir" -lascendcl "-Wl,-rpath,$acl_dir")
+export ADXL_ASCEND_LIBRARY="$acl_dir/libascendcl.so"
+export ADXL_CUDA_LIBRARY="$tmp/no-cuda/libcuda.so.1"
+
 passed=0
 failed=0
 fail() { echo "FAILED: $*"; failed=$((failed + 1)); }
@@ -36,7 +47,8 @@ fail() { echo "FAILED: $*"; failed=$((failed + 1)); }
 for prog in kv_transfer_adxl hixl_async; do
     # shellcheck disable=SC2046,SC2086 # flags and pkg-config's output are lists of words
     if "$CXX" -std=c++17 -Wall -Wextra -Werror ${ADXL_SANITIZE_FLAGS:-} -o "$tmp/$prog" \
-        "$here/compat/$prog.cpp" $(pc_tmp --cflags --libs adxl-cxx) 2>"$tmp/$prog.log"; then
+        "$here/compat/$prog.cpp" $(pc_tmp --cflags --libs adxl-cxx) "${acl_flags[@]}" \
+        2>"$tmp/$prog.log"; then
         passed=$((passed + 1))
     else
         cat "$tmp/$prog.log"
@@ -47,6 +59,7 @@ done
 # The same program through the CMake package.
 if cmake -S "$here/compat" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_CXX_FLAGS="${ADXL_SANITIZE_FLAGS:-}" \
+    -DCMAKE_INCLUDE_PATH="$here/doubles" -DCMAKE_LIBRARY_PATH="$acl_dir" \
     >"$tmp/cmake.log" 2>&1 && cmake --build "$tmp/cmake" >>"$tmp/cmake.log" 2>&1; then
     passed=$((passed + 1))
 else
@@ -55,7 +68,8 @@ else
 fi
 
 # run_pair SERVER_CMD... -- CLIENT_CMD...: the server prints "READY <args>" once it
-# listens; the client gets those args appended. Both must exit 0.
+# listens; the client gets those args appended. Both must exit 0, and neither may log an
+# error: a good run of a client's code is silent at ADXL_LOG_LEVEL=error.
 run_pair() {
     local server=() client=()
     while [ "$1" != "--" ]; do server+=("$1"); shift; done
@@ -64,7 +78,7 @@ run_pair() {
     rm -f "$tmp/ready" "$tmp/go"
     mkfifo "$tmp/ready" "$tmp/go"
     # The server's stdin stays open until the client has exited: then it finalizes.
-    "${server[@]}" <"$tmp/go" >"$tmp/ready" &
+    "${server[@]}" <"$tmp/go" >"$tmp/ready" 2>"$tmp/server.err" &
     server_pid=$!
     exec 4>"$tmp/go"
     exec 3<"$tmp/ready"
@@ -74,11 +88,12 @@ run_pair() {
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
         server_pid=
+        cat "$tmp/server.err" >&2
         return 1
     fi
     local client_rc=0 server_rc=0
     # shellcheck disable=SC2086 # rest is the server's words
-    "${client[@]}" $rest || client_rc=$?
+    "${client[@]}" $rest 2>"$tmp/client.err" || client_rc=$?
     # A client that failed never told the server to finish.
     [ "$client_rc" -eq 0 ] || kill "$server_pid" 2>/dev/null || true
     exec 4>&-
@@ -86,20 +101,28 @@ run_pair() {
     server_pid=
     cat <&3
     exec 3<&-
-    [ "$client_rc" -eq 0 ] && [ "$server_rc" -eq 0 ]
+    cat "$tmp/server.err" "$tmp/client.err" >&2
+    local errors=0
+    if grep -q ' ERROR\] ' "$tmp/server.err" "$tmp/client.err"; then
+        echo "errors logged by a good run (above)"
+        errors=1
+    fi
+    [ "$client_rc" -eq 0 ] && [ "$server_rc" -eq 0 ] && [ "$errors" -eq 0 ]
 }
 
+# The server's cache is device memory; the client's, device memory and then host memory.
 if [ -x "$tmp/kv_transfer_adxl" ]; then
-    if run_pair "$tmp/kv_transfer_adxl" server -- "$tmp/kv_transfer_adxl" client; then
+    if run_pair "$tmp/kv_transfer_adxl" server -- "$tmp/kv_transfer_adxl" client device; then
         passed=$((passed + 1))
     else
-        fail "ADXL KV transfer between two processes"
+        fail "ADXL KV transfer between two processes, device to device"
     fi
     if [ -x "$tmp/cmake/kv_transfer_adxl_cmake" ]; then
-        if run_pair "$tmp/kv_transfer_adxl" server -- "$tmp/cmake/kv_transfer_adxl_cmake" client; then
+        if run_pair "$tmp/kv_transfer_adxl" server -- \
+            "$tmp/cmake/kv_transfer_adxl_cmake" client host; then
             passed=$((passed + 1))
         else
-            fail "ADXL KV transfer, client built with CMake"
+            fail "ADXL KV transfer, client built with CMake, host to device"
         fi
     fi
 fi

@@ -62,8 +62,7 @@ Status AdxlEngine::GetNotifies(std::vector<NotifyDesc> &notifies) {
 }
 
 Status AdxlEngine::MallocMem(MemType type, size_t size, void **ptr) {
-    // MEM_DEVICE is where aclrtMalloc-backed memory comes in once adxl has a device
-    // backend; until then the C call answers UNSUPPORTED for it.
+    // MEM_DEVICE: the device runtime's memory, in the calling thread's context.
     return adxl_malloc_mem(static_cast<adxl_mem_type_t>(type), size, ptr);
 }
 

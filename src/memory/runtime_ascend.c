@@ -94,6 +94,9 @@ static void *ascend_current(void) {
 }
 
 static adxl_status_t ascend_set_current(void *ctx) {
+    /* AscendCL has no "no context" to give back to a thread that had none: it keeps the
+     * one it has (docs/BEHAVIOUR.md), which is no error. */
+    if (!ctx) return ADXL_SUCCESS;
     return check(acl.SetCurrentContext(ctx), "aclrtSetCurrentContext");
 }
 

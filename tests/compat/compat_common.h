@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #define EXPECT_OK(call)                                                                            \
     do {                                                                                           \
@@ -31,6 +32,15 @@
 // Byte i of block `block`, as both processes compute it.
 inline uint8_t pattern(uint32_t block, size_t i) {
     return static_cast<uint8_t>((block * 131u + i * 7u + (i >> 9)) & 0xff);
+}
+
+// `count` blocks of `block_size` bytes, block b holding pattern(first + b, ...).
+inline std::vector<uint8_t> pattern_blocks(uint32_t first, uint32_t count, size_t block_size) {
+    std::vector<uint8_t> bytes(count * block_size);
+    for (uint32_t b = 0; b < count; b++)
+        for (size_t i = 0; i < block_size; i++)
+            bytes[b * block_size + i] = pattern(first + b, i);
+    return bytes;
 }
 
 // Calls done() until it is true; false once 60 s have passed. The pause between calls

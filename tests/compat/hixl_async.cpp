@@ -1,13 +1,17 @@
 // CANN's HIXL the way its samples and async users drive it: a client that checks the
 // library's capabilities, connects asynchronously and watches the connection state,
 // issues async WRITEs tagged with user_data, collects them with the bulk
-// GetTransferStatus, notifies, and disconnects asynchronously. Two processes:
+// GetTransferStatus, notifies, and disconnects asynchronously; both sides' memory is
+// aclrtMalloc'd device memory registered as MEM_DEVICE. Two processes:
 //   hixl_async server PROTOCOL        prints "READY <engine> <addr> <len>"
 //   hixl_async client PROTOCOL <engine> <addr> <len>
 // PROTOCOL goes into GlobalResourceConfig's comm_resource_config.protocol_desc ("-":
-// no GlobalResourceConfig). Built only with `pkg-config --cflags --libs adxl-cxx`.
+// no GlobalResourceConfig). Built only with `pkg-config --cflags --libs adxl-cxx`, plus
+// AscendCL's header and library.
+#include <acl/acl.h>
 #include <hixl/hixl.h>
 
+#include "acl_bytes.h"
 #include "compat_common.h"
 #include "free_port.h"
 
@@ -21,6 +25,7 @@ namespace {
 
 constexpr size_t kChunk = 32 * 1024;
 constexpr uint32_t kChunks = 24;
+constexpr size_t kRegionBytes = kChunks * kChunk;
 
 std::map<hixl::AscendString, hixl::AscendString> Options(const char *protocol) {
     std::map<hixl::AscendString, hixl::AscendString> options;
@@ -36,20 +41,27 @@ std::map<hixl::AscendString, hixl::AscendString> Options(const char *protocol) {
     return options;
 }
 
+// kRegionBytes of device memory, registered with engine as MEM_DEVICE.
+void *RegisterDeviceRegion(hixl::Hixl &engine, hixl::MemDesc &mem, hixl::MemHandle &handle) {
+    void *region = nullptr;
+    EXPECT_OK(aclrtMalloc(&region, kRegionBytes, ACL_MEM_MALLOC_HUGE_FIRST));
+    mem = hixl::MemDesc{};
+    mem.addr = reinterpret_cast<uintptr_t>(region);
+    mem.len = kRegionBytes;
+    EXPECT_OK(engine.RegisterMem(mem, hixl::MEM_DEVICE, handle));
+    return region;
+}
+
 int Server(const char *protocol) {
+    EXPECT_OK(aclrtSetDevice(0));
     hixl::Hixl engine;
     const std::string name = listen_on(engine, Options(protocol));
     EXPECT_TRUE(!name.empty());
-    // On an NPU: aclrtMalloc'd device memory registered as MEM_DEVICE (see
-    // kv_transfer_adxl.cpp); host memory until adxl's AscendCL double exists.
-    std::vector<uint8_t> region(kChunks * kChunk);
     hixl::MemDesc mem{};
-    mem.addr = reinterpret_cast<uintptr_t>(region.data());
-    mem.len = region.size();
     hixl::MemHandle handle = nullptr;
-    EXPECT_OK(engine.RegisterMem(mem, hixl::MEM_HOST, handle));
+    void *region = RegisterDeviceRegion(engine, mem, handle);
     std::printf("READY %s %llu %zu\n", name.c_str(), static_cast<unsigned long long>(mem.addr),
-                region.size());
+                kRegionBytes);
     std::fflush(stdout);
     std::vector<hixl::NotifyDesc> notifies;
     EXPECT_TRUE(poll_until([&] {
@@ -57,35 +69,30 @@ int Server(const char *protocol) {
         return !notifies.empty();
     }));
     EXPECT_TRUE(notifies[0].name == "written" && notifies[0].notify_msg == "24");
-    for (uint32_t c = 0; c < kChunks; c++)
-        for (size_t i = 0; i < kChunk; i++)
-            EXPECT_TRUE(region[c * kChunk + i] == pattern(c, i));
+    EXPECT_TRUE(get_bytes(true, region, kRegionBytes) == pattern_blocks(0, kChunks, kChunk));
     wait_for_client_exit();
     EXPECT_OK(engine.DeregisterMem(handle));
     engine.Finalize();
-    std::printf("server: %u chunks received\n", kChunks);
+    EXPECT_OK(aclrtFree(region));
+    std::printf("server: %u chunks received in device memory\n", kChunks);
     return 0;
 }
 
 int Client(const char *protocol, const char *remote, uintptr_t remote_addr, size_t len) {
-    EXPECT_TRUE(len == kChunks * kChunk);
+    EXPECT_TRUE(len == kRegionBytes);
     int32_t value = -1;
     EXPECT_OK(hixl::Hixl::GetCapability(hixl::CLIENT_SERVER_COMM, value));
     EXPECT_TRUE(value == hixl::FEATURE_SUPPORTED);
     EXPECT_OK(hixl::Hixl::GetCapability(static_cast<hixl::FeatureType>(1000), value));
     EXPECT_TRUE(value == hixl::FEATURE_NOT_SUPPORTED);
 
+    EXPECT_OK(aclrtSetDevice(0));
     hixl::Hixl engine;
     EXPECT_OK(engine.Initialize("127.0.0.1", Options(protocol)));
-    std::vector<uint8_t> local(len);
-    for (uint32_t c = 0; c < kChunks; c++)
-        for (size_t i = 0; i < kChunk; i++)
-            local[c * kChunk + i] = pattern(c, i);
     hixl::MemDesc mem{};
-    mem.addr = reinterpret_cast<uintptr_t>(local.data());
-    mem.len = local.size();
     hixl::MemHandle handle = nullptr;
-    EXPECT_OK(engine.RegisterMem(mem, hixl::MEM_HOST, handle));
+    void *local = RegisterDeviceRegion(engine, mem, handle);
+    put_bytes(true, local, pattern_blocks(0, kChunks, kChunk));
 
     EXPECT_OK(engine.ConnectAsync(remote, 5000));
     hixl::AsyncConnectStatus state = hixl::AsyncConnectStatus::CONNECT_PENDING;
@@ -108,8 +115,7 @@ int Client(const char *protocol, const char *remote, uintptr_t remote_addr, size
         args.user_data = &tags[c];
         hixl::TransferReq req = nullptr;
         std::vector<hixl::TransferOpDesc> descs = {
-            {reinterpret_cast<uintptr_t>(local.data()) + c * kChunk, remote_addr + c * kChunk,
-             kChunk}};
+            {mem.addr + c * kChunk, remote_addr + c * kChunk, kChunk}};
         EXPECT_OK(engine.TransferAsync(remote, hixl::WRITE, descs, args, req));
         pending.insert(req);
     }
@@ -137,7 +143,8 @@ int Client(const char *protocol, const char *remote, uintptr_t remote_addr, size
     }));
     EXPECT_OK(engine.DeregisterMem(handle));
     engine.Finalize();
-    std::printf("client: %u async writes completed\n", kChunks);
+    EXPECT_OK(aclrtFree(local));
+    std::printf("client: %u async writes from device memory completed\n", kChunks);
     return 0;
 }
 

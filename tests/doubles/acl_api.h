@@ -1,6 +1,7 @@
 /*
  * The subset of AscendCL (acl_base.h, acl_rt.h, rt_error_codes.h) that the double
  * implements, declared here with CANN's values so that nothing needs the CANN toolkit.
+ * C++ clients reach it as CANN's own `<acl/acl.h>` (tests/doubles/acl/acl.h).
  */
 #ifndef DEVICE_DOUBLE_ACL_API_H
 #define DEVICE_DOUBLE_ACL_API_H
@@ -8,10 +9,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef int aclError;
 typedef void *aclrtContext;
 typedef void *aclrtStream;
 typedef int aclrtMemMallocPolicy;
+
+/* aclrtMalloc's policies (CANN's first three); the double's memory has no page sizes. */
+enum {
+    ACL_MEM_MALLOC_HUGE_FIRST = 0,
+    ACL_MEM_MALLOC_HUGE_ONLY = 1,
+    ACL_MEM_MALLOC_NORMAL_ONLY = 2,
+};
 
 enum {
     ACL_SUCCESS = 0,
@@ -47,5 +59,9 @@ aclError aclrtMemset(void *dev_ptr, size_t max_count, int32_t value, size_t coun
 aclError aclrtCreateStream(aclrtStream *stream);
 aclError aclrtDestroyStream(aclrtStream stream);
 aclError aclrtSynchronizeStream(aclrtStream stream);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
