@@ -51,6 +51,31 @@ for t in "$build"/tests/test_*; do
     fi
     rm -f "$log"
 done
+# The device-memory paths, once on each runtime double (tests/doubles/): every copy into
+# or out of device memory goes through the double, so memcheck sees the engine's side of
+# them; the plain run above only checks the no-runtime answers.
+for runtime in cuda ascend; do
+    case $runtime in
+    cuda) lib="$build/tests/doubles/cuda/libcuda.so.1" ;;
+    ascend) lib="$build/tests/doubles/ascend/libascendcl.so" ;;
+    esac
+    t="$build/tests/test_device_xfer"
+    [ -x "$t" ] && [ -f "$lib" ] || continue
+    RT=$(echo "$runtime" | tr a-z A-Z)
+    log=$(mktemp)
+    t0=$SECONDS
+    if env ADXL_LOG_LEVEL=none ADXL_TEST_DEVICE=$runtime "ADXL_${RT}_LIBRARY=$lib" valgrind -q \
+        --fair-sched=yes --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect "$t" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok    test_device_xfer on the $runtime double ($((SECONDS - t0)) s): $(tail -n 1 "$log")"
+    else
+        failed=$((failed + 1))
+        echo "FAIL  test_device_xfer on the $runtime double ($((SECONDS - t0)) s)"
+        grep -v '^ok' "$log" | tail -n 40
+    fi
+    rm -f "$log"
+done
 [ "${#skipped[@]}" -gt 0 ] && echo "not run (not core): ${skipped[*]}"
 echo "valgrind: $passed passed, $failed failed ($((SECONDS - started)) s)"
 [ "$failed" -eq 0 ]
