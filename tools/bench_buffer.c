@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_device.h"
 #include "bench_util.h"
 
 int bench_buffer_alloc(bench_buffer_t *b, bench_memory_t kind, size_t len, adxl_engine_t *engine) {
@@ -12,6 +13,20 @@ int bench_buffer_alloc(bench_buffer_t *b, bench_memory_t kind, size_t len, adxl_
 
     memset(b, 0, sizeof(*b));
     b->kind = kind;
+    if (kind == BENCH_MEM_DEVICE) {
+        /* The runtime's memory: never touched here, not even to fault its pages in. */
+        b->base = bench_device_alloc(len);
+        if (b->base == NULL) return -1;
+        b->len = len;
+        st = adxl_register_mem(engine, &(adxl_mem_desc_t){(uintptr_t)b->base, len}, ADXL_MEM_DEVICE,
+                               &b->handle);
+        if (st != ADXL_SUCCESS) {
+            bench_err_status("adxl_register_mem of the local device buffer", st);
+            bench_buffer_free(b);
+            return -1;
+        }
+        return 0;
+    }
     if (kind == BENCH_MEM_MALLOC) {
         p = malloc(len);
         if (p == NULL) {
@@ -57,6 +72,8 @@ void bench_buffer_free(bench_buffer_t *b) {
     if (b->base == NULL) return;
     if (b->kind == BENCH_MEM_MALLOC) {
         free(b->base);
+    } else if (b->kind == BENCH_MEM_DEVICE) {
+        bench_device_free(b->base);
     } else {
         adxl_status_t st = adxl_free_mem(b->base);
         if (st != ADXL_SUCCESS) bench_err_status("adxl_free_mem of the local buffer", st);
