@@ -136,8 +136,11 @@ static int cuda_probe(bool loud) {
     rc = c->Init(0);
     if (rc == 0) rc = c->DeviceGetCount(&count);
     if (rc != 0 || count <= 0) {
-        if (loud) {
-            bench_err("device runtime cuda: %s", rc != 0 ? cuda_error(rc) : "no device");
+        if (loud && rc != 0) {
+            bench_err("device runtime cuda: cuInit or cuDeviceGetCount failed: %s (%d)",
+                      cuda_error(rc), rc);
+        } else if (loud) {
+            bench_err("device runtime cuda: no device");
         }
         return 0;
     }

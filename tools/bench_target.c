@@ -201,6 +201,9 @@ int bench_target_main(const bench_args_t *a) {
     }
 
     bench_net_split(a->listen, host, sizeof(host), &listen_port); /* checked by args */
+    /* This process never forks, so a real CUDA may be initialised here; before the engine,
+     * so that a missing runtime is reported in the bench's words. */
+    if (a->target_device && bench_device_open(bench_args_runtime(a)) != 0) goto out;
     engine = bench_engine_open(a, a->listen);
     if (engine == NULL) goto out;
     name = adxl_local_engine(engine);
@@ -210,8 +213,6 @@ int bench_target_main(const bench_args_t *a) {
     }
 
     if (a->target_device) {
-        /* This process never forks, so a real CUDA may be initialised here. */
-        if (bench_device_open(bench_args_runtime(a)) != 0) goto out;
         base = bench_device_alloc(a->region_size);
         if (base == NULL) goto out;
     } else {
