@@ -45,6 +45,8 @@ enum {
     OPT_SHM_PATH,
     OPT_BUFFER_POOL,
     OPT_STREAMS,
+    OPT_TARGET_MEMORY,
+    OPT_DEVICE_RUNTIME,
     OPT_JSON,
     OPT_END
 };
@@ -77,6 +79,8 @@ static const struct option long_options[] = {
     {"shm-path", required_argument, NULL, OPT_SHM_PATH},
     {"buffer-pool", required_argument, NULL, OPT_BUFFER_POOL},
     {"streams", required_argument, NULL, OPT_STREAMS},
+    {"target-memory", required_argument, NULL, OPT_TARGET_MEMORY},
+    {"device-runtime", required_argument, NULL, OPT_DEVICE_RUNTIME},
     {"json", required_argument, NULL, OPT_JSON},
     {NULL, 0, NULL, 0},
 };
@@ -124,6 +128,11 @@ void bench_args_usage(FILE *out) {
           "                             hold threads x max(1,async) x largest batch\n"
           "  --exit-on-stdin-eof        exit when stdin closes (how a one-host run stops\n"
           "                             the target it started)\n"
+          "  --target-memory host|device  the region: host memory (adxl_malloc_mem, default)\n"
+          "                             or device memory of the runtime (--device-runtime),\n"
+          "                             registered as ADXL_MEM_DEVICE. Also taken by a\n"
+          "                             one-host run, for the target it starts; an\n"
+          "                             initiator learns the kind from the target\n"
           "Initiator:\n"
           "  --target IP:PORT           the target's engine name, exactly as it printed it\n"
           "  --control IP:PORT          the target's control channel (default: target port+1)\n"
@@ -149,8 +158,13 @@ void bench_args_usage(FILE *out) {
           "                             is then submit-to-completion (default 0: sync)\n"
           "  --memory KIND              initiator buffers: registered (adxl_malloc_mem and\n"
           "                             registered, default), unregistered (adxl_malloc_mem,\n"
-          "                             not registered) or malloc (plain malloc, not\n"
-          "                             registered); the target's region is always registered\n"
+          "                             not registered), malloc (plain malloc, not\n"
+          "                             registered) or device (device memory of the runtime\n"
+          "                             that --device-runtime picks, registered as\n"
+          "                             ADXL_MEM_DEVICE); the target's region is always\n"
+          "                             registered, and its kind is --target-memory's.\n"
+          "                             Device memory is never touched by the CPU: the\n"
+          "                             pattern goes in and out through the runtime's copies\n"
           "  --verify                   check every byte of every batch (slow: the numbers\n"
           "                             then include the checking). Without it, one untimed\n"
           "                             batch per row and in-flight slot is checked: READ\n"
@@ -167,6 +181,11 @@ void bench_args_usage(FILE *out) {
           "  --buffer-pool NUM:SIZE     adxl BufferPool: NUM transit buffers of SIZE MiB\n"
           "                             (0:0 turns the pool off)\n"
           "  --streams N                adxl TcpStreams: TCP connections per link (1..16)\n"
+          "  --device-runtime auto|cuda|ascend|none  adxl DeviceRuntime, and the runtime the\n"
+          "                             bench allocates and checks device memory with (auto:\n"
+          "                             the one present; none: host memory only). CUDA is\n"
+          "                             libcuda.so.1 (or $ADXL_CUDA_LIBRARY), AscendCL\n"
+          "                             libascendcl.so (or $ADXL_ASCEND_LIBRARY)\n"
           "\n"
           "  -h, --help                 this text\n"
           "\n"
@@ -183,8 +202,18 @@ const char *bench_memory_name(bench_memory_t memory) {
         return "unregistered";
     case BENCH_MEM_MALLOC:
         return "malloc";
+    case BENCH_MEM_DEVICE:
+        return "device";
     }
     return "?";
+}
+
+bool bench_args_local_device(const bench_args_t *a) {
+    return a->role == BENCH_ROLE_TARGET ? a->target_device : a->memory == BENCH_MEM_DEVICE;
+}
+
+const char *bench_args_runtime(const bench_args_t *a) {
+    return a->device_runtime[0] != '\0' ? a->device_runtime : "auto";
 }
 
 /* Digits only: strtoull would accept "-1", " 5" and "0x10". */
@@ -380,6 +409,7 @@ static int check_roles(const bench_args_t *a, const bool *seen) {
     static const int target_only[] = {OPT_LISTEN, OPT_CONTROL_PORT, OPT_REGION_SIZE,
                                       OPT_EXIT_ON_EOF};
     static const int initiator_only[] = {OPT_TARGET, OPT_CONTROL, OPT_LOCAL, OPT_STOP_TARGET};
+    static const int not_initiator[] = {OPT_TARGET_MEMORY};
     static const int sweep[] = {OPT_OP,      OPT_BLOCK_SIZES, OPT_BATCH_SIZES, OPT_MAX_BATCH_BYTES,
                                 OPT_THREADS, OPT_DURATION,    OPT_ITERS,       OPT_MAX_ITERS,
                                 OPT_WARMUP,  OPT_ASYNC,       OPT_MEMORY,      OPT_VERIFY,
@@ -399,6 +429,14 @@ static int check_roles(const bench_args_t *a, const bool *seen) {
         if (a->role != BENCH_ROLE_INITIATOR && seen[initiator_only[i] - OPT_ROLE]) {
             bench_err("--%s applies to --role initiator only, not to %s",
                       option_name(initiator_only[i]), role);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < sizeof(not_initiator) / sizeof(not_initiator[0]); i++) {
+        if (a->role == BENCH_ROLE_INITIATOR && seen[not_initiator[i] - OPT_ROLE]) {
+            bench_err("--%s describes the target's region: give it to the target (an "
+                      "initiator learns it from the target)",
+                      option_name(not_initiator[i]));
             return -1;
         }
     }
@@ -429,10 +467,16 @@ static int check_combinations(const bench_args_t *a, const bool *seen) {
                   (unsigned long long)a->max_iters);
         return -1;
     }
-    if (a->memory != BENCH_MEM_REGISTERED && strcmp(a->buffer_pool, "0:0") == 0) {
+    if ((a->memory == BENCH_MEM_UNREGISTERED || a->memory == BENCH_MEM_MALLOC) &&
+        strcmp(a->buffer_pool, "0:0") == 0) {
         bench_err("--memory %s needs the transit pool: adxl refuses unregistered local "
                   "memory with --buffer-pool 0:0",
                   bench_memory_name(a->memory));
+        return -1;
+    }
+    if ((a->memory == BENCH_MEM_DEVICE || a->target_device) &&
+        strcmp(a->device_runtime, "none") == 0) {
+        bench_err("device memory needs a runtime: --device-runtime none leaves none");
         return -1;
     }
     if (a->role != BENCH_ROLE_TARGET) {
@@ -551,8 +595,11 @@ static int apply_option(bench_args_t *a, int opt, const char *val) {
             a->memory = BENCH_MEM_UNREGISTERED;
         } else if (strcmp(val, "malloc") == 0) {
             a->memory = BENCH_MEM_MALLOC;
+        } else if (strcmp(val, "device") == 0) {
+            a->memory = BENCH_MEM_DEVICE;
         } else {
-            bench_err("--memory: expected registered, unregistered or malloc, got '%s'", val);
+            bench_err("--memory: expected registered, unregistered, malloc or device, got '%s'",
+                      val);
             return -1;
         }
         return 0;
@@ -583,6 +630,21 @@ static int apply_option(bench_args_t *a, int opt, const char *val) {
     case OPT_STREAMS:
         if (parse_count("--streams", val, 1, MAX_STREAMS, &n) != 0) return -1;
         a->streams = (unsigned)n;
+        return 0;
+    case OPT_TARGET_MEMORY:
+        if (strcmp(val, "host") != 0 && strcmp(val, "device") != 0) {
+            bench_err("--target-memory: expected host or device, got '%s'", val);
+            return -1;
+        }
+        a->target_device = strcmp(val, "device") == 0;
+        return 0;
+    case OPT_DEVICE_RUNTIME:
+        if (strcmp(val, "auto") != 0 && strcmp(val, "none") != 0 && strcmp(val, "cuda") != 0 &&
+            strcmp(val, "ascend") != 0) {
+            bench_err("--device-runtime: expected auto, cuda, ascend or none, got '%s'", val);
+            return -1;
+        }
+        strcpy(a->device_runtime, val);
         return 0;
     case OPT_JSON:
         if (*val == '\0') {

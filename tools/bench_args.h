@@ -23,6 +23,7 @@ typedef enum {
     BENCH_MEM_REGISTERED,   /* adxl_malloc_mem + adxl_register_mem */
     BENCH_MEM_UNREGISTERED, /* adxl_malloc_mem, not registered */
     BENCH_MEM_MALLOC,       /* plain malloc, not registered */
+    BENCH_MEM_DEVICE,       /* device memory from the runtime, registered as ADXL_MEM_DEVICE */
 } bench_memory_t;
 
 typedef struct {
@@ -32,6 +33,7 @@ typedef struct {
     char listen[BENCH_NAME_LEN]; /* engine name to listen on */
     int control_port;            /* -1: engine port + 1 (or OS-chosen for port 0) */
     size_t region_size;          /* bytes the target registers */
+    bool target_device;          /* the region is device memory (also a one-host run's) */
     bool exit_on_stdin_eof;      /* internal: set when spawned by a local run */
 
     /* Initiator role. */
@@ -63,6 +65,7 @@ typedef struct {
     char shm_path[8];     /* ShmPath: auto, cma or staging */
     char buffer_pool[32]; /* "NUM:SIZE_MB" */
     unsigned streams;
+    char device_runtime[8]; /* DeviceRuntime: auto, none, cuda or ascend */
 
     const char *json_path;
 } bench_args_t;
@@ -76,6 +79,13 @@ int bench_args_parse(int argc, char **argv, bench_args_t *args);
 void bench_args_usage(FILE *out);
 
 const char *bench_memory_name(bench_memory_t memory);
+
+/* Whether this process moves device memory of its own (and so needs the runtime): an
+ * initiator with --memory device, a target with --target-memory device. */
+bool bench_args_local_device(const bench_args_t *args);
+
+/* The runtime the bench itself opens for device memory: --device-runtime, else auto. */
+const char *bench_args_runtime(const bench_args_t *args);
 
 /* Parses "4K", "1M", "16M", "1G", "4096" (binary units); 0 on success. */
 int bench_parse_size(const char *text, size_t *out);

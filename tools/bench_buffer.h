@@ -16,8 +16,10 @@ typedef struct {
     adxl_mem_handle_t handle; /* NULL unless registered */
 } bench_buffer_t;
 
-/* Allocates len bytes, touches every page (so that page faults do not land in the timed
- * loop) and registers them with engine for BENCH_MEM_REGISTERED. 0, or -1 (printed). */
+/* Allocates len bytes, touches every page of host memory (so that page faults do not land
+ * in the timed loop) and registers them with engine for BENCH_MEM_REGISTERED and
+ * BENCH_MEM_DEVICE (device memory: bench_device_open first, and the calling thread must
+ * have the device current). 0, or -1 (printed). */
 int bench_buffer_alloc(bench_buffer_t *b, bench_memory_t kind, size_t len, adxl_engine_t *engine);
 
 /* Deregisters; needs the engine alive. Reports a failure, returns 0 or -1. */

@@ -3,7 +3,10 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "bench_device.h"
 
 #include "bench_net.h"
 #include "bench_pattern.h"
@@ -31,27 +34,75 @@ static int parse_range(const bench_ctl_region_t *r, const char *args, uint64_t *
     return 0;
 }
 
+static void fill(const bench_ctl_region_t *r, uint64_t seed, uint64_t off, size_t len, char *resp,
+                 size_t resp_len) {
+    uint8_t *host;
+
+    if (!r->device) {
+        bench_pattern_fill(r->base + off, len, seed, off);
+        snprintf(resp, resp_len, "OK");
+        return;
+    }
+    /* Device memory: the pattern is made here and copied in by the runtime. */
+    host = malloc(len);
+    if (host == NULL) {
+        snprintf(resp, resp_len, "ERR out of memory for %zu bytes", len);
+        return;
+    }
+    bench_pattern_fill(host, len, seed, off);
+    if (bench_device_put(r->base + off, host, len) == 0) {
+        snprintf(resp, resp_len, "OK");
+    } else {
+        snprintf(resp, resp_len, "ERR copying into the device region failed (see the target)");
+    }
+    free(host);
+}
+
+static void check(const bench_ctl_region_t *r, uint64_t seed, uint64_t off, size_t len, char *resp,
+                  size_t resp_len) {
+    const uint8_t *bytes = r->base + off;
+    uint8_t *host = NULL, expected;
+    size_t bad;
+
+    if (r->device) {
+        /* Device memory: copied out by the runtime and checked here. */
+        host = malloc(len);
+        if (host == NULL) {
+            snprintf(resp, resp_len, "ERR out of memory for %zu bytes", len);
+            return;
+        }
+        if (bench_device_get(host, r->base + off, len) != 0) {
+            snprintf(resp, resp_len,
+                     "ERR copying out of the device region failed (see the "
+                     "target)");
+            free(host);
+            return;
+        }
+        bytes = host;
+    }
+    bad = bench_pattern_check(bytes, len, seed, off, &expected);
+    if (bad == SIZE_MAX) {
+        snprintf(resp, resp_len, "OK");
+    } else {
+        snprintf(resp, resp_len, "BAD %zu %u %u", bad, expected, bytes[bad]);
+    }
+    free(host);
+}
+
 void bench_ctl_handle(const bench_ctl_region_t *r, const char *req, char *resp, size_t resp_len,
                       bool *quit) {
     uint64_t seed, off, len;
 
     *quit = false;
     if (strcmp(req, "INFO") == 0) {
-        snprintf(resp, resp_len, "OK %s 0x%" PRIxPTR " %zu", r->engine, (uintptr_t)r->base, r->len);
+        snprintf(resp, resp_len, "OK %s 0x%" PRIxPTR " %zu %s", r->engine, (uintptr_t)r->base,
+                 r->len, r->device ? "device" : "host");
     } else if (strncmp(req, "FILL ", 5) == 0) {
         if (parse_range(r, req + 5, &seed, &off, &len, resp, resp_len) != 0) return;
-        bench_pattern_fill(r->base + off, (size_t)len, seed, off);
-        snprintf(resp, resp_len, "OK");
+        fill(r, seed, off, (size_t)len, resp, resp_len);
     } else if (strncmp(req, "CHECK ", 6) == 0) {
-        uint8_t expected;
-        size_t bad;
         if (parse_range(r, req + 6, &seed, &off, &len, resp, resp_len) != 0) return;
-        bad = bench_pattern_check(r->base + off, (size_t)len, seed, off, &expected);
-        if (bad == SIZE_MAX) {
-            snprintf(resp, resp_len, "OK");
-        } else {
-            snprintf(resp, resp_len, "BAD %zu %u %u", bad, expected, r->base[off + bad]);
-        }
+        check(r, seed, off, (size_t)len, resp, resp_len);
     } else if (strcmp(req, "QUIT") == 0) {
         snprintf(resp, resp_len, "OK");
         *quit = true;
@@ -76,18 +127,22 @@ static int request(int fd, const char *req, char *resp, size_t resp_len, int tim
     return 0;
 }
 
-int bench_ctl_info(int fd, char *engine, size_t engine_len, uintptr_t *addr, size_t *len) {
-    char resp[512], name[256];
+int bench_ctl_info(int fd, char *engine, size_t engine_len, uintptr_t *addr, size_t *len,
+                   bool *device) {
+    char resp[512], name[256], kind[16] = "host";
+    int n;
 
     if (request(fd, "INFO", resp, sizeof(resp), CTL_INFO_TIMEOUT_MS) != 0) return -1;
-    if (sscanf(resp, "OK %255s 0x%" SCNxPTR " %zu", name, addr, len) != 3 ||
-        strlen(name) >= engine_len) {
+    n = sscanf(resp, "OK %255s 0x%" SCNxPTR " %zu %15s", name, addr, len, kind);
+    if (n < 3 || strlen(name) >= engine_len ||
+        (strcmp(kind, "host") != 0 && strcmp(kind, "device") != 0)) {
         bench_err("control channel: malformed INFO answer '%s' (is that the target's control "
                   "channel?)",
                   resp);
         return -1;
     }
     strcpy(engine, name);
+    *device = strcmp(kind, "device") == 0;
     return 0;
 }
 

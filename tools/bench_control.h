@@ -3,7 +3,7 @@
  * one per answer. adxl links are one-way, so the target cannot tell the initiator about
  * its region over adxl; this channel carries that and the verification requests.
  *
- *   INFO                  -> OK <engine> <addr hex> <len>
+ *   INFO                  -> OK <engine> <addr hex> <len> <host|device>
  *   FILL <seed> <off> <len>  -> OK          (target writes the pattern into its region)
  *   CHECK <seed> <off> <len> -> OK | BAD <index> <expected> <got>
  *   QUIT                  -> OK          (target exits)
@@ -22,6 +22,8 @@ typedef struct {
     const char *engine;
     uint8_t *base;
     size_t len;
+    bool device; /* device memory: FILL and CHECK go through bench_device's copies, on a
+                  * thread that has the device current */
 } bench_ctl_region_t;
 
 /* Target side: answers one request line into resp; *quit set for QUIT. */
@@ -29,7 +31,10 @@ void bench_ctl_handle(const bench_ctl_region_t *region, const char *request, cha
                       size_t resp_len, bool *quit);
 
 /* Initiator side. Each returns 0, or -1 after printing why. */
-int bench_ctl_info(int fd, char *engine, size_t engine_len, uintptr_t *addr, size_t *len);
+/* *device: the region is device memory (an answer without the kind, from an older
+ * target, means host). */
+int bench_ctl_info(int fd, char *engine, size_t engine_len, uintptr_t *addr, size_t *len,
+                   bool *device);
 int bench_ctl_fill(int fd, uint64_t seed, uint64_t offset, size_t len);
 /* 0 all match, 1 mismatch (described in what, which names the transfer), -1 error. */
 int bench_ctl_check(int fd, uint64_t seed, uint64_t offset, size_t len, const char *what);

@@ -6,7 +6,7 @@
 #include "bench_util.h"
 
 adxl_engine_t *bench_engine_open(const bench_args_t *a, const char *local_name) {
-    adxl_option_t options[4];
+    adxl_option_t options[5];
     size_t n = 0;
     char streams[16];
     adxl_engine_t *engine = NULL;
@@ -18,6 +18,8 @@ adxl_engine_t *bench_engine_open(const bench_args_t *a, const char *local_name) 
     if (a->transport[0] != '\0') options[n++] = (adxl_option_t){"Transport", a->transport};
     if (a->shm_path[0] != '\0') options[n++] = (adxl_option_t){"ShmPath", a->shm_path};
     if (a->buffer_pool[0] != '\0') options[n++] = (adxl_option_t){"BufferPool", a->buffer_pool};
+    if (a->device_runtime[0] != '\0')
+        options[n++] = (adxl_option_t){"DeviceRuntime", a->device_runtime};
     if (a->streams != 0) {
         snprintf(streams, sizeof(streams), "%u", a->streams);
         options[n++] = (adxl_option_t){"TcpStreams", streams};

@@ -16,7 +16,12 @@ static const way_t ways_known[] = {
     {BENCH_PATH_CMA, "cma", "shm, path cma: process_vm_readv/writev into the target's memory"},
     {BENCH_PATH_STAGED, "staged", "shm, path staging: a ring the target copies through"},
     {BENCH_PATH_UCX, "ucx", "ucx: one-sided UCP put/get"},
+    {BENCH_PATH_DEVICE_MAPPED, "device-mapped",
+     "shm, device mapped: the device runtime copies straight into or out of the target's "
+     "memory mapped here"},
     {BENCH_PATH_TCP, "tcp", "tcp: readv/writev between sockets and registered memory"},
+    {BENCH_PATH_DEVICE_STAGED, "device-staged",
+     "device memory staged through host buffers by the runtime's copies"},
 };
 
 unsigned bench_path_between(const adxl_stats_t *before, const adxl_stats_t *after) {
@@ -26,14 +31,19 @@ unsigned bench_path_between(const adxl_stats_t *before, const adxl_stats_t *afte
     uint64_t cma = after->bytes_cma - before->bytes_cma;
     uint64_t staged = after->bytes_staged - before->bytes_staged;
     uint64_t ucx = after->bytes_ucx - before->bytes_ucx;
+    uint64_t device_mapped = after->bytes_device_mapped - before->bytes_device_mapped;
+    uint64_t device_staged = after->bytes_device_staged - before->bytes_device_staged;
     unsigned ways = 0;
 
     if (mapped != 0) ways |= BENCH_PATH_MAPPED;
     if (cma != 0) ways |= BENCH_PATH_CMA;
     if (staged != 0) ways |= BENCH_PATH_STAGED;
     if (ucx != 0) ways |= BENCH_PATH_UCX;
-    /* TCP keeps no counter of its own: it carried whatever the others did not. */
-    if (moved > mapped + cma + staged + ucx) ways |= BENCH_PATH_TCP;
+    if (device_mapped != 0) ways |= BENCH_PATH_DEVICE_MAPPED;
+    if (device_staged != 0) ways |= BENCH_PATH_DEVICE_STAGED;
+    /* TCP keeps no counter of its own: it carried whatever the others did not. Device
+     * staging is not a way over: its bytes also went one of the others. */
+    if (moved > mapped + cma + staged + ucx + device_mapped) ways |= BENCH_PATH_TCP;
     return ways;
 }
 

@@ -19,6 +19,12 @@ enum {
     BENCH_PATH_CMA = 1u << 2,
     BENCH_PATH_STAGED = 1u << 3,
     BENCH_PATH_UCX = 1u << 4,
+    /* Device memory on either side: the runtime copied straight into or out of the peer's
+     * memory mapped here (IPC for its device memory). */
+    BENCH_PATH_DEVICE_MAPPED = 1u << 5,
+    /* This side's device memory crossed host staging buffers on its way to or from the
+     * wire (on top of whichever of the above carried it). */
+    BENCH_PATH_DEVICE_STAGED = 1u << 6,
 };
 
 /* The ways that carried any byte between the two snapshots of one engine's counters. */

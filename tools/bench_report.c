@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_device.h"
 #include "bench_path.h"
 #include "bench_util.h"
 
@@ -48,8 +49,17 @@ void bench_report_intro(FILE *out, const bench_args_t *a) {
         a->async_depth ? ", submit to completion" : "");
 }
 
+/* The initiator's buffers in a word: how host ones were allocated, or whose device. */
+static const char *initiator_detail(const bench_args_t *a) {
+    const char *runtime = bench_device_name();
+    if (a->memory != BENCH_MEM_DEVICE) return bench_memory_name(a->memory);
+    return runtime != NULL ? runtime : "?";
+}
+
 void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_args_t *a,
-                               unsigned ways) {
+                               bool target_device, unsigned ways) {
+    adxl_mem_type_t local = a->memory == BENCH_MEM_DEVICE ? ADXL_MEM_DEVICE : ADXL_MEM_HOST;
+    adxl_mem_type_t remote = target_device ? ADXL_MEM_DEVICE : ADXL_MEM_HOST;
     char depth[32], path[256];
     const char *ucx_tls;
 
@@ -59,10 +69,9 @@ void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_arg
         snprintf(depth, sizeof(depth), "async depth %u", a->async_depth);
     }
     bench_path_describe(ways, path, sizeof(path));
-    /* adxl-bench moves host memory only so far: the one place a device kind goes in. */
-    fprintf(out, "\n%s: %u thread%s, %s, %s memory (initiator buffers %s), %s\n",
+    fprintf(out, "\n%s: %u thread%s, %s, initiator %s memory (%s), target %s memory, %s\n",
             op == ADXL_READ ? "READ" : "WRITE", a->threads, a->threads == 1 ? "" : "s", depth,
-            bench_memory_kind_name(ADXL_MEM_HOST), bench_memory_name(a->memory),
+            bench_memory_kind_name(local), initiator_detail(a), bench_memory_kind_name(remote),
             a->verify_all ? "every batch verified (timings include it)"
                           : "first batch of each row verified");
     ucx_tls = getenv("UCX_TLS");
@@ -122,11 +131,21 @@ static void json_string_or_null(FILE *f, const char *s) {
     }
 }
 
-static void json_config(FILE *f, const bench_args_t *a, const char *target) {
+static void json_config(FILE *f, const bench_args_t *a, const char *target, bool target_device) {
+    const char *runtime = bench_device_name();
+
     fprintf(f, "  \"config\": {\n    \"target\": ");
     json_string(f, target);
     fprintf(f, ",\n    \"threads\": %u,\n    \"async_depth\": %u,\n    \"memory\": \"%s\",\n",
             a->threads, a->async_depth, bench_memory_name(a->memory));
+    /* The kinds each side's bytes lived in, and the runtime this side used for its own. */
+    fprintf(f,
+            "    \"initiator_memory_kind\": \"%s\",\n    \"target_memory_kind\": \"%s\",\n"
+            "    \"device_runtime\": ",
+            bench_memory_kind_name(a->memory == BENCH_MEM_DEVICE ? ADXL_MEM_DEVICE : ADXL_MEM_HOST),
+            bench_memory_kind_name(target_device ? ADXL_MEM_DEVICE : ADXL_MEM_HOST));
+    json_string_or_null(f, runtime != NULL ? runtime : "");
+    fputs(",\n", f);
     if (a->iters != 0) {
         fprintf(f, "    \"iters\": %" PRIu64 ",\n", a->iters);
     } else {
@@ -155,13 +174,13 @@ FILE *bench_report_json_open(const char *path) {
 }
 
 int bench_report_json(FILE *f, const char *path, const bench_args_t *a, const char *target,
-                      const bench_row_t *rows, size_t n, bool complete) {
+                      bool target_device, const bench_row_t *rows, size_t n, bool complete) {
     bool bad;
 
     fprintf(f, "{\n  \"tool\": \"adxl-bench\",\n  \"adxl_version\": ");
     json_string(f, adxl_version());
     fprintf(f, ",\n  \"complete\": %s,\n", complete ? "true" : "false");
-    json_config(f, a, target);
+    json_config(f, a, target, target_device);
     fprintf(f, "  \"rows\": [");
     for (size_t i = 0; i < n; i++) {
         const bench_row_t *r = &rows[i];

@@ -40,10 +40,11 @@ const char *bench_memory_kind_name(adxl_mem_type_t kind);
 /* What every row of the tables is and what its columns mean; printed once, first. */
 void bench_report_intro(FILE *out, const bench_args_t *args);
 
-/* A table's header: the op, threads, memory, and the transport and path that carried its
- * first row (ways: BENCH_PATH_* bits). */
+/* A table's header: the op, threads, the memory on each side (target_device: the target's
+ * region is device memory), and the transport and path that carried its first row (ways:
+ * BENCH_PATH_* bits). */
 void bench_report_table_header(FILE *out, adxl_transfer_op_t op, const bench_args_t *args,
-                               unsigned ways);
+                               bool target_device, unsigned ways);
 
 /* A measured row; one whose bytes went another way than the table's header says
  * (table_ways) names its own in the mode column. */
@@ -59,6 +60,6 @@ FILE *bench_report_json_open(const char *path);
 /* Writes every row to f and closes it; complete says whether the sweep ran to its end.
  * 0, or -1 after printing why. */
 int bench_report_json(FILE *f, const char *path, const bench_args_t *args, const char *target,
-                      const bench_row_t *rows, size_t num_rows, bool complete);
+                      bool target_device, const bench_row_t *rows, size_t num_rows, bool complete);
 
 #endif /* ADXL_BENCH_REPORT_H */

@@ -11,6 +11,7 @@
 #include <adxl/adxl.h>
 
 #include "bench_control.h"
+#include "bench_device.h"
 #include "bench_engine.h"
 #include "bench_net.h"
 #include "bench_path.h"
@@ -39,7 +40,8 @@ typedef struct {
     adxl_engine_t *engine;
     bool connected;
     int ctl_fd;
-    bool progress; /* stderr is a terminal */
+    bool target_device; /* the target's region is device memory, as INFO said */
+    bool progress;      /* stderr is a terminal */
 } sweep_t;
 
 static bool row_fits(const bench_args_t *a, size_t block, size_t batch) {
@@ -100,7 +102,8 @@ static int query_target(sweep_t *sw, const char *target, const char *control) {
 
     sw->ctl_fd = bench_net_connect(control, CONNECT_TIMEOUT_MS);
     if (sw->ctl_fd < 0) return -1;
-    if (bench_ctl_info(sw->ctl_fd, engine, sizeof(engine), &addr, &len) != 0) return -1;
+    if (bench_ctl_info(sw->ctl_fd, engine, sizeof(engine), &addr, &len, &sw->target_device) != 0)
+        return -1;
     if (strcmp(engine, target) != 0) {
         bench_err("the control channel at %s belongs to engine %s, not %s", control, engine,
                   target);
@@ -274,7 +277,7 @@ static int sweep(sweep_t *sw) {
         progress_clear(sw);
         if (!header_done) {
             table_ways = row->ways;
-            bench_report_table_header(stdout, spec->op, sw->args, table_ways);
+            bench_report_table_header(stdout, spec->op, sw->args, sw->target_device, table_ways);
             print_skipped(sw, table_start, i);
             header_done = true;
         }
@@ -304,6 +307,7 @@ static int cleanup(sweep_t *sw, const char *target, bool failed) {
     adxl_engine_destroy(sw->engine);
     for (unsigned t = 0; t < sw->num_workers; t++)
         bench_buffer_free(&sw->workers[t].buffer);
+    bench_device_close();
     free(sw->workers);
     if (sw->gate_ready) bench_gate_destroy(&sw->shared);
     if (sw->ctl_fd >= 0) {
@@ -331,7 +335,11 @@ int bench_run_initiator(const bench_args_t *a, const char *target, const char *c
         json = bench_report_json_open(a->json_path);
         if (json == NULL) return BENCH_EXIT_FAIL;
     }
+    /* The runtime is opened here, after a one-host run has started its target: a real
+     * CUDA does not survive fork(). This thread then registers the buffers with it
+     * current, as ADXL's context rule wants. */
     if (make_plan(&sw) == 0 && query_target(&sw, target, control) == 0 &&
+        (a->memory != BENCH_MEM_DEVICE || bench_device_open(bench_args_runtime(a)) == 0) &&
         open_engine(&sw, target, local_name) == 0 && setup_workers(&sw, target, control) == 0) {
         char region[32];
         bench_format_size(bench_run_region_size(a), region, sizeof(region));
@@ -343,8 +351,8 @@ int bench_run_initiator(const bench_args_t *a, const char *target, const char *c
         fflush(stdout);
         rc = sweep(&sw);
     }
-    if (json != NULL &&
-        bench_report_json(json, a->json_path, a, target, sw.rows, sw.num_rows, rc == 0) != 0) {
+    if (json != NULL && bench_report_json(json, a->json_path, a, target, sw.target_device, sw.rows,
+                                          sw.num_rows, rc == 0) != 0) {
         rc = -1;
     }
     if (cleanup(&sw, target, rc != 0) != 0) rc = -1;

@@ -116,6 +116,14 @@ int bench_spawn_target(const bench_args_t *a, size_t region_size, bench_child_t 
         argv[n++] = "--streams";
         argv[n++] = streams;
     }
+    if (a->device_runtime[0] != '\0') {
+        argv[n++] = "--device-runtime";
+        argv[n++] = a->device_runtime;
+    }
+    if (a->target_device) {
+        argv[n++] = "--target-memory";
+        argv[n++] = "device";
+    }
     argv[n] = NULL;
 
     /* Close-on-exec everywhere: the child must hold only its own ends, or the stdin

@@ -18,6 +18,7 @@
 #include <adxl/adxl.h>
 
 #include "bench_control.h"
+#include "bench_device.h"
 #include "bench_engine.h"
 #include "bench_net.h"
 #include "bench_util.h"
@@ -47,6 +48,10 @@ static void *client_thread(void *arg) {
     char req[512], resp[512];
     bool quit = false;
 
+    /* FILL and CHECK of a device region copy through the runtime, which wants the device
+     * current on this thread (should that fail, printed, each such copy fails and is
+     * answered ERR). */
+    if (c->shared->region.device) (void)bench_device_enter();
     while (!quit && bench_net_recv_line(c->fd, req, sizeof(req), -1) == 0) {
         bench_ctl_handle(&c->shared->region, req, resp, sizeof(resp), &quit);
         if (bench_net_send_line(c->fd, resp) != 0) break;
@@ -157,14 +162,17 @@ static void report_stats(adxl_engine_t *engine) {
 /* How to use this target, for the person who started it. */
 static void print_banner(const bench_args_t *a, const char *name, const void *base,
                          const char *control, bool default_control) {
-    char size[32];
+    char size[32], kind[32];
 
     bench_format_size(a->region_size, size, sizeof(size));
+    snprintf(kind, sizeof(kind), "%s", "host");
+    if (a->target_device) snprintf(kind, sizeof(kind), "%s device", bench_device_name());
     fprintf(stderr,
-            "adxl-bench target: engine %s, registered %s at 0x%" PRIxPTR ", control channel %s\n"
+            "adxl-bench target: engine %s, registered %s of %s memory at 0x%" PRIxPTR
+            ", control channel %s\n"
             "  run: adxl-bench --role initiator --target %s%s%s\n"
             "  Ctrl-C to stop\n",
-            name, size, (uintptr_t)base, control, name, default_control ? "" : " --control ",
+            name, size, kind, (uintptr_t)base, control, name, default_control ? "" : " --control ",
             default_control ? "" : control);
 }
 
@@ -193,6 +201,9 @@ int bench_target_main(const bench_args_t *a) {
     }
 
     bench_net_split(a->listen, host, sizeof(host), &listen_port); /* checked by args */
+    /* This process never forks, so a real CUDA may be initialised here; before the engine,
+     * so that a missing runtime is reported in the bench's words. */
+    if (a->target_device && bench_device_open(bench_args_runtime(a)) != 0) goto out;
     engine = bench_engine_open(a, a->listen);
     if (engine == NULL) goto out;
     name = adxl_local_engine(engine);
@@ -201,13 +212,18 @@ int bench_target_main(const bench_args_t *a) {
         goto out;
     }
 
-    st = adxl_malloc_mem(ADXL_MEM_HOST, a->region_size, &base);
-    if (st != ADXL_SUCCESS) {
-        bench_err_status("adxl_malloc_mem of the target region", st);
-        goto out;
+    if (a->target_device) {
+        base = bench_device_alloc(a->region_size);
+        if (base == NULL) goto out;
+    } else {
+        st = adxl_malloc_mem(ADXL_MEM_HOST, a->region_size, &base);
+        if (st != ADXL_SUCCESS) {
+            bench_err_status("adxl_malloc_mem of the target region", st);
+            goto out;
+        }
     }
     st = adxl_register_mem(engine, &(adxl_mem_desc_t){(uintptr_t)base, a->region_size},
-                           ADXL_MEM_HOST, &handle);
+                           a->target_device ? ADXL_MEM_DEVICE : ADXL_MEM_HOST, &handle);
     if (st != ADXL_SUCCESS) {
         bench_err_status("adxl_register_mem of the target region", st);
         goto out;
@@ -225,7 +241,7 @@ int bench_target_main(const bench_args_t *a) {
     fflush(stdout);
     if (!a->exit_on_stdin_eof) print_banner(a, name, base, control, port == engine_port + 1);
 
-    shared.region = (bench_ctl_region_t){name, base, a->region_size};
+    shared.region = (bench_ctl_region_t){name, base, a->region_size, a->target_device};
     atomic_init(&shared.quit, false);
     shared.wake_write = wake[1];
     serve(&shared, listen_fd, signal_fd, wake[0], a->exit_on_stdin_eof);
@@ -236,7 +252,12 @@ out:
     if (listen_fd >= 0) close(listen_fd);
     if (handle != NULL) adxl_deregister_mem(engine, handle);
     adxl_engine_destroy(engine); /* before freeing: no transfer may touch base after */
-    if (base != NULL) adxl_free_mem(base);
+    if (base != NULL && a->target_device) {
+        bench_device_free(base);
+    } else if (base != NULL) {
+        adxl_free_mem(base);
+    }
+    bench_device_close();
     if (signal_fd >= 0) close(signal_fd);
     if (wake[0] >= 0) close(wake[0]);
     if (wake[1] >= 0) close(wake[1]);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench_control.h"
+#include "bench_device.h"
 #include "bench_net.h"
 #include "bench_pattern.h"
 #include "bench_util.h"
@@ -94,20 +95,29 @@ static void build_descs(bench_worker_t *w) {
 }
 
 /* Before a verified batch: WRITE sends the pattern; READ clears the buffer so that a
- * transfer that delivers nothing cannot pass. */
-static void prepare(bench_worker_t *w, unsigned s, uint64_t seq) {
+ * transfer that delivers nothing cannot pass. Device buffers get the bytes through the
+ * runtime. */
+static int prepare(bench_worker_t *w, unsigned s, uint64_t seq) {
+    size_t bytes = row_bytes(w->shared);
+    uint8_t *host = w->scratch != NULL ? w->scratch : slot_local(w, s);
+
     if (w->shared->row.op == ADXL_WRITE) {
-        bench_pattern_fill(slot_local(w, s), row_bytes(w->shared), batch_seed(w, seq),
-                           slot_remote_off(w, s));
+        bench_pattern_fill(host, bytes, batch_seed(w, seq), slot_remote_off(w, s));
     } else {
-        memset(slot_local(w, s), 0, row_bytes(w->shared));
+        memset(host, 0, bytes);
     }
+    if (w->scratch != NULL && bench_device_put(slot_local(w, s), host, bytes) != 0) {
+        atomic_store(&w->shared->stop, true);
+        return -1;
+    }
+    return 0;
 }
 
 /* After a verified batch: WRITE has the target check its region, READ checks locally. */
 static int check(bench_worker_t *w, unsigned s, phase_t phase, uint64_t seq) {
     const bench_shared_t *sh = w->shared;
     size_t bytes = row_bytes(sh), bad;
+    const uint8_t *got = slot_local(w, s);
     uint8_t expected;
     char what[256];
 
@@ -119,12 +129,20 @@ static int check(bench_worker_t *w, unsigned s, phase_t phase, uint64_t seq) {
         }
         return 0;
     }
-    bad = bench_pattern_check(slot_local(w, s), bytes, batch_seed(w, seq), slot_remote_off(w, s),
-                              &expected);
+    if (w->scratch != NULL) {
+        /* Device buffers: copied out by the runtime and checked on the host. */
+        if (bench_device_get(w->scratch, slot_local(w, s), bytes) != 0) {
+            bench_err("%s: cannot copy the batch out of device memory", what);
+            atomic_store(&w->shared->stop, true);
+            return -1;
+        }
+        got = w->scratch;
+    }
+    bad = bench_pattern_check(got, bytes, batch_seed(w, seq), slot_remote_off(w, s), &expected);
     if (bad == SIZE_MAX) return 0;
     bench_err("verification failed: %s: byte %zu of the batch (descriptor %zu, byte %zu) "
               "arrived as 0x%02x, expected 0x%02x",
-              what, bad, bad / sh->row.block, bad % sh->row.block, slot_local(w, s)[bad], expected);
+              what, bad, bad / sh->row.block, bad % sh->row.block, got[bad], expected);
     atomic_store(&w->shared->stop, true);
     return -1;
 }
@@ -152,7 +170,7 @@ static int run_sync(bench_worker_t *w, const phase_spec_t *ps) {
         uint64_t seq = w->seq++, t0, t1;
         adxl_status_t st;
 
-        if (ps->verify) prepare(w, 0, seq);
+        if (ps->verify && prepare(w, 0, seq) != 0) return -1;
         t0 = bench_now_ns();
         st = adxl_transfer_sync(sh->engine, sh->target, sh->row.op, w->descs, sh->row.batch,
                                 sh->args->timeout_ms);
@@ -229,7 +247,10 @@ static int run_async(bench_worker_t *w, const phase_spec_t *ps) {
             adxl_status_t st;
             if (slots[s].busy || !may_submit(w, ps, submitted)) continue;
             slots[s].seq = w->seq++;
-            if (ps->verify) prepare(w, s, slots[s].seq);
+            if (ps->verify && prepare(w, s, slots[s].seq) != 0) {
+                rc = -1;
+                break;
+            }
             slots[s].t_submit = bench_now_ns();
             st = adxl_transfer_async(sh->engine, sh->target, sh->row.op,
                                      w->descs + (size_t)s * sh->row.batch, sh->row.batch, &targs,
@@ -324,9 +345,12 @@ void *bench_worker_row(void *arg) {
     bench_samples_clear(&w->samples);
     build_descs(w);
 
+    /* A fresh thread has no device context: the runtime's copies need one. */
+    if (w->scratch != NULL && bench_device_enter() != 0) rc = -1;
+
     /* Untimed: READ rows need the target's pattern in place; then one verified batch per
      * slot, then the warmup. */
-    if (sh->row.op == ADXL_READ) {
+    if (rc == 0 && sh->row.op == ADXL_READ) {
         for (unsigned s = 0; s < sh->slots && rc == 0; s++) {
             rc = bench_ctl_fill(w->ctl_fd, batch_seed(w, 0), slot_remote_off(w, s), row_bytes(sh));
         }
@@ -375,6 +399,13 @@ int bench_worker_init(bench_worker_t *w, bench_shared_t *sh, unsigned index, con
                            sh->engine) != 0) {
         return -1;
     }
+    if (sh->args->memory == BENCH_MEM_DEVICE) {
+        w->scratch = malloc(sh->stride);
+        if (w->scratch == NULL) {
+            bench_err("out of memory for the host copy of a device buffer");
+            return -1;
+        }
+    }
     w->descs = calloc((size_t)sh->slots * max_batch, sizeof(*w->descs));
     if (w->descs == NULL) {
         bench_err("out of memory for descriptors");
@@ -389,6 +420,8 @@ int bench_worker_fini(bench_worker_t *w) {
     w->ctl_fd = -1;
     free(w->descs);
     w->descs = NULL;
+    free(w->scratch);
+    w->scratch = NULL;
     bench_samples_free(&w->samples);
     return bench_buffer_deregister(&w->buffer, w->shared->engine);
 }

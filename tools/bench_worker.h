@@ -63,6 +63,8 @@ typedef struct {
     unsigned index;
     pthread_t thread_id;
     bench_buffer_t buffer;
+    uint8_t *scratch;               /* device buffers: a slot's bytes on the host side of
+                                     * the runtime's copies (NULL for host buffers) */
     uint64_t remote_off;            /* this thread's first byte in the target's region */
     int ctl_fd;                     /* this thread's own control connection */
     adxl_transfer_op_desc_t *descs; /* slots x largest batch */
