@@ -52,7 +52,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(c.rdma_traffic_class <= 255 && c.rdma_traffic_class % 4 == 0);
         FUZZ_CHECK(c.rdma_service_level <= 7);
         FUZZ_CHECK(c.transport == ADXL_TRANSPORT_AUTO || c.transport == ADXL_TRANSPORT_TCP ||
-                   c.transport == ADXL_TRANSPORT_SHM);
+                   c.transport == ADXL_TRANSPORT_SHM || c.transport == ADXL_TRANSPORT_UCX);
+        FUZZ_CHECK(c.device_runtime == ADXL_DEVICE_RUNTIME_AUTO ||
+                   c.device_runtime == ADXL_DEVICE_RUNTIME_NONE ||
+                   c.device_runtime == ADXL_DEVICE_RUNTIME_CUDA ||
+                   c.device_runtime == ADXL_DEVICE_RUNTIME_ASCEND);
         FUZZ_CHECK(c.shm_path == ADXL_SHM_PATH_AUTO || c.shm_path == ADXL_SHM_PATH_CMA ||
                    c.shm_path == ADXL_SHM_PATH_STAGING);
         FUZZ_CHECK(c.auth.len == 0 ||
