@@ -7,6 +7,7 @@
 #define ADXL_TESTS_XFER_COMMON_H
 
 #include "testutil.h"
+#include "xfer_mem.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -54,42 +55,10 @@ static inline void xc_sleep_ms(int ms) {
     }
 }
 
-/* Compares two buffers; prints the first differing offset. */
-static inline bool xc_same(const void *got, const void *want, size_t len, const char *what) {
-    if (memcmp(got, want, len) == 0) return true;
-    const uint8_t *g = got, *w = want;
-    for (size_t i = 0; i < len; i++) {
-        if (g[i] != w[i]) {
-            fprintf(stderr, "%s: offset %zu of %zu holds 0x%02x, expected 0x%02x\n", what, i, len,
-                    g[i], w[i]);
-            break;
-        }
-    }
-    return false;
-}
-
-/* Fills buf with the bitwise complement of tu_fill(seed): every byte differs from it. */
-static inline void xc_fill_inverse(void *buf, size_t len, uint64_t seed) {
-    uint8_t *p = buf;
-    tu_fill(buf, len, seed);
-    for (size_t i = 0; i < len; i++)
-        p[i] = (uint8_t)~p[i];
-}
-
-static inline void *xc_alloc(size_t size) {
-    void *p = NULL;
-    adxl_status_t st = adxl_malloc_mem(ADXL_MEM_HOST, size, &p);
-    if (st != ADXL_SUCCESS) {
-        fprintf(stderr, "adxl_malloc_mem(%zu): %s\n", size, adxl_status_str(st));
-        return NULL;
-    }
-    return p;
-}
-
 static inline adxl_mem_handle_t xc_register(adxl_engine_t *e, void *addr, size_t len) {
     adxl_mem_desc_t d = {(uintptr_t)addr, len};
     adxl_mem_handle_t h = NULL;
-    adxl_status_t st = adxl_register_mem(e, &d, ADXL_MEM_HOST, &h);
+    adxl_status_t st = adxl_register_mem(e, &d, xc_mem_type(addr, len), &h);
     if (st != ADXL_SUCCESS) {
         fprintf(stderr, "adxl_register_mem(%p, %zu): %s\n", addr, len, adxl_status_str(st));
         return NULL;
@@ -145,6 +114,8 @@ static inline adxl_transfer_status_t xc_wait_req(adxl_engine_t *e, adxl_transfer
 /*
  * Two engines in this process, "127.0.0.1:0" each: init connected to tgt. lbuf (lsize
  * bytes) is registered with init when reg_local; rbuf (rsize bytes) is registered with tgt.
+ * Both are transfer memory (xc_alloc), except an unregistered lbuf: host memory, as ADXL
+ * takes unregistered memory to be.
  */
 typedef struct {
     adxl_engine_t *init;
@@ -169,7 +140,7 @@ static inline bool xc_pair_open_opts(xc_pair_t *p, const adxl_option_t *iopts, s
     if (!name) return false;
     snprintf(p->tname, sizeof(p->tname), "%s", name);
     if (lsize) {
-        p->lbuf = xc_alloc(lsize);
+        p->lbuf = reg_local ? xc_alloc(lsize) : xc_alloc_host(lsize);
         if (!p->lbuf) return false;
         p->lsize = lsize;
         if (reg_local && !(p->lh = xc_register(p->init, p->lbuf, lsize))) return false;
@@ -195,8 +166,8 @@ static inline bool xc_pair_open(xc_pair_t *p, size_t lsize, bool reg_local, size
 static inline void xc_pair_close(xc_pair_t *p) {
     adxl_engine_destroy(p->init);
     adxl_engine_destroy(p->tgt);
-    if (p->lbuf) adxl_free_mem(p->lbuf);
-    if (p->rbuf) adxl_free_mem(p->rbuf);
+    xc_free(p->lbuf);
+    xc_free(p->rbuf);
     memset(p, 0, sizeof(*p));
 }
 
@@ -211,10 +182,10 @@ static inline adxl_status_t xc_xfer1(adxl_engine_t *e, const char *remote, adxl_
 
 /*
  * A forked peer: it creates an engine on "127.0.0.1:0" with the given options, allocates
- * (adxl_malloc_mem) and registers size bytes, sends "ready NAME ADDR", then serves one
- * command per line:
- *   fill SEED OFF LEN          -> ok
- *   inv SEED OFF LEN           -> ok        (xc_fill_inverse there)
+ * (xc_alloc: device memory in a device run, through a runtime it opens itself) and
+ * registers size bytes, sends "ready NAME ADDR", then serves one command per line:
+ *   fill SEED OFF LEN          -> ok | bad
+ *   inv SEED OFF LEN           -> ok | bad  (xc_fill_inverse there)
  *   verify SEED OFF LEN        -> ok | bad
  *   late OLD SENT LATE OFF LEN -> late N    (xc_count_late there)
  *   connect NAME               -> st N
@@ -303,23 +274,25 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
         bool ok = true;
         if (sscanf(line, "fill %llu %llu %llu", &a, &b, &c) == 3) {
             XC_EXTERNALLY_ORDERED_BEGIN();
-            tu_fill(buf + b, (size_t)c, a);
+            ok = xc_fill(buf + b, (size_t)c, a);
             XC_EXTERNALLY_ORDERED_END();
-            tu_send_line(to_parent, "ok");
+            tu_send_line(to_parent, ok ? "ok" : "bad");
         } else if (sscanf(line, "inv %llu %llu %llu", &a, &b, &c) == 3) {
             XC_EXTERNALLY_ORDERED_BEGIN();
-            xc_fill_inverse(buf + b, (size_t)c, a);
+            ok = xc_fill_inverse(buf + b, (size_t)c, a);
             XC_EXTERNALLY_ORDERED_END();
-            tu_send_line(to_parent, "ok");
+            tu_send_line(to_parent, ok ? "ok" : "bad");
         } else if (sscanf(line, "verify %llu %llu %llu", &a, &b, &c) == 3) {
             XC_EXTERNALLY_ORDERED_BEGIN();
-            ok = tu_verify(buf + b, (size_t)c, a);
+            ok = xc_verify(buf + b, (size_t)c, a);
             XC_EXTERNALLY_ORDERED_END();
             tu_send_line(to_parent, ok ? "ok" : "bad");
         } else if (sscanf(line, "late %llu %llu %llu %llu %llu", &a, &b, &c, &d, &f) == 5) {
             XC_EXTERNALLY_ORDERED_BEGIN();
-            size_t n = xc_count_late(buf + d, (size_t)f, a, b, c);
+            uint8_t *got = xc_read_back(buf + d, (size_t)f);
             XC_EXTERNALLY_ORDERED_END();
+            size_t n = got ? xc_count_late(got, (size_t)f, a, b, c) : SIZE_MAX;
+            free(got);
             tu_send_line(to_parent, "late %zu", n);
         } else if (sscanf(line, "connect %255s", name) == 1) {
             tu_send_line(to_parent, "st %u", adxl_connect(e, name, 10000));
@@ -346,7 +319,7 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
         }
     }
     adxl_engine_destroy(e);
-    adxl_free_mem(buf);
+    xc_free(buf);
     if (rc == 0) tu_send_line(to_parent, "bye");
     return rc;
 }
@@ -354,6 +327,15 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
 /* Forks the peer and waits for its ready line. */
 static inline bool xc_peer_start(xc_peer_t *p, const xc_peer_cfg_t *cfg) {
     memset(p, 0, sizeof(*p));
+    /* A real CUDA does not survive fork(): the peer opens its own runtime, and cannot
+     * when this process had it loaded already. The doubles would not notice. */
+    if (xc_runtime_loaded()) {
+        fprintf(stderr,
+                "xc_peer_start: fork peers before this process loads the %s runtime "
+                "(its first engine or device allocation)\n",
+                tdev_kind());
+        return false;
+    }
     if (!tu_spawn(&p->ch, xc_peer_main, (void *)cfg)) return false;
     p->alive = true;
     char line[512];
