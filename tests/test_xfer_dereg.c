@@ -4,6 +4,7 @@
  * that region: a sentinel written right after the return stays intact through WRITEs,
  * and no READ that succeeds delivers sentinel bytes. Transfers started afterwards are
  * ADXL_PARAM_INVALID, and the link keeps working for other regions.
+ * Device variants (_cuda, _ascend): the same with device memory on both sides (xfer_mem.h).
  */
 #include "xfer_common.h"
 

@@ -55,6 +55,17 @@ static inline void xc_sleep_ms(int ms) {
     }
 }
 
+/*
+ * An engine on "127.0.0.1:0". In a device run the calling thread has device 0 current
+ * first: an engine takes the context of the thread that creates it, and one without a
+ * context cannot open a peer's IPC handles (everything is staged then). So, as in a real
+ * client, the runtime is set up before the engines.
+ */
+static inline adxl_engine_t *xc_engine(const adxl_option_t *opts, size_t num_opts) {
+    if (xc_device_run() && !xc_runtime_ready()) return NULL;
+    return tu_engine("127.0.0.1:0", opts, num_opts);
+}
+
 static inline adxl_mem_handle_t xc_register(adxl_engine_t *e, void *addr, size_t len) {
     adxl_mem_desc_t d = {(uintptr_t)addr, len};
     adxl_mem_handle_t h = NULL;
@@ -74,19 +85,48 @@ static inline adxl_stats_t xc_stats(adxl_engine_t *e) {
     return s;
 }
 
+/* Checks how two counters of adxl_stats_t moved between two snapshots. */
+#define XC_CHECK_TWO_DELTAS(before, after, field1, want1, field2, want2)                           \
+    do {                                                                                           \
+        uint64_t xc_d1_ = (after).field1 - (before).field1;                                        \
+        uint64_t xc_d2_ = (after).field2 - (before).field2;                                        \
+        if (xc_d1_ != (uint64_t)(want1) || xc_d2_ != (uint64_t)(want2))                            \
+            fprintf(stderr,                                                                        \
+                    "%s:%d: " #field1 " moved +%" PRIu64 ", " #field2 " +%" PRIu64                 \
+                    "; expected +%" PRIu64 ", +%" PRIu64 "\n",                                     \
+                    __FILE__, __LINE__, xc_d1_, xc_d2_, (uint64_t)(want1), (uint64_t)(want2));     \
+        CHECK(xc_d1_ == (uint64_t)(want1));                                                        \
+        CHECK(xc_d2_ == (uint64_t)(want2));                                                        \
+    } while (0)
+
 /* Checks how the mode counters moved between two snapshots. */
 #define XC_CHECK_MODE_DELTA(before, after, want_direct, want_buffered)                             \
-    do {                                                                                           \
-        uint64_t xc_dd_ = (after).batches_direct - (before).batches_direct;                        \
-        uint64_t xc_db_ = (after).batches_buffered - (before).batches_buffered;                    \
-        if (xc_dd_ != (uint64_t)(want_direct) || xc_db_ != (uint64_t)(want_buffered))              \
-            fprintf(stderr,                                                                        \
-                    "%s:%d: mode counters moved direct +%" PRIu64 ", buffered +%" PRIu64           \
-                    "; expected +%d, +%d\n",                                                       \
-                    __FILE__, __LINE__, xc_dd_, xc_db_, (int)(want_direct), (int)(want_buffered)); \
-        CHECK(xc_dd_ == (uint64_t)(want_direct));                                                  \
-        CHECK(xc_db_ == (uint64_t)(want_buffered));                                                \
-    } while (0)
+    XC_CHECK_TWO_DELTAS(before, after, batches_direct, want_direct, batches_buffered, want_buffered)
+
+/*
+ * In a device run, does device memory of this process reach a peer process's one-sidedly,
+ * the runtime copying device to device through a mapping of the peer's memory? That is
+ * CUDA's IPC over the default transport (same host, shm); AscendCL (no IPC in the subset
+ * adxl uses) and TCP stage every device byte through host memory.
+ */
+static inline bool xc_device_ipc(void) {
+    const char *transport = getenv("ADXL_TRANSPORT"), *path = getenv("ADXL_SHM_PATH");
+    return xc_device_run() && strcmp(tdev_kind(), "cuda") == 0 &&
+           (!transport || !*transport || strcmp(transport, "auto") == 0) &&
+           (!path || !*path || strcmp(path, "auto") == 0);
+}
+
+/* Checks how the device byte counters (local device memory that was staged through host
+ * memory, or copied by the runtime into a mapping of the peer's) moved. */
+#define XC_CHECK_DEVICE_BYTES(before, after, want_staged, want_mapped)                             \
+    XC_CHECK_TWO_DELTAS(before, after, bytes_device_staged, want_staged, bytes_device_mapped,      \
+                        want_mapped)
+
+/* The same for len bytes between this process's transfer memory and a peer process's:
+ * in a device run every byte mapped (xc_device_ipc) or every byte staged; else neither. */
+#define XC_CHECK_DEVICE_PEER_DELTA(before, after, len)                                             \
+    XC_CHECK_DEVICE_BYTES(before, after, xc_device_run() && !xc_device_ipc() ? (len) : 0,          \
+                          xc_device_ipc() ? (len) : 0)
 
 /* Polls an async request until it reaches a final state or deadline_ms passes. Returns
  * the final state, or ADXL_TRANSFER_WAITING when the deadline passed (or a call failed). */
@@ -133,8 +173,8 @@ static inline bool xc_pair_open_opts(xc_pair_t *p, const adxl_option_t *iopts, s
                                      const adxl_option_t *topts, size_t nt, size_t lsize,
                                      bool reg_local, size_t rsize) {
     memset(p, 0, sizeof(*p));
-    p->tgt = tu_engine("127.0.0.1:0", topts, nt);
-    p->init = tu_engine("127.0.0.1:0", iopts, ni);
+    p->tgt = xc_engine(topts, nt);
+    p->init = xc_engine(iopts, ni);
     if (!p->tgt || !p->init) return false;
     const char *name = adxl_local_engine(p->tgt);
     if (!name) return false;
@@ -254,7 +294,7 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
     const xc_peer_cfg_t *cfg = arg;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1) return 3;
-    adxl_engine_t *e = tu_engine("127.0.0.1:0", cfg->opts, cfg->num_opts);
+    adxl_engine_t *e = xc_engine(cfg->opts, cfg->num_opts);
     if (!e) {
         tu_send_line(to_parent, "error engine");
         return 1;
