@@ -122,26 +122,27 @@ static inline adxl_mem_type_t xc_mem_type(const void *p, size_t len) {
     return xc_is_device(p, len) ? ADXL_MEM_DEVICE : ADXL_MEM_HOST;
 }
 
-/* Copies len bytes of transfer memory p into host memory. */
-static inline bool xc_get(void *host, const void *p, size_t len) {
+/* Copies len bytes between host memory and transfer memory p: into p, or out of it. */
+static inline bool xc_move(void *host, void *p, size_t len, bool into_p) {
     if (!xc_is_device(p, len)) {
-        memcpy(host, p, len);
+        memcpy(into_p ? p : host, into_p ? host : p, len);
         return true;
     }
-    bool ok = xc_runtime_ready() && tdev_get(host, p, len);
-    if (!ok) fprintf(stderr, "xfer_mem: copying %zu bytes off the device failed\n", len);
+    bool ok = xc_runtime_ready() && (into_p ? tdev_put(p, host, len) : tdev_get(host, p, len));
+    if (!ok)
+        fprintf(stderr, "xfer_mem: copying %zu bytes %s the device failed\n", len,
+                into_p ? "onto" : "off");
     return ok;
+}
+
+/* Copies len bytes of transfer memory p into host memory. */
+static inline bool xc_get(void *host, const void *p, size_t len) {
+    return xc_move(host, (void *)(uintptr_t)p, len, false);
 }
 
 /* Copies len bytes of host memory into transfer memory p. */
 static inline bool xc_put(void *p, const void *host, size_t len) {
-    if (!xc_is_device(p, len)) {
-        memcpy(p, host, len);
-        return true;
-    }
-    bool ok = xc_runtime_ready() && tdev_put(p, host, len);
-    if (!ok) fprintf(stderr, "xfer_mem: copying %zu bytes onto the device failed\n", len);
-    return ok;
+    return xc_move((void *)(uintptr_t)host, p, len, true);
 }
 
 /* A host copy of [p, p + len) (free it), or NULL after a message. */
