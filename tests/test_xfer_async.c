@@ -4,6 +4,8 @@
  * WRITE, small and large) all COMPLETED with the right data, NULL arguments, and
  * args->timeout_ms running out against a SIGSTOPped peer process (TIMEOUT), while a
  * request without a timeout waits through the stop and completes after SIGCONT.
+ * Device variants: device memory on both sides (xfer_mem.h); the stopped peer's link is
+ * kept on the staging ring, so it holds device transfers as it holds host ones.
  */
 #include "xfer_common.h"
 
@@ -13,8 +15,8 @@
 #define LARGE_EVERY 50
 
 static void single(xc_pair_t *p) {
-    tu_fill(p->lbuf, 100000, 1);
-    xc_fill_inverse(p->rbuf, 100000, 1);
+    REQUIRE(xc_fill(p->lbuf, 100000, 1));
+    REQUIRE(xc_fill_inverse(p->rbuf, 100000, 1));
     adxl_transfer_op_desc_t d = {(uintptr_t)p->lbuf, (uintptr_t)p->rbuf, 100000};
     adxl_transfer_req_t req = NULL;
     CHECK_STATUS(adxl_transfer_async(p->init, p->tname, ADXL_WRITE, &d, 1, NULL, &req),
@@ -26,7 +28,7 @@ static void single(xc_pair_t *p) {
     CHECK_STATUS(adxl_get_transfer_status(NULL, req, &s), ADXL_PARAM_INVALID);
     s = xc_wait_req(p->init, req, 20000);
     CHECK(s == ADXL_TRANSFER_COMPLETED);
-    CHECK(tu_verify(p->rbuf, 100000, 1));
+    CHECK(xc_verify(p->rbuf, 100000, 1));
     /* Released after the final state. */
     s = ADXL_TRANSFER_WAITING;
     CHECK_STATUS(adxl_get_transfer_status(p->init, req, &s), ADXL_PARAM_INVALID);
@@ -37,8 +39,8 @@ static void single(xc_pair_t *p) {
     /* READ, large (direct), args with a timeout and user data. */
     static int user_marker;
     adxl_transfer_args_t args = {.timeout_ms = 20000, .user_data = &user_marker};
-    tu_fill(p->rbuf + 3, 3 * XC_MIB, 2);
-    xc_fill_inverse(p->lbuf + 5, 3 * XC_MIB, 2);
+    REQUIRE(xc_fill(p->rbuf + 3, 3 * XC_MIB, 2));
+    REQUIRE(xc_fill_inverse(p->lbuf + 5, 3 * XC_MIB, 2));
     adxl_transfer_op_desc_t d2[2] = {
         {(uintptr_t)(p->lbuf + 5), (uintptr_t)(p->rbuf + 3 + XC_MIB), 2 * XC_MIB},
         {(uintptr_t)(p->lbuf + 5 + 2 * XC_MIB), (uintptr_t)(p->rbuf + 3), XC_MIB}};
@@ -51,26 +53,29 @@ static void single(xc_pair_t *p) {
     adxl_stats_t after = xc_stats(p->init);
     XC_CHECK_MODE_DELTA(before, after, 1, 0);
     /* lbuf+5 .. +2 MiB holds what was at rbuf+3+1 MiB, i.e. offsets 1 MiB.. of the pattern */
+    uint8_t *got = xc_read_back(p->lbuf + 5, 2 * XC_MIB);
+    REQUIRE(got != NULL);
     bool ok = true;
     for (size_t i = 0; i < 2 * XC_MIB && ok; i++)
-        ok = p->lbuf[5 + i] == tu_pattern_byte(2, XC_MIB + i);
+        ok = got[i] == tu_pattern_byte(2, XC_MIB + i);
+    free(got);
     CHECK(ok);
-    CHECK(tu_verify(p->lbuf + 5 + 2 * XC_MIB, XC_MIB, 2));
+    CHECK(xc_verify(p->lbuf + 5 + 2 * XC_MIB, XC_MIB, 2));
 
     /* args->timeout_ms == 0: no timeout. */
     args.timeout_ms = 0;
-    tu_fill(p->lbuf, 5000, 3);
+    REQUIRE(xc_fill(p->lbuf, 5000, 3));
     req = NULL;
     CHECK_STATUS(adxl_transfer_async(p->init, p->tname, ADXL_WRITE, &d, 1, &args, &req),
                  ADXL_SUCCESS);
     REQUIRE(req != NULL);
     CHECK(xc_wait_req(p->init, req, 20000) == ADXL_TRANSFER_COMPLETED);
-    CHECK(tu_verify(p->rbuf, 5000, 3));
+    CHECK(xc_verify(p->rbuf, 5000, 3));
 
     /* Descriptors are copied at submission: changing them afterwards changes nothing. */
     adxl_transfer_op_desc_t d3 = {(uintptr_t)p->lbuf, (uintptr_t)(p->rbuf + 8192), 4096};
-    tu_fill(p->lbuf, 4096, 4);
-    tu_fill(p->rbuf, 4 * 4096, 5);
+    REQUIRE(xc_fill(p->lbuf, 4096, 4));
+    REQUIRE(xc_fill(p->rbuf, 4 * 4096, 5));
     req = NULL;
     CHECK_STATUS(adxl_transfer_async(p->init, p->tname, ADXL_WRITE, &d3, 1, NULL, &req),
                  ADXL_SUCCESS);
@@ -78,8 +83,8 @@ static void single(xc_pair_t *p) {
     d3.len = 1;
     REQUIRE(req != NULL);
     CHECK(xc_wait_req(p->init, req, 20000) == ADXL_TRANSFER_COMPLETED);
-    CHECK(tu_verify(p->rbuf + 8192, 4096, 4));
-    CHECK(tu_verify(p->rbuf, 8192, 5));
+    CHECK(xc_verify(p->rbuf + 8192, 4096, 4));
+    CHECK(xc_verify(p->rbuf, 8192, 5));
 }
 
 static void many(xc_pair_t *p) {
@@ -111,8 +116,8 @@ static void many(xc_pair_t *p) {
         REQUIRE(lp[i] + lens[i] <= p->lbuf + p->lsize && rp[i] + lens[i] <= p->rbuf + p->rsize);
         uint8_t *src = ops[i] == ADXL_WRITE ? lp[i] : rp[i];
         uint8_t *dst = ops[i] == ADXL_WRITE ? rp[i] : lp[i];
-        tu_fill(src, lens[i], 7000 + (uint64_t)i);
-        xc_fill_inverse(dst, lens[i], 7000 + (uint64_t)i);
+        REQUIRE(xc_fill(src, lens[i], 7000 + (uint64_t)i));
+        REQUIRE(xc_fill_inverse(dst, lens[i], 7000 + (uint64_t)i));
         done[i] = false;
         reqs[i] = NULL;
     }
@@ -164,7 +169,7 @@ static void many(xc_pair_t *p) {
     for (int i = 0; i < NREQ; i++) {
         if (!done[i] || final_state[i] != ADXL_TRANSFER_COMPLETED) continue;
         uint8_t *dst = ops[i] == ADXL_WRITE ? rp[i] : lp[i];
-        if (!tu_verify(dst, lens[i], 7000 + (uint64_t)i)) {
+        if (!xc_verify(dst, lens[i], 7000 + (uint64_t)i)) {
             fprintf(stderr, "request %d (%s, %zu bytes) delivered wrong data\n", i,
                     ops[i] == ADXL_WRITE ? "WRITE" : "READ", lens[i]);
             bad++;
@@ -192,7 +197,7 @@ static void stopped_peer(void) {
      * target and complete anyway (test_xfer_peer_stop and test_shm_safety check that).
      * On TCP the option changes nothing. */
     static const adxl_option_t staging = {"ShmPath", "staging"};
-    adxl_engine_t *e = tu_engine("127.0.0.1:0", &staging, 1);
+    adxl_engine_t *e = xc_engine(&staging, 1);
     REQUIRE(e != NULL);
     uint8_t *local = xc_alloc(16 * XC_MIB);
     REQUIRE(local != NULL);
@@ -207,13 +212,13 @@ static void stopped_peer(void) {
     CHECK_STATUS(adxl_transfer_async(e, peer.name, ADXL_READ, &d, 1, &args, &req), ADXL_SUCCESS);
     REQUIRE(req != NULL);
     CHECK(xc_wait_req(e, req, 20000) == ADXL_TRANSFER_COMPLETED);
-    CHECK(tu_verify(local, 8 * XC_MIB, 81));
+    CHECK(xc_verify(local, 8 * XC_MIB, 81));
 
     REQUIRE(tu_stop_child(peer.ch.pid));
     /* A request with args->timeout_ms = 300 against the stopped peer: TIMEOUT. */
     args.timeout_ms = 300;
     req = NULL;
-    memset(local, 0, 8 * XC_MIB);
+    REQUIRE(xc_set(local, 0, 8 * XC_MIB));
     uint64_t t0 = tu_now_ms();
     CHECK_STATUS(adxl_transfer_async(e, peer.name, ADXL_READ, &d, 1, &args, &req), ADXL_SUCCESS);
     REQUIRE(req != NULL);
@@ -230,12 +235,12 @@ static void stopped_peer(void) {
     }
     CHECK(took < 10000);
     /* After its final state the request's local buffer is not written any more. */
-    memset(local, 0xA5, 8 * XC_MIB);
+    REQUIRE(xc_set(local, 0xA5, 8 * XC_MIB));
 
     /* A request without a timeout stays WAITING while the peer is stopped ... */
     adxl_transfer_op_desc_t d2 = {(uintptr_t)(local + 8 * XC_MIB), (uintptr_t)(peer.addr + 4096),
                                   XC_MIB};
-    memset(local + 8 * XC_MIB, 0, XC_MIB);
+    REQUIRE(xc_set(local + 8 * XC_MIB, 0, XC_MIB));
     req = NULL;
     CHECK_STATUS(adxl_transfer_async(e, peer.name, ADXL_READ, &d2, 1, NULL, &req), ADXL_SUCCESS);
     REQUIRE(req != NULL);
@@ -257,9 +262,12 @@ static void stopped_peer(void) {
     if (waiting == polls) {
         s = xc_wait_req(e, req, 20000);
         CHECK(s == ADXL_TRANSFER_COMPLETED);
+        uint8_t *got = xc_read_back(local + 8 * XC_MIB, XC_MIB);
+        REQUIRE(got != NULL);
         bool ok = true;
         for (size_t i = 0; i < XC_MIB && ok; i++)
-            ok = local[8 * XC_MIB + i] == tu_pattern_byte(81, 4096 + i);
+            ok = got[i] == tu_pattern_byte(81, 4096 + i);
+        free(got);
         CHECK(ok);
     }
     CHECK(xc_peer_ping(&peer, 20000));
@@ -272,19 +280,18 @@ static void stopped_peer(void) {
                      ADXL_SUCCESS);
         REQUIRE(req != NULL);
         CHECK(xc_wait_req(e, req, 20000) == ADXL_TRANSFER_COMPLETED);
-        CHECK(tu_verify(local + 9 * XC_MIB, 4 * XC_MIB, 81));
+        CHECK(xc_verify(local + 9 * XC_MIB, 4 * XC_MIB, 81));
     }
     bool intact = true;
     uint64_t watch_until = tu_now_ms() + 300;
     do {
-        for (size_t i = 0; i < 8 * XC_MIB && intact; i++)
-            intact = local[i] == 0xA5;
+        intact = xc_all_bytes(local, 8 * XC_MIB, 0xA5);
     } while (intact && tu_now_ms() < watch_until);
     CHECK(intact);
 
     adxl_engine_destroy(e);
     CHECK(xc_peer_stop(&peer) == 0);
-    adxl_free_mem(local);
+    xc_free(local);
 }
 
 /* A 1 MiB pool and 64 outstanding buffered requests of 200 KiB each (12.5 MiB): most of
@@ -300,8 +307,8 @@ static void many_tiny_pool(void) {
         adxl_transfer_op_t op = i % 2 ? ADXL_READ : ADXL_WRITE;
         uint8_t *l = p.lbuf + (size_t)i * slot;
         uint8_t *r = p.rbuf + (size_t)(N - 1 - i) * slot;
-        tu_fill(op == ADXL_WRITE ? l : r, len, 8000 + (uint64_t)i);
-        xc_fill_inverse(op == ADXL_WRITE ? r : l, len, 8000 + (uint64_t)i);
+        REQUIRE(xc_fill(op == ADXL_WRITE ? l : r, len, 8000 + (uint64_t)i));
+        REQUIRE(xc_fill_inverse(op == ADXL_WRITE ? r : l, len, 8000 + (uint64_t)i));
         adxl_transfer_op_desc_t d = {(uintptr_t)l, (uintptr_t)r, len};
         adxl_transfer_args_t args = {.timeout_ms = i % 4 == 0 ? 60000 : 0, .user_data = NULL};
         reqs[i] = NULL;
@@ -320,7 +327,7 @@ static void many_tiny_pool(void) {
         adxl_transfer_op_t op = i % 2 ? ADXL_READ : ADXL_WRITE;
         uint8_t *dst =
             op == ADXL_WRITE ? p.rbuf + (size_t)(N - 1 - i) * slot : p.lbuf + (size_t)i * slot;
-        if (!tu_verify(dst, len, 8000 + (uint64_t)i)) bad++;
+        if (!xc_verify(dst, len, 8000 + (uint64_t)i)) bad++;
     }
     CHECK(completed == N);
     CHECK(bad == 0);

@@ -3,6 +3,7 @@
  * args->timeout_ms ran out while the peer is SIGSTOPped (with its user_data, released),
  * a request without a timeout listed as WAITING (and skipped with SKIP_WAITING) until the
  * peer runs again and it completes, and FAILED once the peer is killed.
+ * Device variants: device memory on both sides (xfer_mem.h), on the staging ring.
  */
 #include "xfer_common.h"
 
@@ -28,7 +29,7 @@ int main(void) {
      * target and complete anyway (test_xfer_peer_stop and test_shm_safety check that).
      * On TCP the option changes nothing. */
     static const adxl_option_t staging = {"ShmPath", "staging"};
-    adxl_engine_t *e = tu_engine("127.0.0.1:0", &staging, 1);
+    adxl_engine_t *e = xc_engine(&staging, 1);
     REQUIRE(e != NULL);
     uint8_t *local = xc_alloc(4 * XC_MIB);
     REQUIRE(local != NULL);
@@ -64,9 +65,12 @@ int main(void) {
     REQUIRE(next_final(e, &res[0]));
     CHECK(res[0].req == rb && res[0].user_data == &tag_b);
     CHECK(res[0].status == ADXL_TRANSFER_COMPLETED);
+    uint8_t *got = xc_read_back(local + XC_MIB, XC_MIB);
+    REQUIRE(got != NULL);
     bool ok = true;
     for (size_t i = 0; i < XC_MIB && ok; i++)
-        ok = local[XC_MIB + i] == tu_pattern_byte(5, XC_MIB + i);
+        ok = got[i] == tu_pattern_byte(5, XC_MIB + i);
+    free(got);
     CHECK(ok);
 
     /* A peer that dies fails what is in flight. */
@@ -85,6 +89,6 @@ int main(void) {
     CHECK(n == 0);
 
     adxl_engine_destroy(e);
-    adxl_free_mem(local);
+    xc_free(local);
     return tu_finish();
 }

@@ -4,6 +4,7 @@
  * that region: a sentinel written right after the return stays intact through WRITEs,
  * and no READ that succeeds delivers sentinel bytes. Transfers started afterwards are
  * ADXL_PARAM_INVALID, and the link keeps working for other regions.
+ * Device variants (_cuda, _ascend): the same with device memory on both sides (xfer_mem.h).
  */
 #include "xfer_common.h"
 
@@ -28,7 +29,10 @@ static void *loop(void *arg) {
     (void)arg;
     uint8_t *local = loop_op == ADXL_WRITE ? p.lbuf : p.lbuf + REGION;
     while (!atomic_load(&stop_loop)) {
-        if (loop_op == ADXL_READ) memset(local, 0, loop_len);
+        if (loop_op == ADXL_READ && !xc_set(local, 0, loop_len)) {
+            atomic_fetch_add(&bad_status, 1);
+            break;
+        }
         adxl_status_t st =
             xc_xfer1(p.init, p.tname, loop_op, local, (uintptr_t)region, loop_len, 20000);
         if (st == ADXL_PARAM_INVALID) {
@@ -42,26 +46,17 @@ static void *loop(void *arg) {
         }
         if (loop_op == ADXL_READ) {
             /* a successful READ holds the region's pattern, never the sentinel */
-            if (!tu_verify(local, loop_len, SEED)) atomic_fetch_add(&bad_read_data, 1);
+            if (!xc_verify(local, loop_len, SEED)) atomic_fetch_add(&bad_read_data, 1);
         }
         atomic_fetch_add(&loop_count, 1);
     }
     return NULL;
 }
 
-static bool all_bytes(const uint8_t *b, size_t len, uint8_t v) {
-    for (size_t i = 0; i < len; i++)
-        if (b[i] != v) {
-            fprintf(stderr, "region offset %zu holds 0x%02x after deregistration\n", i, b[i]);
-            return false;
-        }
-    return true;
-}
-
 static void one(adxl_transfer_op_t op, size_t len, const char *what) {
     REQUIRE((rh2 = xc_register(p.tgt, region, REGION)) != NULL);
-    tu_fill(region, REGION, SEED);
-    tu_fill(p.lbuf, REGION, SEED);
+    REQUIRE(xc_fill(region, REGION, SEED));
+    REQUIRE(xc_fill(p.lbuf, REGION, SEED));
     /* The initiator must know the region again before the loop starts. */
     uint64_t deadline = tu_now_ms() + 10000;
     adxl_status_t st;
@@ -86,7 +81,7 @@ static void one(adxl_transfer_op_t op, size_t len, const char *what) {
 
     CHECK_STATUS(adxl_deregister_mem(p.tgt, rh2), ADXL_SUCCESS);
     /* From here on nobody may touch region. */
-    memset(region, 0x77, REGION);
+    REQUIRE(xc_set(region, 0x77, REGION));
     int count_at_dereg = atomic_load(&loop_count);
     /* Let the loop run into the deregistered region a few times. */
     deadline = tu_now_ms() + 20000;
@@ -105,13 +100,13 @@ static void one(adxl_transfer_op_t op, size_t len, const char *what) {
 
     /* Settle: more traffic on the link, to a region that is still registered. */
     for (int k = 0; k < 3; k++) {
-        tu_fill(p.lbuf + REGION, 4 * XC_MIB, 60 + (uint64_t)k);
+        REQUIRE(xc_fill(p.lbuf + REGION, 4 * XC_MIB, 60 + (uint64_t)k));
         CHECK_STATUS(xc_xfer1(p.init, p.tname, ADXL_WRITE, p.lbuf + REGION, (uintptr_t)p.rbuf,
                               4 * XC_MIB, 20000),
                      ADXL_SUCCESS);
-        CHECK(tu_verify(p.rbuf, 4 * XC_MIB, 60 + (uint64_t)k));
+        CHECK(xc_verify(p.rbuf, 4 * XC_MIB, 60 + (uint64_t)k));
     }
-    bool intact = all_bytes(region, REGION, 0x77);
+    bool intact = xc_all_bytes(region, REGION, 0x77);
     if (!intact)
         fprintf(stderr, "%s: the region was written after adxl_deregister_mem returned\n", what);
     CHECK(intact);
@@ -126,6 +121,6 @@ int main(void) {
     one(ADXL_WRITE, 200 * XC_KIB, "buffered WRITE");
     one(ADXL_READ, 200 * XC_KIB, "buffered READ");
     xc_pair_close(&p);
-    adxl_free_mem(region);
+    xc_free(region);
     return tu_finish();
 }

@@ -3,6 +3,7 @@
  * each bad argument, nothing moved), ADXL_NOT_CONNECTED without a link (never connected,
  * a name nobody listens on, after disconnect), ADXL_FAILED on an engine that is not
  * initialized, and that the link works normally after all of it.
+ * Device variants: device memory on both sides (xfer_mem.h).
  */
 #include "xfer_common.h"
 
@@ -11,8 +12,8 @@ static xc_pair_t p;
 /* Submits through both entry points; expects want from each and that nothing moved. */
 static void both_refuse(const char *remote, int op, const adxl_transfer_op_desc_t *d, size_t n,
                         adxl_status_t want, const char *what) {
-    tu_fill(p.rbuf, 64 * XC_KIB, 1);
-    tu_fill(p.lbuf, 64 * XC_KIB, 2);
+    REQUIRE(xc_fill(p.rbuf, 64 * XC_KIB, 1));
+    REQUIRE(xc_fill(p.lbuf, 64 * XC_KIB, 2));
     adxl_status_t st = adxl_transfer_sync(p.init, remote, (adxl_transfer_op_t)op, d, n, 5000);
     if (st != want) fprintf(stderr, "sync, case '%s':\n", what);
     CHECK_STATUS(st, want);
@@ -21,8 +22,8 @@ static void both_refuse(const char *remote, int op, const adxl_transfer_op_desc_
     if (st != want) fprintf(stderr, "async, case '%s':\n", what);
     CHECK_STATUS(st, want);
     if (st == ADXL_SUCCESS && req) xc_wait_req(p.init, req, 10000);
-    CHECK(tu_verify(p.rbuf, 64 * XC_KIB, 1));
-    CHECK(tu_verify(p.lbuf, 64 * XC_KIB, 2));
+    CHECK(xc_verify(p.rbuf, 64 * XC_KIB, 1));
+    CHECK(xc_verify(p.lbuf, 64 * XC_KIB, 2));
 }
 
 int main(void) {
@@ -65,14 +66,14 @@ int main(void) {
     both_refuse(t, 1000, &good, 1, ADXL_PARAM_INVALID, "op 1000");
 
     /* Sync: timeout_ms <= 0. */
-    tu_fill(p.rbuf, 4096, 1);
-    tu_fill(p.lbuf, 4096, 2);
+    REQUIRE(xc_fill(p.rbuf, 4096, 1));
+    REQUIRE(xc_fill(p.lbuf, 4096, 2));
     CHECK_STATUS(adxl_transfer_sync(p.init, t, ADXL_WRITE, &good, 1, 0), ADXL_PARAM_INVALID);
     CHECK_STATUS(adxl_transfer_sync(p.init, t, ADXL_WRITE, &good, 1, -1), ADXL_PARAM_INVALID);
     CHECK_STATUS(adxl_transfer_sync(p.init, t, ADXL_READ, &good, 1, -1000), ADXL_PARAM_INVALID);
     CHECK_STATUS(adxl_transfer_sync(p.init, t, ADXL_READ, &good, 1, INT32_MIN), ADXL_PARAM_INVALID);
-    CHECK(tu_verify(p.rbuf, 4096, 1));
-    CHECK(tu_verify(p.lbuf, 4096, 2));
+    CHECK(xc_verify(p.rbuf, 4096, 1));
+    CHECK(xc_verify(p.lbuf, 4096, 2));
 
     /* Async: NULL req, negative args->timeout_ms. */
     CHECK_STATUS(adxl_transfer_async(p.init, t, ADXL_WRITE, &good, 1, NULL, NULL),
@@ -84,12 +85,12 @@ int main(void) {
     args.timeout_ms = INT32_MIN;
     CHECK_STATUS(adxl_transfer_async(p.init, t, ADXL_READ, &good, 1, &args, &req),
                  ADXL_PARAM_INVALID);
-    CHECK(tu_verify(p.rbuf, 4096, 1));
-    CHECK(tu_verify(p.lbuf, 4096, 2));
+    CHECK(xc_verify(p.rbuf, 4096, 1));
+    CHECK(xc_verify(p.lbuf, 4096, 2));
 
     /* Not connected: a name never connected to (a live engine), a name nobody listens
      * on, and the target after a disconnect. */
-    adxl_engine_t *other = tu_engine("127.0.0.1:0", NULL, 0);
+    adxl_engine_t *other = xc_engine(NULL, 0);
     REQUIRE(other != NULL);
     char other_name[128];
     snprintf(other_name, sizeof(other_name), "%s", adxl_local_engine(other));
@@ -99,8 +100,8 @@ int main(void) {
     REQUIRE((oh = xc_register(other, obuf, XC_MIB)) != NULL);
     adxl_transfer_op_desc_t to_other = {(uintptr_t)p.lbuf, (uintptr_t)obuf, 4096};
     for (int op = ADXL_READ; op <= ADXL_WRITE; op++) {
-        tu_fill(obuf, 4096, 3);
-        tu_fill(p.lbuf, 4096, 4);
+        REQUIRE(xc_fill(obuf, 4096, 3));
+        REQUIRE(xc_fill(p.lbuf, 4096, 4));
         CHECK_STATUS(
             adxl_transfer_sync(p.init, other_name, (adxl_transfer_op_t)op, &to_other, 1, 1000),
             ADXL_NOT_CONNECTED);
@@ -108,8 +109,8 @@ int main(void) {
         CHECK_STATUS(adxl_transfer_async(p.init, other_name, (adxl_transfer_op_t)op, &to_other, 1,
                                          NULL, &req),
                      ADXL_NOT_CONNECTED);
-        CHECK(tu_verify(obuf, 4096, 3));
-        CHECK(tu_verify(p.lbuf, 4096, 4));
+        CHECK(xc_verify(obuf, 4096, 3));
+        CHECK(xc_verify(p.lbuf, 4096, 4));
         /* nobody there at all */
         CHECK_STATUS(
             adxl_transfer_sync(p.init, "127.0.0.1:1", (adxl_transfer_op_t)op, &good, 1, 1000),
@@ -128,19 +129,19 @@ int main(void) {
                  ADXL_NOT_CONNECTED);
     /* Once connected it works. */
     CHECK_STATUS(adxl_connect(p.init, other_name, 10000), ADXL_SUCCESS);
-    tu_fill(p.lbuf, 4096, 5);
+    REQUIRE(xc_fill(p.lbuf, 4096, 5));
     CHECK_STATUS(adxl_transfer_sync(p.init, other_name, ADXL_WRITE, &to_other, 1, 5000),
                  ADXL_SUCCESS);
-    CHECK(tu_verify(obuf, 4096, 5));
+    CHECK(xc_verify(obuf, 4096, 5));
     /* After disconnect: NOT_CONNECTED again, from both entry points. */
     CHECK_STATUS(adxl_disconnect(p.init, other_name, 5000), ADXL_SUCCESS);
-    tu_fill(p.lbuf, 4096, 6);
+    REQUIRE(xc_fill(p.lbuf, 4096, 6));
     CHECK_STATUS(adxl_transfer_sync(p.init, other_name, ADXL_WRITE, &to_other, 1, 1000),
                  ADXL_NOT_CONNECTED);
     req = NULL;
     CHECK_STATUS(adxl_transfer_async(p.init, other_name, ADXL_WRITE, &to_other, 1, NULL, &req),
                  ADXL_NOT_CONNECTED);
-    CHECK(tu_verify(obuf, 4096, 5));
+    CHECK(xc_verify(obuf, 4096, 5));
 
     /* An engine that is not initialized, or finalized: ADXL_FAILED. */
     adxl_engine_t *raw = NULL;
@@ -159,18 +160,18 @@ int main(void) {
     for (int op = ADXL_READ; op <= ADXL_WRITE; op++) {
         uint8_t *src = op == ADXL_WRITE ? p.lbuf : p.rbuf;
         uint8_t *dst = op == ADXL_WRITE ? p.rbuf : p.lbuf;
-        tu_fill(src, 300 * XC_KIB, 10 + (uint64_t)op);
-        xc_fill_inverse(dst, 300 * XC_KIB, 10 + (uint64_t)op);
+        REQUIRE(xc_fill(src, 300 * XC_KIB, 10 + (uint64_t)op));
+        REQUIRE(xc_fill_inverse(dst, 300 * XC_KIB, 10 + (uint64_t)op));
         CHECK_STATUS(adxl_transfer_sync(p.init, t, (adxl_transfer_op_t)op,
                                         &(adxl_transfer_op_desc_t){(uintptr_t)p.lbuf,
                                                                    (uintptr_t)p.rbuf, 300 * XC_KIB},
                                         1, 10000),
                      ADXL_SUCCESS);
-        CHECK(tu_verify(dst, 300 * XC_KIB, 10 + (uint64_t)op));
+        CHECK(xc_verify(dst, 300 * XC_KIB, 10 + (uint64_t)op));
     }
 
     adxl_engine_destroy(other);
-    adxl_free_mem(obuf);
+    xc_free(obuf);
     xc_pair_close(&p);
     return tu_finish();
 }

@@ -2,6 +2,8 @@
  * Direct versus buffered mode: which batches go which way with the default pool (4:8),
  * with the pool off ("0:0"), and with a tiny pool ("1:1"), counted by adxl_get_stats;
  * batches larger than the whole pool; unregistered local memory with and without a pool.
+ * Device variants: registered memory is device memory, unregistered memory stays host
+ * memory (ADXL's rule), and a batch mixing the two in buffered mode is refused.
  */
 #include "xfer_common.h"
 
@@ -29,8 +31,8 @@ static void batch(adxl_engine_t *init, const char *tname, adxl_transfer_op_t op,
         total += l;
         uint8_t *s = (uint8_t *)(op == ADXL_WRITE ? d[i].local_addr : d[i].remote_addr);
         uint8_t *t = (uint8_t *)(op == ADXL_WRITE ? d[i].remote_addr : d[i].local_addr);
-        tu_fill(s, l, seed + i);
-        xc_fill_inverse(t, l, seed + i);
+        REQUIRE(xc_fill(s, l, seed + i));
+        REQUIRE(xc_fill_inverse(t, l, seed + i));
     }
     adxl_stats_t before = xc_stats(init);
     adxl_status_t st = adxl_transfer_sync(init, tname, op, d, n, 60000);
@@ -41,7 +43,7 @@ static void batch(adxl_engine_t *init, const char *tname, adxl_transfer_op_t op,
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t *t = (uint8_t *)(op == ADXL_WRITE ? d[i].remote_addr : d[i].local_addr);
-        if (!tu_verify(t, d[i].len, seed + i)) bad++;
+        if (!xc_verify(t, d[i].len, seed + i)) bad++;
     }
     if (bad)
         fprintf(stderr, "case '%s' (%s): %zu of %zu descriptors hold wrong data\n", what,
@@ -68,10 +70,11 @@ static void both(adxl_engine_t *init, const char *tname, uint8_t *lbase, uint8_t
 }
 
 static void default_pool(void) {
-    /* Local: 16 MiB registered; plus 48 MiB never registered. Remote: 48 MiB registered. */
+    /* Local: 16 MiB registered; plus 48 MiB never registered (host memory, as ADXL takes
+     * unregistered memory to be). Remote: 48 MiB registered. */
     xc_pair_t p;
     REQUIRE(xc_pair_open(&p, 16 * XC_MIB, true, 48 * XC_MIB));
-    uint8_t *unreg = xc_alloc(48 * XC_MIB);
+    uint8_t *unreg = xc_alloc_host(48 * XC_MIB);
     REQUIRE(unreg != NULL);
 
     both(p.init, p.tname, p.lbuf, p.rbuf, 4, 4 * XC_KIB, 0, 8 * XC_KIB, 0, 1, "small");
@@ -87,19 +90,28 @@ static void default_pool(void) {
     /* Unregistered local memory: buffered whatever the sizes. */
     both(p.init, p.tname, unreg, p.rbuf, 4, XC_MIB, 0, XC_MIB + 4096, 0, 1, "large unregistered");
     both(p.init, p.tname, unreg, p.rbuf, 16, 1000, 0, 4096, 0, 1, "small unregistered");
-    /* One descriptor in registered and one in unregistered local memory: buffered. */
+    /* One descriptor in registered and one in unregistered local memory: buffered. In a
+     * device run the registered one is device memory and the other host memory, and a
+     * buffered batch must be all host or all device local memory: refused, nothing moves. */
     {
         adxl_transfer_op_desc_t d[2] = {
             {(uintptr_t)p.lbuf, (uintptr_t)p.rbuf, XC_MIB},
             {(uintptr_t)(unreg + 5), (uintptr_t)(p.rbuf + 2 * XC_MIB), XC_MIB}};
-        tu_fill(p.lbuf, XC_MIB, 31);
-        tu_fill(unreg + 5, XC_MIB, 32);
+        bool mixed = xc_device_run();
+        REQUIRE(xc_fill(p.lbuf, XC_MIB, 31));
+        REQUIRE(xc_fill(unreg + 5, XC_MIB, 32));
+        REQUIRE(xc_fill(p.rbuf, 3 * XC_MIB, 33));
         adxl_stats_t before = xc_stats(p.init);
-        CHECK_STATUS(adxl_transfer_sync(p.init, p.tname, ADXL_WRITE, d, 2, 30000), ADXL_SUCCESS);
+        CHECK_STATUS(adxl_transfer_sync(p.init, p.tname, ADXL_WRITE, d, 2, 30000),
+                     mixed ? ADXL_PARAM_INVALID : ADXL_SUCCESS);
         adxl_stats_t after = xc_stats(p.init);
-        CHECK(tu_verify(p.rbuf, XC_MIB, 31));
-        CHECK(tu_verify(p.rbuf + 2 * XC_MIB, XC_MIB, 32));
-        XC_CHECK_MODE_DELTA(before, after, 0, 1);
+        if (mixed) {
+            CHECK(xc_verify(p.rbuf, 3 * XC_MIB, 33));
+        } else {
+            CHECK(xc_verify(p.rbuf, XC_MIB, 31));
+            CHECK(xc_verify(p.rbuf + 2 * XC_MIB, XC_MIB, 32));
+        }
+        XC_CHECK_MODE_DELTA(before, after, 0, mixed ? 0 : 1);
     }
     /* Larger than the whole pool (4 x 8 MiB): 48 MiB unregistered, 40 MiB of small
      * registered descriptors. */
@@ -116,7 +128,7 @@ static void default_pool(void) {
     both(p.init, p.tname, p.lbuf, p.rbuf, 2, 4 * XC_MIB, 0, 4 * XC_MIB + 4096, 1, 0,
          "large after the rest");
 
-    adxl_free_mem(unreg);
+    xc_free(unreg);
     xc_pair_close(&p);
 }
 
@@ -141,26 +153,26 @@ static void pool_off(void) {
         static const size_t lens[] = {100, 200 * XC_KIB, 2 * XC_MIB};
         for (size_t li = 0; li < 3; li++) {
             size_t len = lens[li];
-            tu_fill(unreg, len, 61);
-            tu_fill(p.rbuf, len, 62);
+            REQUIRE(xc_fill(unreg, len, 61));
+            REQUIRE(xc_fill(p.rbuf, len, 62));
             adxl_stats_t before = xc_stats(p.init);
             CHECK_STATUS(xc_xfer1(p.init, p.tname, (adxl_transfer_op_t)op, unreg, (uintptr_t)p.rbuf,
                                   len, 10000),
                          ADXL_PARAM_INVALID);
             adxl_stats_t after = xc_stats(p.init);
-            CHECK(tu_verify(p.rbuf, len, 62));
-            CHECK(tu_verify(unreg, len, 61));
+            CHECK(xc_verify(p.rbuf, len, 62));
+            CHECK(xc_verify(unreg, len, 61));
             CHECK(after.bytes_read == before.bytes_read);
             CHECK(after.bytes_written == before.bytes_written);
         }
         /* one registered and one unregistered descriptor */
         adxl_transfer_op_desc_t d[2] = {{(uintptr_t)p.lbuf, (uintptr_t)(p.rbuf + XC_MIB), XC_MIB},
                                         {(uintptr_t)unreg, (uintptr_t)p.rbuf, XC_MIB}};
-        tu_fill(p.rbuf, 2 * XC_MIB, 63);
-        tu_fill(p.lbuf, XC_MIB, 64);
+        REQUIRE(xc_fill(p.rbuf, 2 * XC_MIB, 63));
+        REQUIRE(xc_fill(p.lbuf, XC_MIB, 64));
         CHECK_STATUS(adxl_transfer_sync(p.init, p.tname, (adxl_transfer_op_t)op, d, 2, 10000),
                      ADXL_PARAM_INVALID);
-        if (op == ADXL_WRITE) CHECK(tu_verify(p.rbuf, 2 * XC_MIB, 63));
+        if (op == ADXL_WRITE) CHECK(xc_verify(p.rbuf, 2 * XC_MIB, 63));
     }
     /* And the link still works. */
     both(p.init, p.tname, p.lbuf, p.rbuf, 2, 300 * XC_KIB, 0, 400 * XC_KIB, 1, 0,
@@ -201,8 +213,8 @@ static void direct_right_after_connect(void) {
     enum { NSMALL = 512 };
     int wrong = 0, rounds = 0;
     for (int i = 0; i < 6; i++) {
-        adxl_engine_t *tgt = tu_engine("127.0.0.1:0", NULL, 0);
-        adxl_engine_t *init = tu_engine("127.0.0.1:0", NULL, 0);
+        adxl_engine_t *tgt = xc_engine(NULL, 0);
+        adxl_engine_t *init = xc_engine(NULL, 0);
         REQUIRE(tgt && init);
         char tname[128];
         snprintf(tname, sizeof(tname), "%s", adxl_local_engine(tgt));
@@ -219,19 +231,19 @@ static void direct_right_after_connect(void) {
         for (int k = 0; k < 5; k++, rounds++) {
             if (k > 0) CHECK_STATUS(adxl_disconnect(init, tname, 5000), ADXL_SUCCESS);
             CHECK_STATUS(adxl_connect(init, tname, 10000), ADXL_SUCCESS);
-            tu_fill(lbuf, XC_MIB, 900 + (uint64_t)rounds);
+            REQUIRE(xc_fill(lbuf, XC_MIB, 900 + (uint64_t)rounds));
             adxl_stats_t before = xc_stats(init);
             CHECK_STATUS(xc_xfer1(init, tname, ADXL_WRITE, lbuf, (uintptr_t)rbuf, XC_MIB, 10000),
                          ADXL_SUCCESS);
             adxl_stats_t after = xc_stats(init);
-            CHECK(tu_verify(rbuf, XC_MIB, 900 + (uint64_t)rounds));
+            CHECK(xc_verify(rbuf, XC_MIB, 900 + (uint64_t)rounds));
             if (after.batches_direct - before.batches_direct != 1) wrong++;
         }
         adxl_engine_destroy(init);
         adxl_engine_destroy(tgt);
-        adxl_free_mem(lbuf);
-        adxl_free_mem(rbuf);
-        adxl_free_mem(many);
+        xc_free(lbuf);
+        xc_free(rbuf);
+        xc_free(many);
     }
     if (wrong)
         fprintf(stderr,

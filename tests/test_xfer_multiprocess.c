@@ -2,6 +2,8 @@
  * Transfers with peers in other processes: the parent WRITEs and the child checks its
  * memory; the child fills and the parent READs; scattered batches; two peers at once;
  * the child as initiator towards the parent; a refused range; disconnect and reconnect.
+ * Device variants: device memory on both sides, every device byte mapped over CUDA's
+ * IPC or else staged (the stats say which); the unregistered buffer stays host memory.
  */
 #include "xfer_common.h"
 
@@ -14,7 +16,7 @@ static uint8_t *local;
 
 static void write_then_peer_verifies(xc_peer_t *peer, size_t loff, size_t roff, size_t len,
                                      uint64_t seed, int want_direct) {
-    tu_fill(local + loff, len, seed);
+    REQUIRE(xc_fill(local + loff, len, seed));
     REQUIRE(xc_peer_fill(peer, seed + 1, roff - 16, 16));
     REQUIRE(xc_peer_inv(peer, seed, roff, len));
     REQUIRE(xc_peer_fill(peer, seed + 2, roff + len, 16));
@@ -33,24 +35,26 @@ static void write_then_peer_verifies(xc_peer_t *peer, size_t loff, size_t roff, 
     if (after.batches_direct - before.batches_direct != (uint64_t)want_direct)
         fprintf(stderr, "WRITE of %zu bytes to %s: wrong mode\n", len, peer->name);
     XC_CHECK_MODE_DELTA(before, after, want_direct, 1 - want_direct);
+    XC_CHECK_DEVICE_PEER_DELTA(before, after, len);
 }
 
 static void peer_fills_then_read(xc_peer_t *peer, size_t loff, size_t roff, size_t len,
                                  uint64_t seed, int want_direct) {
     REQUIRE(xc_peer_fill(peer, seed, roff, len));
-    xc_fill_inverse(local + loff, len, seed);
-    tu_fill(local + loff + len, 16, seed + 1);
+    REQUIRE(xc_fill_inverse(local + loff, len, seed));
+    REQUIRE(xc_fill(local + loff + len, 16, seed + 1));
     adxl_stats_t before = xc_stats(e);
     adxl_status_t st = xc_xfer1(e, peer->name, ADXL_READ, local + loff,
                                 (uintptr_t)(peer->addr + roff), len, 30000);
     adxl_stats_t after = xc_stats(e);
     if (st != ADXL_SUCCESS) fprintf(stderr, "READ of %zu bytes from %s failed\n", len, peer->name);
     CHECK_STATUS(st, ADXL_SUCCESS);
-    CHECK(tu_verify(local + loff, len, seed));
-    CHECK(tu_verify(local + loff + len, 16, seed + 1));
+    CHECK(xc_verify(local + loff, len, seed));
+    CHECK(xc_verify(local + loff + len, 16, seed + 1));
     if (after.batches_direct - before.batches_direct != (uint64_t)want_direct)
         fprintf(stderr, "READ of %zu bytes from %s: wrong mode\n", len, peer->name);
     XC_CHECK_MODE_DELTA(before, after, want_direct, 1 - want_direct);
+    XC_CHECK_DEVICE_PEER_DELTA(before, after, len);
 }
 
 static void scattered(xc_peer_t *peer, size_t n, size_t slot, uint64_t seed) {
@@ -64,7 +68,7 @@ static void scattered(xc_peer_t *peer, size_t n, size_t slot, uint64_t seed) {
 
     /* WRITE: local slot perm[i] (own seed each) -> start of remote slot i */
     for (size_t k = 0; k < n; k++)
-        tu_fill(local + k * slot, slot, seed + 10 + k);
+        REQUIRE(xc_fill(local + k * slot, slot, seed + 10 + k));
     REQUIRE(xc_peer_fill(peer, seed + 5, 0, n * slot));
     for (size_t i = 0; i < n; i++) {
         lens[i] = xc_rand_range(&rng, 1, slot);
@@ -81,7 +85,7 @@ static void scattered(xc_peer_t *peer, size_t n, size_t slot, uint64_t seed) {
 
     /* READ: remote slot i (at a skew) -> local slot perm[i] */
     REQUIRE(xc_peer_fill(peer, seed + 6, 0, n * slot));
-    memset(local, 0, n * slot);
+    REQUIRE(xc_set(local, 0, n * slot));
     for (size_t i = 0; i < n; i++) {
         lens[i] = xc_rand_range(&rng, 1, slot);
         skew[i] = xc_rand_range(&rng, 0, slot - lens[i]);
@@ -89,9 +93,11 @@ static void scattered(xc_peer_t *peer, size_t n, size_t slot, uint64_t seed) {
                                          (uintptr_t)(peer->addr + i * slot + skew[i]), lens[i]};
     }
     CHECK_STATUS(adxl_transfer_sync(e, peer->name, ADXL_READ, d, n, 30000), ADXL_SUCCESS);
+    uint8_t *landed = xc_read_back(local, n * slot);
+    REQUIRE(landed != NULL);
     bad = 0;
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *got = local + perm[i] * slot;
+        const uint8_t *got = landed + perm[i] * slot;
         for (size_t k = 0; k < lens[i]; k++) {
             if (got[k] != tu_pattern_byte(seed + 6, i * slot + skew[i] + k)) {
                 bad++;
@@ -107,6 +113,7 @@ static void scattered(xc_peer_t *peer, size_t n, size_t slot, uint64_t seed) {
     }
     if (bad) fprintf(stderr, "scattered READ of %zu descriptors: %zu wrong\n", n, bad);
     CHECK(bad == 0);
+    free(landed);
     free(d);
     free(perm);
     free(lens);
@@ -121,7 +128,7 @@ int main(void) {
     REQUIRE(xc_peer_start(&a, &cfg_a));
     REQUIRE(xc_peer_start(&b, &cfg_b));
 
-    e = tu_engine("127.0.0.1:0", NULL, 0);
+    e = xc_engine(NULL, 0);
     REQUIRE(e != NULL);
     local = xc_alloc(L_SIZE);
     REQUIRE(local != NULL);
@@ -147,7 +154,7 @@ int main(void) {
 
     /* A remote range past the peer's region: refused, the peer's memory untouched. */
     REQUIRE(xc_peer_fill(&a, 50, A_SIZE - XC_MIB, XC_MIB));
-    tu_fill(local, 8192, 51);
+    REQUIRE(xc_fill(local, 8192, 51));
     CHECK_STATUS(
         xc_xfer1(e, a.name, ADXL_WRITE, local, (uintptr_t)(a.addr + A_SIZE - 4096), 8192, 10000),
         ADXL_PARAM_INVALID);
@@ -184,8 +191,8 @@ int main(void) {
         CHECK_STATUS(xc_peer_status_cmd(&a, cmd), ADXL_SUCCESS);
         REQUIRE(xc_peer_fill(&a, 70, 0, 3 * XC_MIB));
         XC_EXTERNALLY_ORDERED_BEGIN();
-        memset(pbuf, 0, 4 * XC_MIB);
-        tu_fill(pbuf + 4 * XC_MIB, 5000, 71);
+        REQUIRE(xc_set(pbuf, 0, 4 * XC_MIB));
+        REQUIRE(xc_fill(pbuf + 4 * XC_MIB, 5000, 71));
         XC_EXTERNALLY_ORDERED_END();
         snprintf(cmd, sizeof(cmd), "write %s 0 %" PRIuPTR " %zu", adxl_local_engine(e),
                  (uintptr_t)(pbuf + 11), 3 * XC_MIB);
@@ -196,8 +203,11 @@ int main(void) {
         CHECK_STATUS(xc_peer_status_cmd(&a, cmd), ADXL_SUCCESS);
         CHECK(xc_peer_verify(&a, 71, 4096, 5000));
         XC_EXTERNALLY_ORDERED_BEGIN();
-        bool written = tu_verify(pbuf + 11, 3 * XC_MIB, 70);
-        bool around = pbuf[10] == 0 && pbuf[11 + 3 * XC_MIB] == 0;
+        bool written = xc_verify(pbuf + 11, 3 * XC_MIB, 70);
+        uint8_t before_it = 1, after_it = 1;
+        bool around = xc_get(&before_it, pbuf + 10, 1) &&
+                      xc_get(&after_it, pbuf + 11 + 3 * XC_MIB, 1) && before_it == 0 &&
+                      after_it == 0;
         XC_EXTERNALLY_ORDERED_END();
         CHECK(written);
         CHECK(around);
@@ -218,7 +228,7 @@ int main(void) {
         free(unreg);
         CHECK_STATUS(adxl_deregister_mem(e, ph), ADXL_SUCCESS);
         XC_EXTERNALLY_ORDERED_BEGIN();
-        adxl_free_mem(pbuf);
+        xc_free(pbuf);
         XC_EXTERNALLY_ORDERED_END();
     }
 
@@ -233,6 +243,6 @@ int main(void) {
     adxl_engine_destroy(e);
     CHECK(xc_peer_stop(&a) == 0);
     CHECK(xc_peer_stop(&b) == 0);
-    adxl_free_mem(local);
+    xc_free(local);
     return tu_finish();
 }

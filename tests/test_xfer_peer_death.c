@@ -3,6 +3,7 @@
  * SUCCESS) within its timeout plus a generous bound, later transfers fail (and end up
  * ADXL_NOT_CONNECTED once the link is torn down), async requests outstanding against it
  * all end FAILED, and the engine keeps working with another peer.
+ * Device variants: device memory on both sides (xfer_mem.h), still on the staging ring.
  */
 #include "xfer_common.h"
 
@@ -51,7 +52,7 @@ static void killed_during_sync_loop(void) {
     /* sanity: the link works */
     CHECK_STATUS(xc_xfer1(e, victim.name, ADXL_READ, local, (uintptr_t)victim.addr, XC_MIB, 10000),
                  ADXL_SUCCESS);
-    CHECK(tu_verify(local, XC_MIB, 5));
+    CHECK(xc_verify(local, XC_MIB, 5));
     adxl_stats_t before = xc_stats(e);
 
     pthread_t th;
@@ -113,7 +114,7 @@ static void killed_with_async_outstanding(xc_peer_t *peer) {
     CHECK_STATUS(
         xc_xfer1(e, peer->name, ADXL_READ, local, (uintptr_t)peer->addr, 8 * XC_MIB, 10000),
         ADXL_SUCCESS);
-    CHECK(tu_verify(local, 8 * XC_MIB, 9));
+    CHECK(xc_verify(local, 8 * XC_MIB, 9));
 
     /* Stopped first so that nothing can complete, then killed. */
     REQUIRE(tu_stop_child(peer->ch.pid));
@@ -177,7 +178,7 @@ int main(void) {
      * target and complete anyway (test_xfer_peer_stop and test_shm_safety check that).
      * On TCP the option changes nothing. */
     static const adxl_option_t staging = {"ShmPath", "staging"};
-    e = tu_engine("127.0.0.1:0", &staging, 1);
+    e = xc_engine(&staging, 1);
     REQUIRE(e != NULL);
     local = xc_alloc(CHUNK);
     REQUIRE(local != NULL);
@@ -190,21 +191,21 @@ int main(void) {
     CHECK_STATUS(adxl_connect(e, survivor.name, 10000), ADXL_SUCCESS);
     for (int k = 0; k < 2; k++) {
         size_t len = k ? 4 * XC_MIB + 1 : 1000;
-        tu_fill(local, len, 20 + (uint64_t)k);
+        REQUIRE(xc_fill(local, len, 20 + (uint64_t)k));
         CHECK_STATUS(xc_xfer1(e, survivor.name, ADXL_WRITE, local, (uintptr_t)(survivor.addr + 3),
                               len, 10000),
                      ADXL_SUCCESS);
         CHECK(xc_peer_verify(&survivor, 20 + (uint64_t)k, 3, len));
         REQUIRE(xc_peer_fill(&survivor, 30 + (uint64_t)k, 5, len));
-        xc_fill_inverse(local, len, 30 + (uint64_t)k);
+        REQUIRE(xc_fill_inverse(local, len, 30 + (uint64_t)k));
         CHECK_STATUS(xc_xfer1(e, survivor.name, ADXL_READ, local, (uintptr_t)(survivor.addr + 5),
                               len, 10000),
                      ADXL_SUCCESS);
-        CHECK(tu_verify(local, len, 30 + (uint64_t)k));
+        CHECK(xc_verify(local, len, 30 + (uint64_t)k));
     }
 
     adxl_engine_destroy(e);
     CHECK(xc_peer_stop(&survivor) == 0);
-    adxl_free_mem(local);
+    xc_free(local);
     return tu_finish();
 }

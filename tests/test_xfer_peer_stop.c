@@ -10,6 +10,8 @@
  * Over the shm transport's mapped and CMA paths a transfer needs no work by the target's
  * process, so against a stopped target it completes, with exact data: that is checked
  * instead when the link turns out to be one-sided.
+ * Device variants: the registered buffers are device memory, the unregistered one stays
+ * host memory; over CUDA's IPC (same host) the link is one-sided, otherwise staged.
  */
 #include "xfer_common.h"
 
@@ -29,18 +31,18 @@ static void link_works(uint64_t seed) {
     for (int k = 0; k < 3; k++) {
         uint8_t *l = reg_local + BIG + 4096;
         REQUIRE(xc_peer_fill(&peer, seed + (uint64_t)k, BIG + 8192, 4 * XC_MIB));
-        xc_fill_inverse(l, 4 * XC_MIB, seed + (uint64_t)k);
+        REQUIRE(xc_fill_inverse(l, 4 * XC_MIB, seed + (uint64_t)k));
         adxl_status_t st = xc_xfer1(e, peer.name, ADXL_READ, l, (uintptr_t)(peer.addr + BIG + 8192),
                                     4 * XC_MIB, 20000);
         if (st != ADXL_SUCCESS) fprintf(stderr, "transfer after SIGCONT failed\n");
         CHECK_STATUS(st, ADXL_SUCCESS);
-        CHECK(tu_verify(l, 4 * XC_MIB, seed + (uint64_t)k));
+        CHECK(xc_verify(l, 4 * XC_MIB, seed + (uint64_t)k));
     }
 }
 
 static void timed_out_read(uint8_t *buf, size_t len, const char *what) {
     REQUIRE(xc_peer_fill(&peer, 11, 0, len));
-    memset(buf, 0, len);
+    REQUIRE(xc_set(buf, 0, len));
     REQUIRE(tu_stop_child(peer.ch.pid));
     uint64_t t0 = tu_now_ms();
     adxl_status_t st =
@@ -48,13 +50,13 @@ static void timed_out_read(uint8_t *buf, size_t len, const char *what) {
     uint64_t took = tu_now_ms() - t0;
     if (one_sided) {
         CHECK_STATUS(st, ADXL_SUCCESS);
-        CHECK(tu_verify(buf, len, 11));
+        CHECK(xc_verify(buf, len, 11));
         REQUIRE(tu_cont_child(peer.ch.pid));
         CHECK(xc_peer_ping(&peer, 20000));
         return;
     }
     /* From here on the engine must leave buf alone. */
-    memset(buf, 0x5A, len);
+    REQUIRE(xc_set(buf, 0x5A, len));
     if (st != ADXL_TIMEOUT)
         fprintf(stderr, "%s: READ against a stopped peer returned %s after %" PRIu64 " ms\n", what,
                 adxl_status_str(st), took);
@@ -64,24 +66,17 @@ static void timed_out_read(uint8_t *buf, size_t len, const char *what) {
     CHECK(xc_peer_ping(&peer, 20000));
     link_works(200);
     bool intact = true;
-    size_t bad_at = 0;
     uint64_t until = tu_now_ms() + 300;
     do {
-        for (size_t i = 0; i < len && intact; i++)
-            if (buf[i] != 0x5A) {
-                intact = false;
-                bad_at = i;
-            }
+        intact = xc_all_bytes(buf, len, 0x5A);
     } while (intact && tu_now_ms() < until);
-    if (!intact)
-        fprintf(stderr, "%s: the timed-out READ wrote its buffer after returning (offset %zu)\n",
-                what, bad_at);
+    if (!intact) fprintf(stderr, "%s: the timed-out READ wrote its buffer after returning\n", what);
     CHECK(intact);
 }
 
 static void timed_out_write(uint8_t *buf, size_t len, const char *what) {
     REQUIRE(xc_peer_fill(&peer, 21, 0, len)); /* the peer's old data */
-    tu_fill(buf, len, 22);                    /* what the buffer holds during the call */
+    REQUIRE(xc_fill(buf, len, 22));           /* what the buffer holds during the call */
     REQUIRE(tu_stop_child(peer.ch.pid));
     uint64_t t0 = tu_now_ms();
     adxl_status_t st =
@@ -95,7 +90,7 @@ static void timed_out_write(uint8_t *buf, size_t len, const char *what) {
         return;
     }
     /* From here on the engine must not send from buf any more. */
-    tu_fill(buf, len, 23);
+    REQUIRE(xc_fill(buf, len, 23));
     if (st != ADXL_TIMEOUT)
         fprintf(stderr, "%s: WRITE against a stopped peer returned %s after %" PRIu64 " ms\n", what,
                 adxl_status_str(st), took);
@@ -113,7 +108,7 @@ static void timed_out_write(uint8_t *buf, size_t len, const char *what) {
 
 static void phase(xc_peer_t *pp, const adxl_option_t *opts, size_t nopts, const char *cfg) {
     peer = *pp;
-    e = tu_engine("127.0.0.1:0", opts, nopts);
+    e = xc_engine(opts, nopts);
     REQUIRE(e != NULL);
     adxl_mem_handle_t h = xc_register(e, reg_local, BIG + 8 * XC_MIB);
     REQUIRE(h != NULL);
@@ -122,6 +117,10 @@ static void phase(xc_peer_t *pp, const adxl_option_t *opts, size_t nopts, const 
     link_works(100);
     adxl_stats_t after = xc_stats(e);
     one_sided = tu_one_sided_bytes(&after) > tu_one_sided_bytes(&before);
+    /* With device memory on both sides the link is one-sided exactly over CUDA's IPC;
+     * otherwise every device byte of link_works' three 4 MiB READs is staged. */
+    XC_CHECK_DEVICE_PEER_DELTA(before, after, 3 * 4 * XC_MIB);
+    if (xc_device_run()) CHECK(one_sided == xc_device_ipc());
     printf("  %s: %s\n", cfg,
            one_sided ? "one-sided link: a stopped peer completes transfers"
                      : "a stopped peer holds transfers");
@@ -160,7 +159,7 @@ int main(void) {
 
     CHECK(xc_peer_stop(&p1) == 0);
     CHECK(xc_peer_stop(&p2) == 0);
-    adxl_free_mem(reg_local);
+    xc_free(reg_local);
     free(unreg_local);
     return tu_finish();
 }

@@ -4,6 +4,8 @@
  * deregistered): ADXL_PARAM_INVALID, the target's memory untouched, the link still usable.
  * Exact fits at region edges work. With AllowUnregisteredMemory=1 on the target, memory it
  * never registered can be written and read.
+ * Device variants: the registered regions are device memory; the AllowUnregisteredMemory
+ * part stays on host memory.
  */
 #include "xfer_common.h"
 
@@ -19,35 +21,37 @@ static adxl_mem_handle_t h1, h2;
 
 /* The target buffer holds the background pattern everywhere except [skip, skip + skip_len). */
 static bool target_untouched(size_t skip, size_t skip_len) {
-    if (!tu_verify(tbuf, skip, BG_SEED)) return false;
-    for (size_t i = skip + skip_len; i < TBUF; i++) {
-        if (tbuf[i] != tu_pattern_byte(BG_SEED, i)) {
+    uint8_t *now = xc_read_back(tbuf, TBUF);
+    bool same = now && tu_verify(now, skip, BG_SEED);
+    for (size_t i = skip + skip_len; same && i < TBUF; i++) {
+        if (now[i] != tu_pattern_byte(BG_SEED, i)) {
             fprintf(stderr, "target offset %zu changed\n", i);
-            return false;
+            same = false;
         }
     }
-    return true;
+    free(now);
+    return same;
 }
 
 static void link_usable(void) {
     static uint64_t s = 9000;
     s++;
-    tu_fill(lbuf, 4096, s);
+    REQUIRE(xc_fill(lbuf, 4096, s));
     CHECK_STATUS(xc_xfer1(init_e, tname, ADXL_WRITE, lbuf, (uintptr_t)(r1 + 8192), 4096, 10000),
                  ADXL_SUCCESS);
-    CHECK(tu_verify(r1 + 8192, 4096, s));
-    xc_fill_inverse(lbuf + 4096, 4096, s);
+    CHECK(xc_verify(r1 + 8192, 4096, s));
+    REQUIRE(xc_fill_inverse(lbuf + 4096, 4096, s));
     CHECK_STATUS(
         xc_xfer1(init_e, tname, ADXL_READ, lbuf + 4096, (uintptr_t)(r1 + 8192), 4096, 10000),
         ADXL_SUCCESS);
-    CHECK(tu_verify(lbuf + 4096, 4096, s));
-    tu_fill(tbuf, TBUF, BG_SEED);
+    CHECK(xc_verify(lbuf + 4096, 4096, s));
+    REQUIRE(xc_fill(tbuf, TBUF, BG_SEED));
 }
 
 static void refused(uintptr_t raddr, size_t len, const char *what) {
     for (int op = ADXL_READ; op <= ADXL_WRITE; op++) {
-        tu_fill(tbuf, TBUF, BG_SEED);
-        tu_fill(lbuf, len, 17);
+        REQUIRE(xc_fill(tbuf, TBUF, BG_SEED));
+        REQUIRE(xc_fill(lbuf, len, 17));
         adxl_status_t st = xc_xfer1(init_e, tname, (adxl_transfer_op_t)op, lbuf, raddr, len, 10000);
         if (st != ADXL_PARAM_INVALID)
             fprintf(stderr, "case '%s', %s of %zu bytes:\n", what,
@@ -65,24 +69,24 @@ static void refused(uintptr_t raddr, size_t len, const char *what) {
 static void accepted(uint8_t *raddr, size_t len, const char *what) {
     static uint64_t s = 100;
     s++;
-    tu_fill(tbuf, TBUF, BG_SEED);
-    tu_fill(lbuf, len, s);
+    REQUIRE(xc_fill(tbuf, TBUF, BG_SEED));
+    REQUIRE(xc_fill(lbuf, len, s));
     adxl_status_t st = xc_xfer1(init_e, tname, ADXL_WRITE, lbuf, (uintptr_t)raddr, len, 10000);
     if (st != ADXL_SUCCESS) fprintf(stderr, "case '%s' (WRITE of %zu bytes)\n", what, len);
     CHECK_STATUS(st, ADXL_SUCCESS);
-    CHECK(tu_verify(raddr, len, s));
+    CHECK(xc_verify(raddr, len, s));
     CHECK(target_untouched((size_t)(raddr - tbuf), len));
-    tu_fill(raddr, len, s + 1000);
-    xc_fill_inverse(lbuf, len, s + 1000);
+    REQUIRE(xc_fill(raddr, len, s + 1000));
+    REQUIRE(xc_fill_inverse(lbuf, len, s + 1000));
     st = xc_xfer1(init_e, tname, ADXL_READ, lbuf, (uintptr_t)raddr, len, 10000);
     if (st != ADXL_SUCCESS) fprintf(stderr, "case '%s' (READ of %zu bytes)\n", what, len);
     CHECK_STATUS(st, ADXL_SUCCESS);
-    CHECK(tu_verify(lbuf, len, s + 1000));
+    CHECK(xc_verify(lbuf, len, s + 1000));
 }
 
 static void registered_regions(void) {
-    tgt_e = tu_engine("127.0.0.1:0", NULL, 0);
-    init_e = tu_engine("127.0.0.1:0", NULL, 0);
+    tgt_e = xc_engine(NULL, 0);
+    init_e = xc_engine(NULL, 0);
     REQUIRE(tgt_e && init_e);
     snprintf(tname, sizeof(tname), "%s", adxl_local_engine(tgt_e));
     lbuf = xc_alloc(TBUF);
@@ -95,7 +99,7 @@ static void registered_regions(void) {
     REQUIRE((h1 = xc_register(tgt_e, r1, XC_MIB)) != NULL);
     REQUIRE((h2 = xc_register(tgt_e, r2, XC_MIB)) != NULL);
     CHECK_STATUS(adxl_connect(init_e, tname, 10000), ADXL_SUCCESS);
-    tu_fill(tbuf, TBUF, BG_SEED);
+    REQUIRE(xc_fill(tbuf, TBUF, BG_SEED));
 
     static const size_t lens[] = {1, 100, 512 * XC_KIB};
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
@@ -129,8 +133,8 @@ static void registered_regions(void) {
      * descriptor's range the target is untouched. */
     for (int op = ADXL_READ; op <= ADXL_WRITE; op++) {
         for (int invalid_first = 0; invalid_first < 2; invalid_first++) {
-            tu_fill(tbuf, TBUF, BG_SEED);
-            tu_fill(lbuf, 8192, 55);
+            REQUIRE(xc_fill(tbuf, TBUF, BG_SEED));
+            REQUIRE(xc_fill(lbuf, 8192, 55));
             adxl_transfer_op_desc_t good = {(uintptr_t)lbuf, (uintptr_t)(r1 + 4096), 4096};
             adxl_transfer_op_desc_t bad = {(uintptr_t)(lbuf + 4096), (uintptr_t)(r2_end - 10),
                                            4096};
@@ -150,8 +154,8 @@ static void registered_regions(void) {
     refused((uintptr_t)(r2 + 4096), 512 * XC_KIB, "deregistered R2, large");
     /* Registered again: visible to the linked peer (poll, it may take a moment). */
     REQUIRE((h2 = xc_register(tgt_e, r2, XC_MIB)) != NULL);
-    tu_fill(tbuf, TBUF, BG_SEED);
-    tu_fill(lbuf, 512 * XC_KIB, 66);
+    REQUIRE(xc_fill(tbuf, TBUF, BG_SEED));
+    REQUIRE(xc_fill(lbuf, 512 * XC_KIB, 66));
     adxl_status_t st = ADXL_FAILED;
     uint64_t deadline = tu_now_ms() + 10000;
     while (tu_now_ms() < deadline) {
@@ -160,15 +164,17 @@ static void registered_regions(void) {
         xc_sleep_ms(10);
     }
     CHECK_STATUS(st, ADXL_SUCCESS);
-    CHECK(tu_verify(r2 + 4096, 512 * XC_KIB, 66));
+    CHECK(xc_verify(r2 + 4096, 512 * XC_KIB, 66));
     accepted(r2 + 3, 5000, "R2 registered again");
 
     adxl_engine_destroy(init_e);
     adxl_engine_destroy(tgt_e);
-    adxl_free_mem(lbuf);
-    adxl_free_mem(tbuf);
+    xc_free(lbuf);
+    xc_free(tbuf);
 }
 
+/* AllowUnregisteredMemory reaches unregistered target memory, host memory by ADXL's rule:
+ * a host-only feature, so this part runs on host memory in the device variants too. */
 static void allow_unregistered(void) {
     const adxl_option_t allow[] = {{"AllowUnregisteredMemory", "1"}};
     adxl_engine_t *t = tu_engine("127.0.0.1:0", allow, 1);
@@ -177,8 +183,8 @@ static void allow_unregistered(void) {
     char name[128];
     snprintf(name, sizeof(name), "%s", adxl_local_engine(t));
     uint8_t *target_mem = malloc(4 * XC_MIB); /* never registered anywhere */
-    uint8_t *local = xc_alloc(4 * XC_MIB);
-    uint8_t *reg = xc_alloc(XC_MIB); /* registered on the target */
+    uint8_t *local = xc_alloc_host(4 * XC_MIB);
+    uint8_t *reg = xc_alloc_host(XC_MIB); /* registered on the target */
     REQUIRE(target_mem && local && reg);
     REQUIRE(xc_register(in, local, 4 * XC_MIB) != NULL);
     REQUIRE(xc_register(t, reg, XC_MIB) != NULL);

@@ -3,6 +3,7 @@
  * buffers (TcpSocketBufferKB 64 and the kernel default 0), a fast heartbeat; large batches
  * spread over the streams, small ones, and one 32 MiB descriptor, READ and WRITE, all
  * checked byte for byte.
+ * Device variants: device memory on both sides (xfer_mem.h).
  */
 #include "xfer_common.h"
 
@@ -18,14 +19,23 @@ static void batch(xc_pair_t *p, adxl_transfer_op_t op, size_t n, size_t slot, si
         d[i].remote_addr = (uintptr_t)(p->rbuf + (n - 1 - i) * slot + i % 5);
         d[i].len = len;
     }
-    uint8_t *src = op == ADXL_WRITE ? p->lbuf : p->rbuf;
-    tu_fill(src, n * slot, seed);
+    /* The source holds a pattern, each destination piece its complement; built in host
+     * copies of both buffers (d[] addresses, rebased), put in place through the runtime
+     * in a device run. */
+    uint8_t *src = op == ADXL_WRITE ? p->lbuf : p->rbuf,
+            *dst = op == ADXL_WRITE ? p->rbuf : p->lbuf;
+    uint8_t *hsrc = malloc(n * slot), *hdst = xc_read_back(dst, n * slot);
+    REQUIRE(hsrc && hdst);
+    tu_fill(hsrc, n * slot, seed);
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *s = (const uint8_t *)(op == ADXL_WRITE ? d[i].local_addr : d[i].remote_addr);
-        uint8_t *t = (uint8_t *)(op == ADXL_WRITE ? d[i].remote_addr : d[i].local_addr);
+        size_t so = (op == ADXL_WRITE ? d[i].local_addr : d[i].remote_addr) - (uintptr_t)src;
+        size_t to = (op == ADXL_WRITE ? d[i].remote_addr : d[i].local_addr) - (uintptr_t)dst;
         for (size_t k = 0; k < len; k++)
-            t[k] = (uint8_t)~s[k];
+            hdst[to + k] = (uint8_t)~hsrc[so + k];
     }
+    REQUIRE(xc_put(src, hsrc, n * slot) && xc_put(dst, hdst, n * slot));
+    free(hsrc);
+    free(hdst);
     adxl_stats_t before = xc_stats(p->init);
     adxl_status_t st = adxl_transfer_sync(p->init, p->tname, op, d, n, 60000);
     adxl_stats_t after = xc_stats(p->init);
@@ -33,12 +43,17 @@ static void batch(xc_pair_t *p, adxl_transfer_op_t op, size_t n, size_t slot, si
         fprintf(stderr, "%s: %s of %zu x %zu failed\n", cfg, op == ADXL_WRITE ? "WRITE" : "READ", n,
                 len);
     CHECK_STATUS(st, ADXL_SUCCESS);
+    hsrc = xc_read_back(src, n * slot);
+    hdst = xc_read_back(dst, n * slot);
+    REQUIRE(hsrc && hdst);
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *s = (const uint8_t *)(op == ADXL_WRITE ? d[i].local_addr : d[i].remote_addr);
-        const uint8_t *t = (const uint8_t *)(op == ADXL_WRITE ? d[i].remote_addr : d[i].local_addr);
-        if (memcmp(s, t, len) != 0) bad++;
+        size_t so = (op == ADXL_WRITE ? d[i].local_addr : d[i].remote_addr) - (uintptr_t)src;
+        size_t to = (op == ADXL_WRITE ? d[i].remote_addr : d[i].local_addr) - (uintptr_t)dst;
+        if (memcmp(hsrc + so, hdst + to, len) != 0) bad++;
     }
+    free(hsrc);
+    free(hdst);
     if (bad)
         fprintf(stderr, "%s: %s of %zu x %zu: %zu descriptors wrong\n", cfg,
                 op == ADXL_WRITE ? "WRITE" : "READ", n, len, bad);

@@ -3,6 +3,8 @@
  * WRITE mixed, small (buffered) and large (direct) batches, some async, each thread
  * checking its own data and the guard bytes around it after every transfer. Then the same
  * with four initiator engines (two threads each) sharing one target.
+ * Device variants: device memory on both sides (xfer_mem.h), each thread with device 0
+ * current, as the engine's context rule lets any thread transfer.
  */
 #include "xfer_common.h"
 
@@ -26,7 +28,7 @@ typedef struct {
 } worker_t;
 
 static bool guards_ok(const uint8_t *slice, uint64_t seed) {
-    return tu_verify(slice, GUARD, seed) && tu_verify(slice + GUARD + REGION, GUARD, seed + 1);
+    return xc_verify(slice, GUARD, seed) && xc_verify(slice + GUARD + REGION, GUARD, seed + 1);
 }
 
 static void *worker(void *arg) {
@@ -35,10 +37,10 @@ static void *worker(void *arg) {
     uint8_t *rslice = pair.rbuf + (size_t)w->id * SLICE;
     uint8_t *l = lslice + GUARD, *r = rslice + GUARD;
     uint64_t gseed = 100000 + (uint64_t)w->id * 10;
-    tu_fill(lslice, GUARD, gseed);
-    tu_fill(lslice + GUARD + REGION, GUARD, gseed + 1);
-    tu_fill(rslice, GUARD, gseed + 2);
-    tu_fill(rslice + GUARD + REGION, GUARD, gseed + 3);
+    REQUIRE(xc_fill(lslice, GUARD, gseed));
+    REQUIRE(xc_fill(lslice + GUARD + REGION, GUARD, gseed + 1));
+    REQUIRE(xc_fill(rslice, GUARD, gseed + 2));
+    REQUIRE(xc_fill(rslice + GUARD + REGION, GUARD, gseed + 3));
     uint64_t rng = 77 + (uint64_t)w->id;
 
     for (int it = 0; it < ITERS && !w->failures; it++) {
@@ -73,8 +75,8 @@ static void *worker(void *arg) {
         for (size_t i = 0; i < n; i++) {
             uint8_t *s = (uint8_t *)(op == ADXL_WRITE ? d[i].local_addr : d[i].remote_addr);
             uint8_t *t = (uint8_t *)(op == ADXL_WRITE ? d[i].remote_addr : d[i].local_addr);
-            tu_fill(s, d[i].len, seed + i * 7);
-            xc_fill_inverse(t, d[i].len, seed + i * 7);
+            REQUIRE(xc_fill(s, d[i].len, seed + i * 7));
+            REQUIRE(xc_fill_inverse(t, d[i].len, seed + i * 7));
         }
         adxl_status_t st;
         if (it % 4 == 3) {
@@ -96,7 +98,7 @@ static void *worker(void *arg) {
         }
         for (size_t i = 0; i < n; i++) {
             uint8_t *t = (uint8_t *)(op == ADXL_WRITE ? d[i].remote_addr : d[i].local_addr);
-            if (!tu_verify(t, d[i].len, seed + i * 7)) {
+            if (!xc_verify(t, d[i].len, seed + i * 7)) {
                 snprintf(w->why, sizeof(w->why), "iteration %d (%s, shape %d): wrong data", it,
                          op == ADXL_WRITE ? "WRITE" : "READ", shape);
                 w->failures++;
@@ -172,7 +174,7 @@ int main(void) {
     adxl_engine_t *inits[NINIT];
     uint8_t *bufs[NINIT];
     for (int k = 0; k < NINIT; k++) {
-        inits[k] = tu_engine("127.0.0.1:0", NULL, 0);
+        inits[k] = xc_engine(NULL, 0);
         REQUIRE(inits[k] != NULL);
         bufs[k] = xc_alloc((NTHREADS / NINIT) * SLICE);
         REQUIRE(bufs[k] != NULL);
@@ -187,7 +189,7 @@ int main(void) {
     CHECK(t.frames_refused == 0);
     for (int k = 0; k < NINIT; k++) {
         adxl_engine_destroy(inits[k]);
-        adxl_free_mem(bufs[k]);
+        xc_free(bufs[k]);
     }
     xc_pair_close(&pair);
     return tu_finish();

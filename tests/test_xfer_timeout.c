@@ -5,6 +5,8 @@
  * after the return, a WRITE never delivers bytes written to its buffer after the return.
  * Sync and async (args->timeout_ms), direct and buffered, on the default pool and on a
  * tiny one where batches wait for transit buffers.
+ * Device variants: the registered buffers are device memory; the unregistered local
+ * buffer of the buffered rounds stays host memory (plain malloc), as ADXL takes it to be.
  */
 #include "xfer_common.h"
 
@@ -16,21 +18,12 @@ static int timeouts_seen;
 /* A few successful transfers elsewhere so that anything late would have arrived. */
 static void settle(xc_pair_t *p, uint8_t *scratch_local, uint8_t *scratch_remote) {
     for (int k = 0; k < 3; k++) {
-        tu_fill(scratch_remote, 2 * XC_MIB, 50 + (uint64_t)k);
+        REQUIRE(xc_fill(scratch_remote, 2 * XC_MIB, 50 + (uint64_t)k));
         CHECK_STATUS(xc_xfer1(p->init, p->tname, ADXL_READ, scratch_local,
                               (uintptr_t)scratch_remote, 2 * XC_MIB, 30000),
                      ADXL_SUCCESS);
-        CHECK(tu_verify(scratch_local, 2 * XC_MIB, 50 + (uint64_t)k));
+        CHECK(xc_verify(scratch_local, 2 * XC_MIB, 50 + (uint64_t)k));
     }
-}
-
-static bool all_bytes(const uint8_t *p, size_t len, uint8_t v) {
-    for (size_t i = 0; i < len; i++)
-        if (p[i] != v) {
-            fprintf(stderr, "offset %zu of %zu holds 0x%02x, expected 0x%02x\n", i, len, p[i], v);
-            return false;
-        }
-    return true;
 }
 
 /* Runs one transfer with a tiny timeout; sync or async. */
@@ -61,7 +54,9 @@ static adxl_status_t run(xc_pair_t *p, bool async, adxl_transfer_op_t op, uint8_
 
 /* The expected content of the destination: the three descriptors map local [0, LEN) to
  * remote as above; with the source filled by tu_fill(seed) from its start. */
-static bool dest_ok(const uint8_t *dst, adxl_transfer_op_t op, uint64_t seed) {
+static bool dest_ok(const uint8_t *dst_mem, adxl_transfer_op_t op, uint64_t seed) {
+    uint8_t *dst = xc_read_back(dst_mem, LEN);
+    if (!dst) return false;
     /* pieces: (local off, remote off, len) */
     const size_t pieces[3][3] = {
         {0, 2 * XC_MIB, LEN / 2},
@@ -73,9 +68,11 @@ static bool dest_ok(const uint8_t *dst, adxl_transfer_op_t op, uint64_t seed) {
         for (size_t i = 0; i < pieces[k][2]; i++)
             if (dst[doff + i] != tu_pattern_byte(seed, soff + i)) {
                 fprintf(stderr, "piece %d: offset %zu wrong\n", k, i);
+                free(dst);
                 return false;
             }
     }
+    free(dst);
     return true;
 }
 
@@ -91,8 +88,8 @@ static void rounds(xc_pair_t *p, bool reg_local, const char *what) {
         int32_t timeout_ms = 1 + (r % 3);
         uint64_t seed = 3000 + (uint64_t)r * 10;
         if (op == ADXL_READ) {
-            tu_fill(remote, LEN, seed);
-            memset(local, 0, LEN);
+            REQUIRE(xc_fill(remote, LEN, seed));
+            REQUIRE(xc_set(local, 0, LEN));
             adxl_status_t st = run(p, async, op, local, remote, timeout_ms);
             if (st == ADXL_SUCCESS) {
                 CHECK(dest_ok(local, op, seed));
@@ -103,16 +100,16 @@ static void rounds(xc_pair_t *p, bool reg_local, const char *what) {
                         adxl_status_str(st));
             CHECK_STATUS(st, ADXL_TIMEOUT);
             timeouts_seen++;
-            memset(local, 0x3C, LEN);
+            REQUIRE(xc_set(local, 0x3C, LEN));
             settle(p, scratch_local, scratch_remote);
-            bool intact = all_bytes(local, LEN, 0x3C);
+            bool intact = xc_all_bytes(local, LEN, 0x3C);
             if (!intact)
                 fprintf(stderr, "%s round %d: a timed-out READ wrote its buffer afterwards\n", what,
                         r);
             CHECK(intact);
         } else {
-            tu_fill(remote, LEN, seed + 1);
-            tu_fill(local, LEN, seed);
+            REQUIRE(xc_fill(remote, LEN, seed + 1));
+            REQUIRE(xc_fill(local, LEN, seed));
             adxl_status_t st = run(p, async, op, local, remote, timeout_ms);
             if (st == ADXL_SUCCESS) {
                 CHECK(dest_ok(remote, op, seed));
@@ -124,7 +121,7 @@ static void rounds(xc_pair_t *p, bool reg_local, const char *what) {
             CHECK_STATUS(st, ADXL_TIMEOUT);
             timeouts_seen++;
             /* What lands from now on must not be this. */
-            tu_fill(local, LEN, seed + 2);
+            REQUIRE(xc_fill(local, LEN, seed + 2));
             settle(p, scratch_local, scratch_remote);
             /* Every remote byte is old (seed + 1), what the call sent, or zero (an abandoned
              * frame may be finished with zeros); the sent bytes are pieces of the seed
@@ -134,10 +131,12 @@ static void rounds(xc_pair_t *p, bool reg_local, const char *what) {
                 {0, 2 * XC_MIB, LEN / 2},
                 {LEN / 2, 0, 2 * XC_MIB},
                 {LEN / 2 + 2 * XC_MIB, LEN / 2 + 2 * XC_MIB, LEN / 2 - 2 * XC_MIB}};
+            uint8_t *landed = xc_read_back(remote, LEN);
+            REQUIRE(landed != NULL);
             size_t late = 0;
             for (int k = 0; k < 3; k++) {
                 for (size_t i = 0; i < pieces[k][2]; i++) {
-                    uint8_t got = remote[pieces[k][1] + i];
+                    uint8_t got = landed[pieces[k][1] + i];
                     uint8_t late_byte = tu_pattern_byte(seed + 2, pieces[k][0] + i);
                     if (got != 0 && got == late_byte &&
                         got != tu_pattern_byte(seed, pieces[k][0] + i) &&
@@ -145,6 +144,7 @@ static void rounds(xc_pair_t *p, bool reg_local, const char *what) {
                         late++;
                 }
             }
+            free(landed);
             if (late)
                 fprintf(stderr, "%s round %d: %zu bytes written after the WRITE timed out\n", what,
                         r, late);

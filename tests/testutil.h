@@ -54,10 +54,11 @@ extern int tu_checks_failed;
 int tu_finish(void);
 
 /* Bytes an engine moved as initiator with no work by the target's process: the shm
- * transport's mapped and CMA paths. A target serves no frames for them, and a stopped
- * target still completes them, so tests that stop a target expect success there. */
+ * transport's mapped and CMA paths, and device memory copied over a runtime's IPC. A
+ * target serves no frames for them, and a stopped target still completes them, so tests
+ * that stop a target expect success there. */
 static inline uint64_t tu_one_sided_bytes(const adxl_stats_t *s) {
-    return s->bytes_mapped + s->bytes_cma;
+    return s->bytes_mapped + s->bytes_cma + s->bytes_device_mapped;
 }
 
 /* Bytes an engine moved as initiator that a target counts no frames for: the one-sided

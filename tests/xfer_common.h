@@ -7,6 +7,7 @@
 #define ADXL_TESTS_XFER_COMMON_H
 
 #include "testutil.h"
+#include "xfer_mem.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -54,42 +55,21 @@ static inline void xc_sleep_ms(int ms) {
     }
 }
 
-/* Compares two buffers; prints the first differing offset. */
-static inline bool xc_same(const void *got, const void *want, size_t len, const char *what) {
-    if (memcmp(got, want, len) == 0) return true;
-    const uint8_t *g = got, *w = want;
-    for (size_t i = 0; i < len; i++) {
-        if (g[i] != w[i]) {
-            fprintf(stderr, "%s: offset %zu of %zu holds 0x%02x, expected 0x%02x\n", what, i, len,
-                    g[i], w[i]);
-            break;
-        }
-    }
-    return false;
-}
-
-/* Fills buf with the bitwise complement of tu_fill(seed): every byte differs from it. */
-static inline void xc_fill_inverse(void *buf, size_t len, uint64_t seed) {
-    uint8_t *p = buf;
-    tu_fill(buf, len, seed);
-    for (size_t i = 0; i < len; i++)
-        p[i] = (uint8_t)~p[i];
-}
-
-static inline void *xc_alloc(size_t size) {
-    void *p = NULL;
-    adxl_status_t st = adxl_malloc_mem(ADXL_MEM_HOST, size, &p);
-    if (st != ADXL_SUCCESS) {
-        fprintf(stderr, "adxl_malloc_mem(%zu): %s\n", size, adxl_status_str(st));
-        return NULL;
-    }
-    return p;
+/*
+ * An engine on "127.0.0.1:0". In a device run the calling thread has device 0 current
+ * first: an engine takes the context of the thread that creates it, and one without a
+ * context cannot open a peer's IPC handles (everything is staged then). So, as in a real
+ * client, the runtime is set up before the engines.
+ */
+static inline adxl_engine_t *xc_engine(const adxl_option_t *opts, size_t num_opts) {
+    if (xc_device_run() && !xc_runtime_ready()) return NULL;
+    return tu_engine("127.0.0.1:0", opts, num_opts);
 }
 
 static inline adxl_mem_handle_t xc_register(adxl_engine_t *e, void *addr, size_t len) {
     adxl_mem_desc_t d = {(uintptr_t)addr, len};
     adxl_mem_handle_t h = NULL;
-    adxl_status_t st = adxl_register_mem(e, &d, ADXL_MEM_HOST, &h);
+    adxl_status_t st = adxl_register_mem(e, &d, xc_mem_type(addr, len), &h);
     if (st != ADXL_SUCCESS) {
         fprintf(stderr, "adxl_register_mem(%p, %zu): %s\n", addr, len, adxl_status_str(st));
         return NULL;
@@ -105,19 +85,48 @@ static inline adxl_stats_t xc_stats(adxl_engine_t *e) {
     return s;
 }
 
+/* Checks how two counters of adxl_stats_t moved between two snapshots. */
+#define XC_CHECK_TWO_DELTAS(before, after, field1, want1, field2, want2)                           \
+    do {                                                                                           \
+        uint64_t xc_d1_ = (after).field1 - (before).field1;                                        \
+        uint64_t xc_d2_ = (after).field2 - (before).field2;                                        \
+        if (xc_d1_ != (uint64_t)(want1) || xc_d2_ != (uint64_t)(want2))                            \
+            fprintf(stderr,                                                                        \
+                    "%s:%d: " #field1 " moved +%" PRIu64 ", " #field2 " +%" PRIu64                 \
+                    "; expected +%" PRIu64 ", +%" PRIu64 "\n",                                     \
+                    __FILE__, __LINE__, xc_d1_, xc_d2_, (uint64_t)(want1), (uint64_t)(want2));     \
+        CHECK(xc_d1_ == (uint64_t)(want1));                                                        \
+        CHECK(xc_d2_ == (uint64_t)(want2));                                                        \
+    } while (0)
+
 /* Checks how the mode counters moved between two snapshots. */
 #define XC_CHECK_MODE_DELTA(before, after, want_direct, want_buffered)                             \
-    do {                                                                                           \
-        uint64_t xc_dd_ = (after).batches_direct - (before).batches_direct;                        \
-        uint64_t xc_db_ = (after).batches_buffered - (before).batches_buffered;                    \
-        if (xc_dd_ != (uint64_t)(want_direct) || xc_db_ != (uint64_t)(want_buffered))              \
-            fprintf(stderr,                                                                        \
-                    "%s:%d: mode counters moved direct +%" PRIu64 ", buffered +%" PRIu64           \
-                    "; expected +%d, +%d\n",                                                       \
-                    __FILE__, __LINE__, xc_dd_, xc_db_, (int)(want_direct), (int)(want_buffered)); \
-        CHECK(xc_dd_ == (uint64_t)(want_direct));                                                  \
-        CHECK(xc_db_ == (uint64_t)(want_buffered));                                                \
-    } while (0)
+    XC_CHECK_TWO_DELTAS(before, after, batches_direct, want_direct, batches_buffered, want_buffered)
+
+/*
+ * In a device run, does device memory of this process reach a peer process's one-sidedly,
+ * the runtime copying device to device through a mapping of the peer's memory? That is
+ * CUDA's IPC over the default transport (same host, shm); AscendCL (no IPC in the subset
+ * adxl uses) and TCP stage every device byte through host memory.
+ */
+static inline bool xc_device_ipc(void) {
+    const char *transport = getenv("ADXL_TRANSPORT"), *path = getenv("ADXL_SHM_PATH");
+    return xc_device_run() && strcmp(tdev_kind(), "cuda") == 0 &&
+           (!transport || !*transport || strcmp(transport, "auto") == 0) &&
+           (!path || !*path || strcmp(path, "auto") == 0);
+}
+
+/* Checks how the device byte counters (local device memory that was staged through host
+ * memory, or copied by the runtime into a mapping of the peer's) moved. */
+#define XC_CHECK_DEVICE_BYTES(before, after, want_staged, want_mapped)                             \
+    XC_CHECK_TWO_DELTAS(before, after, bytes_device_staged, want_staged, bytes_device_mapped,      \
+                        want_mapped)
+
+/* The same for len bytes between this process's transfer memory and a peer process's:
+ * in a device run every byte mapped (xc_device_ipc) or every byte staged; else neither. */
+#define XC_CHECK_DEVICE_PEER_DELTA(before, after, len)                                             \
+    XC_CHECK_DEVICE_BYTES(before, after, xc_device_run() && !xc_device_ipc() ? (len) : 0,          \
+                          xc_device_ipc() ? (len) : 0)
 
 /* Polls an async request until it reaches a final state or deadline_ms passes. Returns
  * the final state, or ADXL_TRANSFER_WAITING when the deadline passed (or a call failed). */
@@ -145,6 +154,8 @@ static inline adxl_transfer_status_t xc_wait_req(adxl_engine_t *e, adxl_transfer
 /*
  * Two engines in this process, "127.0.0.1:0" each: init connected to tgt. lbuf (lsize
  * bytes) is registered with init when reg_local; rbuf (rsize bytes) is registered with tgt.
+ * Both are transfer memory (xc_alloc), except an unregistered lbuf: host memory, as ADXL
+ * takes unregistered memory to be.
  */
 typedef struct {
     adxl_engine_t *init;
@@ -162,14 +173,14 @@ static inline bool xc_pair_open_opts(xc_pair_t *p, const adxl_option_t *iopts, s
                                      const adxl_option_t *topts, size_t nt, size_t lsize,
                                      bool reg_local, size_t rsize) {
     memset(p, 0, sizeof(*p));
-    p->tgt = tu_engine("127.0.0.1:0", topts, nt);
-    p->init = tu_engine("127.0.0.1:0", iopts, ni);
+    p->tgt = xc_engine(topts, nt);
+    p->init = xc_engine(iopts, ni);
     if (!p->tgt || !p->init) return false;
     const char *name = adxl_local_engine(p->tgt);
     if (!name) return false;
     snprintf(p->tname, sizeof(p->tname), "%s", name);
     if (lsize) {
-        p->lbuf = xc_alloc(lsize);
+        p->lbuf = reg_local ? xc_alloc(lsize) : xc_alloc_host(lsize);
         if (!p->lbuf) return false;
         p->lsize = lsize;
         if (reg_local && !(p->lh = xc_register(p->init, p->lbuf, lsize))) return false;
@@ -195,8 +206,8 @@ static inline bool xc_pair_open(xc_pair_t *p, size_t lsize, bool reg_local, size
 static inline void xc_pair_close(xc_pair_t *p) {
     adxl_engine_destroy(p->init);
     adxl_engine_destroy(p->tgt);
-    if (p->lbuf) adxl_free_mem(p->lbuf);
-    if (p->rbuf) adxl_free_mem(p->rbuf);
+    xc_free(p->lbuf);
+    xc_free(p->rbuf);
     memset(p, 0, sizeof(*p));
 }
 
@@ -211,10 +222,10 @@ static inline adxl_status_t xc_xfer1(adxl_engine_t *e, const char *remote, adxl_
 
 /*
  * A forked peer: it creates an engine on "127.0.0.1:0" with the given options, allocates
- * (adxl_malloc_mem) and registers size bytes, sends "ready NAME ADDR", then serves one
- * command per line:
- *   fill SEED OFF LEN          -> ok
- *   inv SEED OFF LEN           -> ok        (xc_fill_inverse there)
+ * (xc_alloc: device memory in a device run, through a runtime it opens itself) and
+ * registers size bytes, sends "ready NAME ADDR", then serves one command per line:
+ *   fill SEED OFF LEN          -> ok | bad
+ *   inv SEED OFF LEN           -> ok | bad  (xc_fill_inverse there)
  *   verify SEED OFF LEN        -> ok | bad
  *   late OLD SENT LATE OFF LEN -> late N    (xc_count_late there)
  *   connect NAME               -> st N
@@ -283,7 +294,7 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
     const xc_peer_cfg_t *cfg = arg;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1) return 3;
-    adxl_engine_t *e = tu_engine("127.0.0.1:0", cfg->opts, cfg->num_opts);
+    adxl_engine_t *e = xc_engine(cfg->opts, cfg->num_opts);
     if (!e) {
         tu_send_line(to_parent, "error engine");
         return 1;
@@ -303,23 +314,25 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
         bool ok = true;
         if (sscanf(line, "fill %llu %llu %llu", &a, &b, &c) == 3) {
             XC_EXTERNALLY_ORDERED_BEGIN();
-            tu_fill(buf + b, (size_t)c, a);
+            ok = xc_fill(buf + b, (size_t)c, a);
             XC_EXTERNALLY_ORDERED_END();
-            tu_send_line(to_parent, "ok");
+            tu_send_line(to_parent, ok ? "ok" : "bad");
         } else if (sscanf(line, "inv %llu %llu %llu", &a, &b, &c) == 3) {
             XC_EXTERNALLY_ORDERED_BEGIN();
-            xc_fill_inverse(buf + b, (size_t)c, a);
+            ok = xc_fill_inverse(buf + b, (size_t)c, a);
             XC_EXTERNALLY_ORDERED_END();
-            tu_send_line(to_parent, "ok");
+            tu_send_line(to_parent, ok ? "ok" : "bad");
         } else if (sscanf(line, "verify %llu %llu %llu", &a, &b, &c) == 3) {
             XC_EXTERNALLY_ORDERED_BEGIN();
-            ok = tu_verify(buf + b, (size_t)c, a);
+            ok = xc_verify(buf + b, (size_t)c, a);
             XC_EXTERNALLY_ORDERED_END();
             tu_send_line(to_parent, ok ? "ok" : "bad");
         } else if (sscanf(line, "late %llu %llu %llu %llu %llu", &a, &b, &c, &d, &f) == 5) {
             XC_EXTERNALLY_ORDERED_BEGIN();
-            size_t n = xc_count_late(buf + d, (size_t)f, a, b, c);
+            uint8_t *got = xc_read_back(buf + d, (size_t)f);
             XC_EXTERNALLY_ORDERED_END();
+            size_t n = got ? xc_count_late(got, (size_t)f, a, b, c) : SIZE_MAX;
+            free(got);
             tu_send_line(to_parent, "late %zu", n);
         } else if (sscanf(line, "connect %255s", name) == 1) {
             tu_send_line(to_parent, "st %u", adxl_connect(e, name, 10000));
@@ -346,7 +359,7 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
         }
     }
     adxl_engine_destroy(e);
-    adxl_free_mem(buf);
+    xc_free(buf);
     if (rc == 0) tu_send_line(to_parent, "bye");
     return rc;
 }
@@ -354,6 +367,15 @@ static inline int xc_peer_main(void *arg, int to_parent, int from_parent) {
 /* Forks the peer and waits for its ready line. */
 static inline bool xc_peer_start(xc_peer_t *p, const xc_peer_cfg_t *cfg) {
     memset(p, 0, sizeof(*p));
+    /* A real CUDA does not survive fork(): the peer opens its own runtime, and cannot
+     * when this process had it loaded already. The doubles would not notice. */
+    if (xc_runtime_loaded()) {
+        fprintf(stderr,
+                "xc_peer_start: fork peers before this process loads the %s runtime "
+                "(its first engine or device allocation)\n",
+                tdev_kind());
+        return false;
+    }
     if (!tu_spawn(&p->ch, xc_peer_main, (void *)cfg)) return false;
     p->alive = true;
     char line[512];
