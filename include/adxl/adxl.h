@@ -150,6 +150,9 @@ typedef struct {
     /* Bytes of this engine's device memory that crossed host staging memory as initiator
      * (copied off the device before sending, or onto it after receiving). */
     uint64_t bytes_device_staged;
+    /* Gauges, read at the call: */
+    uint64_t regions_registered; /* distinct ranges this engine has registered now */
+    uint64_t regions_mirrored;   /* peers' registered ranges known here, summed over peers */
 } adxl_stats_t;
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);
