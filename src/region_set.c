@@ -46,9 +46,15 @@ static node_t *rebalance(node_t *n) {
     return n;
 }
 
+/* Ordered by start, then length: an owner that briefly holds two ranges with one start
+ * (a region published again before its old range was withdrawn) still finds each. */
+static int after_key(const adxl_region_t *a, uintptr_t addr, size_t len) {
+    return addr > a->addr || (addr == a->addr && len > a->len);
+}
+
 static node_t *insert_node(node_t *n, node_t *x) {
     if (!n) return x;
-    int dir = x->region.addr > n->region.addr;
+    int dir = after_key(&n->region, x->region.addr, x->region.len);
     n->child[dir] = insert_node(n->child[dir], x);
     return rebalance(n);
 }
@@ -62,13 +68,13 @@ static node_t *detach_min(node_t *n, node_t **min) {
     return rebalance(n);
 }
 
-/* Unlinks the node starting at addr; nodes are relinked, never copied, so the others'
+/* Unlinks the node holding [addr, +len); nodes are relinked, never copied, so the others'
  * ranges keep their addresses. */
-static node_t *remove_node(node_t *n, uintptr_t addr) {
+static node_t *remove_node(node_t *n, uintptr_t addr, size_t len) {
     if (!n) return NULL;
-    if (addr != n->region.addr) {
-        int dir = addr > n->region.addr;
-        n->child[dir] = remove_node(n->child[dir], addr);
+    if (addr != n->region.addr || len != n->region.len) {
+        int dir = after_key(&n->region, addr, len);
+        n->child[dir] = remove_node(n->child[dir], addr, len);
         return rebalance(n);
     }
     if (!n->child[1]) return n->child[0];
@@ -123,8 +129,11 @@ static node_t *after(const adxl_region_set_t *set, uintptr_t addr) {
 
 adxl_region_t *adxl_region_set_find_exact(const adxl_region_set_t *set, uintptr_t addr,
                                           size_t len) {
-    node_t *n = at_or_before(set, addr);
-    return n && n->region.addr == addr && n->region.len == len ? &n->region : NULL;
+    for (node_t *n = set->root; n;) {
+        if (n->region.addr == addr && n->region.len == len) return &n->region;
+        n = n->child[after_key(&n->region, addr, len)];
+    }
+    return NULL;
 }
 
 bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size_t len) {
@@ -158,7 +167,7 @@ adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, si
 
 void adxl_region_set_remove(adxl_region_set_t *set, adxl_region_t *r) {
     node_t *n = (node_t *)r;
-    set->root = remove_node(set->root, r->addr);
+    set->root = remove_node(set->root, r->addr, r->len);
     set->count--;
     free(n);
 }

@@ -38,7 +38,10 @@ adxl_region_t *adxl_region_set_find_exact(const adxl_region_set_t *set, uintptr_
 bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size_t len);
 /* The range wholly containing [addr, addr+len), or NULL. */
 adxl_region_t *adxl_region_set_containing(const adxl_region_set_t *set, uintptr_t addr, size_t len);
-/* Inserts a range that overlaps none (refs 1, host memory); NULL when out of memory. */
+/* Inserts a range (refs 1, host memory); NULL when out of memory. Lookups by address
+ * assume ranges do not overlap: owners insert only ranges that overlap none, or hold an
+ * overlap only between an insert and a removal they know will follow. A range with the
+ * same start and length as one held must not be inserted. */
 adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, size_t len,
                                       void *tag);
 /* Removes r, which must be a range of this set; r is freed. */

@@ -18,6 +18,7 @@
 #ifndef ADXL_SHM_INTERNAL_H
 #define ADXL_SHM_INTERNAL_H
 
+#include "region_set.h"
 #include "transport.h"
 
 #include <pthread.h>
@@ -29,11 +30,14 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#define SHM_WIRE_MAGIC 0x4D485341u /* "ASHM" */
-#define SHM_WIRE_VERSION 1u
+#define SHM_WIRE_MAGIC 0x4D485341u   /* "ASHM" */
+#define SHM_WIRE_VERSION 2u          /* 2: 16M generation slots */
 #define SHM_SHARED_MAGIC 0x52485341u /* "ASHR" */
 
-#define SHM_MAX_REGIONS ADXL_REMOTE_REGIONS_MAX /* generation slots per link */
+/* Generation slots per link: the table lies in the link's shared memfd, whose pages the
+ * kernel allocates only when first written, and freed slots are reused first, so its
+ * memory follows the most regions the link has held at once, not this bound. */
+#define SHM_MAX_REGIONS (16u * 1024u * 1024u)
 #define SHM_RING_SLOTS 16u
 #define SHM_SLOT_BYTES (512u * 1024u)
 #define SHM_SLOT_PIECES 256u
@@ -164,14 +168,6 @@ typedef struct shm_out {
     int fd; /* attached descriptor or -1 */
 } shm_out_t;
 
-/* A region as published to one initiator. */
-typedef struct {
-    uintptr_t addr;
-    size_t len;
-    uint32_t slot;
-    bool device;
-} shm_published_t;
-
 /* The target's side of one link, served by its own thread (shm_target.c). */
 struct shm_inbound {
     shm_inbound_t *next;
@@ -194,10 +190,11 @@ struct shm_inbound {
     pthread_mutex_t lock; /* everything below */
     bool publishes;       /* handshake done: region changes go to this initiator */
     shm_out_t *out_head, *out_tail;
-    shm_published_t *published;
-    size_t npublished, published_cap;
-    uint8_t *slot_used; /* SHM_MAX_REGIONS flags */
-    uint32_t slot_cursor;
+    /* Each region published to this initiator; a range's tag is its generation slot. */
+    adxl_region_set_t published;
+    uint32_t *free_slots; /* slots given back, reused before new ones */
+    size_t nfree, free_cap;
+    uint32_t slots_used; /* slots [0, slots_used) have been handed out at least once */
     uint32_t next_gen;
     pthread_mutex_t revoke_lock; /* one revocation at a time per link */
 };
@@ -262,11 +259,11 @@ struct shm_link {
     uint64_t peer_timeout_ns;
     uint64_t heartbeat_ms;
 
-    /* The mirror of the target's regions, sorted by address. Copies hold it read-locked
-     * for as long as they use a mapping; the link thread write-locks it to change it. */
+    /* The mirror of the target's regions: each range's tag is its shm_mirror_t. Copies
+     * hold it read-locked for as long as they use a mapping; the link thread write-locks
+     * it to change it. */
     pthread_rwlock_t view_lock;
-    shm_mirror_t *mirror;
-    size_t nmirror, mirror_cap;
+    adxl_region_set_t mirror;
 
     pthread_mutex_t lock;             /* staging and notifies */
     bool closed;                      /* failed and drained: posts complete at once */

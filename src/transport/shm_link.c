@@ -57,18 +57,6 @@ bool shm_link_target_alive(shm_link_t *link) {
 /* ---- The region mirror ---- */
 
 /* Index of the first entry at or after addr. With view_lock held. */
-static size_t mirror_lower_bound(const shm_link_t *link, uintptr_t addr) {
-    size_t lo = 0, hi = link->nmirror;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (link->mirror[mid].addr < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Maps the target's block when it sent one that is safe to map: a memfd sealed against
  * shrinking (so that no truncate can ever fault our copies) at least as long as the
  * region says. */
@@ -87,32 +75,32 @@ static void mirror_add(shm_link_t *link, const shm_msg_t *msg, int fd) {
     uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2], gen = msg->arg[3];
     if (!shm_region_add_valid(msg)) return;
     uint8_t *map = fd >= 0 ? map_block(fd, len, msg->arg[4]) : NULL;
+    shm_mirror_t *m = malloc(sizeof(*m));
+    if (m)
+        *m = (shm_mirror_t){(uintptr_t)addr,
+                            (size_t)len,
+                            (uint32_t)slot,
+                            (uint32_t)gen,
+                            map,
+                            map ? (size_t)msg->arg[4] : 0,
+                            (msg->status & SHM_REGION_DEVICE) != 0};
     pthread_rwlock_wrlock(&link->view_lock);
-    bool ok = link->nmirror < SHM_MAX_REGIONS;
-    if (ok && link->nmirror == link->mirror_cap) {
-        size_t cap = link->mirror_cap ? link->mirror_cap * 2 : 16;
-        shm_mirror_t *m = realloc(link->mirror, cap * sizeof(*m));
-        ok = m != NULL;
-        if (ok) {
-            link->mirror = m;
-            link->mirror_cap = cap;
-        }
-    }
-    if (ok) {
-        size_t i = mirror_lower_bound(link, (uintptr_t)addr);
-        memmove(&link->mirror[i + 1], &link->mirror[i], (link->nmirror - i) * sizeof(shm_mirror_t));
-        link->mirror[i] = (shm_mirror_t){(uintptr_t)addr,
-                                         (size_t)len,
-                                         (uint32_t)slot,
-                                         (uint32_t)gen,
-                                         map,
-                                         map ? (size_t)msg->arg[4] : 0,
-                                         (msg->status & SHM_REGION_DEVICE) != 0};
-        link->nmirror++;
-    }
+    /* A target announces only ranges that overlap none it still has published. */
+    bool ok = m && link->mirror.count < SHM_MAX_REGIONS &&
+              !adxl_region_set_overlaps(&link->mirror, (uintptr_t)addr, (size_t)len) &&
+              adxl_region_set_insert(&link->mirror, (uintptr_t)addr, (size_t)len, m);
     pthread_rwlock_unlock(&link->view_lock);
-    if (!ok && map) munmap(map, (size_t)msg->arg[4]);
-    if (ok) adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
+    if (!ok) {
+        if (map) munmap(map, (size_t)msg->arg[4]);
+        free(m);
+        return;
+    }
+    adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
+}
+
+static void mirror_free(shm_mirror_t *m) {
+    if (m->map) munmap(m->map, m->map_len);
+    free(m);
 }
 
 static void mirror_remove(shm_link_t *link, const shm_msg_t *msg) {
@@ -120,14 +108,11 @@ static void mirror_remove(shm_link_t *link, const shm_msg_t *msg) {
     adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
     /* Write-locked: no copy is using the mapping when it goes. */
     pthread_rwlock_wrlock(&link->view_lock);
-    for (size_t i = mirror_lower_bound(link, (uintptr_t)addr);
-         i < link->nmirror && link->mirror[i].addr == addr; i++) {
-        shm_mirror_t *m = &link->mirror[i];
-        if (m->len != len || m->slot != slot) continue;
-        if (m->map) munmap(m->map, m->map_len);
-        memmove(m, m + 1, (link->nmirror - i - 1) * sizeof(*m));
-        link->nmirror--;
-        break;
+    adxl_region_t *r = adxl_region_set_find_exact(&link->mirror, (uintptr_t)addr, (size_t)len);
+    shm_mirror_t *m = r ? r->tag : NULL;
+    if (m && m->slot == slot) {
+        adxl_region_set_remove(&link->mirror, r);
+        mirror_free(m);
     }
     pthread_rwlock_unlock(&link->view_lock);
 }
@@ -175,13 +160,15 @@ static bool handle_message(shm_link_t *link, const shm_msg_t *msg, int fds[SHM_M
     }
 }
 
-/* Reads every message waiting; false when the link is over. */
-static bool read_messages(shm_link_t *link) {
+/* Reads every message waiting (*heard: there was one); false when the link is over. */
+static bool read_messages(shm_link_t *link, bool *heard) {
+    *heard = false;
     for (;;) {
         shm_msg_t msg;
         int fds[SHM_MAX_FDS];
         bool again;
         if (!shm_msg_recv(link->fd, &msg, fds, &again)) return again;
+        *heard = true;
         bool ok = handle_message(link, &msg, fds);
         shm_close_fds(fds);
         if (!ok) {
@@ -269,17 +256,20 @@ static void *link_main(void *arg) {
         if (rc > 0 && (pfd[1].revents & POLLIN)) adxl_wake_drain(link->done_fd);
         if (rc > 0 && (pfd[2].revents & POLLIN)) adxl_wake_drain(link->wake_fd);
         if (atomic_load(&link->failed)) break;
-        if (!read_messages(link) || !send_notifies(link, &blocked)) {
+        bool heard;
+        if (!read_messages(link, &heard) || !send_notifies(link, &blocked)) {
             LOG_WARN("the shared-memory link to %s closed", adxl_peer_name(link->peer));
             shm_link_fail(link, ADXL_FAILED);
             break;
         }
         shm_staging_progress(link);
         run_deferred(link);
-        /* A target whose thread stops beating (stopped, or wedged) is dropped after
+        /* A target whose thread stops beating and sending (stopped, or wedged) is dropped after
          * PeerTimeoutMs, as over TCP; a dead one is seen at once. */
         uint64_t now = adxl_now_ns(), beat = atomic_load(&link->shared->target_beat);
-        if (beat != last_beat) {
+        /* Messages in are as good a sign as a beat: a target streaming a burst of region
+         * announcements beats only between sends. */
+        if (beat != last_beat || heard) {
             last_beat = beat;
             beat_seen_ns = now;
         } else if (now - beat_seen_ns >= link->peer_timeout_ns) {
@@ -445,11 +435,16 @@ static adxl_status_t handshake(shm_link_t *link, const adxl_host_facts_t *facts,
     return st;
 }
 
+static bool free_each_mirror(adxl_region_t *r, void *unused) {
+    (void)unused;
+    mirror_free(r->tag);
+    return true;
+}
+
 void shm_destroy(adxl_link_t *l) {
     shm_link_t *link = (shm_link_t *)l;
-    for (size_t i = 0; i < link->nmirror; i++)
-        if (link->mirror[i].map) munmap(link->mirror[i].map, link->mirror[i].map_len);
-    free(link->mirror);
+    adxl_region_set_each(&link->mirror, free_each_mirror, NULL);
+    adxl_region_set_free(&link->mirror);
     if (link->shared) munmap(link->shared, link->shared_size);
     int fds[4] = {link->fd, link->wake_fd, link->doorbell_fd, link->done_fd};
     for (int i = 0; i < 4; i++)

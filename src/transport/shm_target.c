@@ -49,8 +49,8 @@ void shm_inbound_free(shm_inbound_t *in) {
     adxl_notify_source_release(in->notify_source);
     pthread_mutex_destroy(&in->lock);
     pthread_mutex_destroy(&in->revoke_lock);
-    free(in->published);
-    free(in->slot_used);
+    adxl_region_set_free(&in->published);
+    free(in->free_slots);
     free(in);
 }
 
@@ -75,38 +75,49 @@ static void queue_out(shm_inbound_t *in, const shm_msg_t *msg, int fd) {
     in->out_tail = o;
 }
 
+/* O(1): the most recently freed slot (its page is likely resident), else a new one. */
 static bool alloc_slot(shm_inbound_t *in, uint32_t *slot) {
-    for (uint32_t k = 0; k < SHM_MAX_REGIONS; k++) {
-        uint32_t s = (in->slot_cursor + k) % SHM_MAX_REGIONS;
-        if (!in->slot_used[s]) {
-            in->slot_used[s] = 1;
-            in->slot_cursor = s + 1;
-            *slot = s;
-            return true;
-        }
+    if (in->nfree > 0) {
+        *slot = in->free_slots[--in->nfree];
+        return true;
     }
-    return false;
+    if (in->slots_used == SHM_MAX_REGIONS) return false;
+    *slot = in->slots_used++;
+    return true;
+}
+
+/* Every slot but the never-used ones is in published or here, so this never outgrows
+ * the slots handed out; out of memory, the slot is lost rather than reused. */
+static void free_slot(shm_inbound_t *in, uint32_t slot) {
+    if (in->nfree == in->free_cap) {
+        size_t cap = in->free_cap ? in->free_cap * 2 : 1024;
+        uint32_t *f = realloc(in->free_slots, cap * sizeof(*f));
+        if (!f) return;
+        in->free_slots = f;
+        in->free_cap = cap;
+    }
+    in->free_slots[in->nfree++] = slot;
 }
 
 /* With in->lock held. */
 static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bool device) {
     uint32_t slot;
-    if (in->npublished == in->published_cap) {
-        size_t cap = in->published_cap ? in->published_cap * 2 : 16;
-        shm_published_t *p = realloc(in->published, cap * sizeof(*p));
-        if (!p) return;
-        in->published = p;
-        in->published_cap = cap;
-    }
+    /* Registered while the snapshot was taken: in it, and announced again now. */
+    if (adxl_region_set_find_exact(&in->published, addr, len)) return;
     if (!alloc_slot(in, &slot)) {
         LOG_WARN("shared memory: more than %u regions; a peer will not see 0x%lx+%zu",
                  SHM_MAX_REGIONS, (unsigned long)addr, len);
         return;
     }
+    adxl_region_t *r = adxl_region_set_insert(&in->published, addr, len, (void *)(uintptr_t)slot);
+    if (!r) {
+        free_slot(in, slot);
+        return;
+    }
+    r->device = device;
     /* Generations are never reused on a link, so a stale entry can never pass a check. */
     if (++in->next_gen == 0) in->next_gen = 1;
     atomic_store(&in->shared->region_gen[slot], in->next_gen);
-    in->published[in->npublished++] = (shm_published_t){addr, len, slot, device};
     size_t block_len = 0;
     int fd = in->share_blocks && !device ? adxl_malloc_mem_share(addr, len, &block_len) : -1;
     shm_msg_t msg = {.type = SHM_MSG_REGION_ADD,
@@ -158,19 +169,15 @@ void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool dev
     }
     pthread_mutex_lock(&in->revoke_lock);
     pthread_mutex_lock(&in->lock);
-    bool revoked = false;
-    for (size_t i = 0; i < in->npublished;) {
-        shm_published_t p = in->published[i];
-        if (p.addr != addr || p.len != len) {
-            i++;
-            continue;
-        }
-        atomic_store(&in->shared->region_gen[p.slot], 0);
-        in->slot_used[p.slot] = 0;
-        in->published[i] = in->published[--in->npublished];
-        revoked = true;
+    adxl_region_t *r = adxl_region_set_find_exact(&in->published, addr, len);
+    bool revoked = r != NULL;
+    if (r) {
+        uint32_t slot = (uint32_t)(uintptr_t)r->tag;
+        atomic_store(&in->shared->region_gen[slot], 0);
+        adxl_region_set_remove(&in->published, r);
+        free_slot(in, slot);
         if (in->publishes) {
-            shm_msg_t msg = {.type = SHM_MSG_REGION_DEL, .arg = {addr, len, p.slot}};
+            shm_msg_t msg = {.type = SHM_MSG_REGION_DEL, .arg = {addr, len, slot}};
             queue_out(in, &msg, -1);
         }
     }
@@ -472,16 +479,20 @@ static void serve(shm_inbound_t *in) {
     }
 }
 
+static bool revoke_one(adxl_region_t *r, void *shared) {
+    atomic_store(&((shm_shared_t *)shared)->region_gen[(uint32_t)(uintptr_t)r->tag], 0);
+    return true;
+}
+
 /* The link is over: no one-sided copy may still be under way when the engine (and then
  * perhaps the memory) goes, so every region is revoked as by deregistration. */
 static void revoke_all(shm_inbound_t *in) {
     pthread_mutex_lock(&in->revoke_lock);
     pthread_mutex_lock(&in->lock);
     in->publishes = false;
-    bool any = in->npublished > 0;
-    for (size_t i = 0; i < in->npublished; i++)
-        atomic_store(&in->shared->region_gen[in->published[i].slot], 0);
-    in->npublished = 0;
+    bool any = in->published.count > 0;
+    adxl_region_set_each(&in->published, revoke_one, in->shared);
+    adxl_region_set_free(&in->published);
     pthread_mutex_unlock(&in->lock);
     if (any) drain_copies(in);
     pthread_mutex_unlock(&in->revoke_lock);
