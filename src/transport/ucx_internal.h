@@ -23,23 +23,27 @@
 #include "transport.h"
 #include "ucx_wire.h"
 
+#include "region_set.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <ucp/api/ucp.h>
 
 #define UCX_MAX_INBOUND 1024
-#define UCX_MAX_REMOTE_REGIONS 65536
 
 typedef struct ucx_transport ucx_transport_t;
 typedef struct ucx_link ucx_link_t;
 
 /* A region this engine registered: its UCP mapping and packed remote key. */
-typedef struct {
+typedef struct ucx_region {
     uintptr_t addr;
     size_t len;
     ucp_mem_h memh;
     void *rkey_buf;
     size_t rkey_len;
+    /* The same range mapped before, not yet withdrawn: a range deregistered on one thread
+     * and registered again on another can be published again before it is withdrawn. */
+    struct ucx_region *older;
 } ucx_region_t;
 
 /* The target's end of one control link. */
@@ -103,9 +107,8 @@ struct ucx_transport {
     /* Registered regions, and the control links that hear of them. */
     pthread_mutex_t regions_lock;
     pthread_cond_t regions_cond;
-    ucx_region_t *regions;
-    size_t nregions, regions_cap;
-    uint64_t update_seq; /* of the newest region update sent */
+    adxl_region_set_t regions; /* each range's tag: its newest ucx_region_t */
+    uint64_t update_seq;       /* of the newest region update sent */
 };
 
 /* ucx.c */
