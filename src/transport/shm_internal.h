@@ -94,13 +94,15 @@ enum shm_msg_type {
     SHM_MSG_REGION_ADD = 3,   /* T->I: arg0 addr, arg1 len, arg2 slot, arg3 generation,
                                  arg4 block length when the block's memfd is attached;
                                  status: SHM_REGION_* flags */
-    SHM_MSG_REGION_DEL = 4,   /* T->I: arg0 addr, arg1 len, arg2 slot */
+    SHM_MSG_REGION_DEL = 4,   /* retired in version 2: removals travel in REGIONS */
     SHM_MSG_SNAPSHOT_END = 5, /* T->I: the regions registered at connect time were all sent */
     SHM_MSG_NOTIFY = 6,       /* I->T: arg0 id, arg1 name length; text = name then message */
     SHM_MSG_NOTIFY_ACK = 7,   /* T->I: arg0 id; status */
     SHM_MSG_CHALLENGE = 8,    /* T->I, before HELLO_ACK when the target has an AuthSecret:
                                  status, arg1..4 its nonce; text = its proof */
     SHM_MSG_AUTH = 9,         /* I->T: text = the initiator's proof */
+    SHM_MSG_REGIONS = 10,     /* T->I: arg0 count; text = count shm_region_entry_t: region
+                                 changes without a descriptor, in the order they happened */
 };
 
 /* HELLO: arg0 flags (SHM_HELLO_FLAG_AUTH: the initiator holds a secret), arg1..4 nonce. */
@@ -110,6 +112,21 @@ enum shm_msg_type {
 /* A device region: only the target's runtime reaches it, so it is served by staging. */
 #define SHM_REGION_DEVICE 1u
 #define SHM_TEXT_MAX (2u * ADXL_NOTIFY_MAX_LEN)
+/* In a REGIONS entry's flags, besides SHM_REGION_DEVICE: the region was withdrawn. */
+#define SHM_REGION_REMOVED 2u
+
+/* One region change in a REGIONS message (host layout: both ends share the machine). An
+ * addition carries what REGION_ADD carries but a block; a removal its range and slot. */
+typedef struct {
+    uint64_t addr;
+    uint64_t len;
+    uint32_t slot;
+    uint32_t gen; /* 0 in a removal */
+    uint32_t flags;
+    uint32_t reserved;
+} shm_region_entry_t;
+
+#define SHM_REGIONS_PER_MSG (SHM_TEXT_MAX / sizeof(shm_region_entry_t))
 #define SHM_MAX_FDS 3
 
 typedef struct {

@@ -71,31 +71,31 @@ static uint8_t *map_block(int fd, uint64_t len, uint64_t block_len) {
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void mirror_add(shm_link_t *link, const shm_msg_t *msg, int fd) {
-    uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2], gen = msg->arg[3];
-    if (!shm_region_add_valid(msg)) return;
-    uint8_t *map = fd >= 0 ? map_block(fd, len, msg->arg[4]) : NULL;
+/* Takes one announced region into the mirror; block_len: the length of the block whose
+ * memfd came with it (fd), 0 for none. */
+static void mirror_add(shm_link_t *link, const shm_region_entry_t *e, int fd, uint64_t block_len) {
+    uint8_t *map = fd >= 0 ? map_block(fd, e->len, block_len) : NULL;
     shm_mirror_t *m = malloc(sizeof(*m));
     if (m)
-        *m = (shm_mirror_t){(uintptr_t)addr,
-                            (size_t)len,
-                            (uint32_t)slot,
-                            (uint32_t)gen,
+        *m = (shm_mirror_t){(uintptr_t)e->addr,
+                            (size_t)e->len,
+                            e->slot,
+                            e->gen,
                             map,
-                            map ? (size_t)msg->arg[4] : 0,
-                            (msg->status & SHM_REGION_DEVICE) != 0};
+                            map ? (size_t)block_len : 0,
+                            (e->flags & SHM_REGION_DEVICE) != 0};
     pthread_rwlock_wrlock(&link->view_lock);
     /* A target announces only ranges that overlap none it still has published. */
     bool ok = m && link->mirror.count < SHM_MAX_REGIONS &&
-              !adxl_region_set_overlaps(&link->mirror, (uintptr_t)addr, (size_t)len) &&
-              adxl_region_set_insert(&link->mirror, (uintptr_t)addr, (size_t)len, m);
+              !adxl_region_set_overlaps(&link->mirror, (uintptr_t)e->addr, (size_t)e->len) &&
+              adxl_region_set_insert(&link->mirror, (uintptr_t)e->addr, (size_t)e->len, m);
     pthread_rwlock_unlock(&link->view_lock);
     if (!ok) {
-        if (map) munmap(map, (size_t)msg->arg[4]);
+        if (map) munmap(map, (size_t)block_len);
         free(m);
         return;
     }
-    adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
+    adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)e->addr, (size_t)e->len);
 }
 
 static void mirror_free(shm_mirror_t *m) {
@@ -103,8 +103,7 @@ static void mirror_free(shm_mirror_t *m) {
     free(m);
 }
 
-static void mirror_remove(shm_link_t *link, const shm_msg_t *msg) {
-    uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2];
+static void mirror_remove(shm_link_t *link, uint64_t addr, uint64_t len, uint64_t slot) {
     adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
     /* Write-locked: no copy is using the mapping when it goes. */
     pthread_rwlock_wrlock(&link->view_lock);
@@ -115,6 +114,32 @@ static void mirror_remove(shm_link_t *link, const shm_msg_t *msg) {
         mirror_free(m);
     }
     pthread_rwlock_unlock(&link->view_lock);
+}
+
+/* A REGION_ADD (with a block's memfd, perhaps) or a REGIONS batch; false when the message
+ * is malformed. An entry that is not valid is skipped, as a REGION_ADD that is not. */
+static bool apply_regions(shm_link_t *link, const shm_msg_t *msg, int fd) {
+    if (msg->type == SHM_MSG_REGION_ADD) {
+        shm_region_entry_t e = {msg->arg[0],
+                                msg->arg[1],
+                                (uint32_t)msg->arg[2],
+                                (uint32_t)msg->arg[3],
+                                msg->status & SHM_REGION_DEVICE,
+                                0};
+        if (shm_region_add_valid(msg)) mirror_add(link, &e, fd, msg->arg[4]);
+        return true;
+    }
+    uint32_t count;
+    if (!shm_regions_valid(msg, &count)) return false;
+    for (uint32_t i = 0; i < count; i++) {
+        shm_region_entry_t e;
+        if (!shm_region_entry(msg, i, &e)) continue;
+        if (e.flags & SHM_REGION_REMOVED)
+            mirror_remove(link, e.addr, e.len, e.slot);
+        else
+            mirror_add(link, &e, -1, 0);
+    }
+    return true;
 }
 
 /* ---- Messages from the target ---- */
@@ -148,11 +173,8 @@ static bool notify_acked(shm_link_t *link, const shm_msg_t *msg) {
 static bool handle_message(shm_link_t *link, const shm_msg_t *msg, int fds[SHM_MAX_FDS]) {
     switch (msg->type) {
     case SHM_MSG_REGION_ADD:
-        mirror_add(link, msg, fds[0]);
-        return true;
-    case SHM_MSG_REGION_DEL:
-        mirror_remove(link, msg);
-        return true;
+    case SHM_MSG_REGIONS:
+        return apply_regions(link, msg, fds[0]);
     case SHM_MSG_NOTIFY_ACK:
         return notify_acked(link, msg);
     default:
@@ -427,8 +449,8 @@ static adxl_status_t handshake(shm_link_t *link, const adxl_host_facts_t *facts,
         st = recv_wait(link, &msg, fds, deadline);
         if (st != ADXL_SUCCESS) break;
         bool end = msg.type == SHM_MSG_SNAPSHOT_END;
-        if (!end && msg.type != SHM_MSG_REGION_ADD) st = ADXL_FAILED;
-        if (!end && st == ADXL_SUCCESS) mirror_add(link, &msg, fds[0]);
+        bool regions = msg.type == SHM_MSG_REGION_ADD || msg.type == SHM_MSG_REGIONS;
+        if (!end && !(regions && apply_regions(link, &msg, fds[0]))) st = ADXL_FAILED;
         shm_close_fds(fds);
         if (end) break;
     }

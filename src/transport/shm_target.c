@@ -75,6 +75,23 @@ static void queue_out(shm_inbound_t *in, const shm_msg_t *msg, int fd) {
     in->out_tail = o;
 }
 
+/* Appends a region change to the last queued REGIONS message when it has room and is not
+ * the head (which the serving thread may be sending), else queues a new one: a burst of
+ * registrations goes out SHM_REGIONS_PER_MSG to a packet. With in->lock held. */
+static void queue_entry(shm_inbound_t *in, const shm_region_entry_t *entry) {
+    shm_out_t *o = in->out_tail;
+    if (!o || o == in->out_head || o->msg.type != SHM_MSG_REGIONS ||
+        o->msg.arg[0] == SHM_REGIONS_PER_MSG) {
+        shm_msg_t msg = {.type = SHM_MSG_REGIONS};
+        queue_out(in, &msg, -1);
+        if (in->out_tail == o) return; /* out of memory: queue_out says why that is safe */
+        o = in->out_tail;
+    }
+    memcpy(o->msg.text + o->msg.text_len, entry, sizeof(*entry));
+    o->msg.text_len += (uint32_t)sizeof(*entry);
+    o->msg.arg[0]++;
+}
+
 /* O(1): the most recently freed slot (its page is likely resident), else a new one. */
 static bool alloc_slot(shm_inbound_t *in, uint32_t *slot) {
     if (in->nfree > 0) {
@@ -120,9 +137,12 @@ static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bo
     atomic_store(&in->shared->region_gen[slot], in->next_gen);
     size_t block_len = 0;
     int fd = in->share_blocks && !device ? adxl_malloc_mem_share(addr, len, &block_len) : -1;
-    shm_msg_t msg = {.type = SHM_MSG_REGION_ADD,
-                     .status = device ? SHM_REGION_DEVICE : 0,
-                     .arg = {addr, len, slot, in->next_gen, fd >= 0 ? block_len : 0}};
+    if (fd < 0) {
+        shm_region_entry_t e = {addr, len, slot, in->next_gen, device ? SHM_REGION_DEVICE : 0, 0};
+        queue_entry(in, &e);
+        return;
+    }
+    shm_msg_t msg = {.type = SHM_MSG_REGION_ADD, .arg = {addr, len, slot, in->next_gen, block_len}};
     queue_out(in, &msg, fd);
 }
 
@@ -177,8 +197,8 @@ void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool dev
         adxl_region_set_remove(&in->published, r);
         free_slot(in, slot);
         if (in->publishes) {
-            shm_msg_t msg = {.type = SHM_MSG_REGION_DEL, .arg = {addr, len, slot}};
-            queue_out(in, &msg, -1);
+            shm_region_entry_t e = {addr, len, slot, 0, SHM_REGION_REMOVED, 0};
+            queue_entry(in, &e);
         }
     }
     pthread_mutex_unlock(&in->lock);
