@@ -254,10 +254,23 @@ static void settle(ucx_transport_t *t) {
     }
 }
 
+void *ucx_stack_take_oldest(adxl_region_set_t *set, adxl_region_t *range) {
+    ucx_stacked_t *oldest = range->tag, *newer = NULL;
+    while (oldest->older) {
+        newer = oldest;
+        oldest = oldest->older;
+    }
+    if (newer)
+        newer->older = NULL;
+    else
+        adxl_region_set_remove(set, range);
+    return oldest;
+}
+
 static bool unmap_region(adxl_region_t *range, void *transport) {
     ucx_transport_t *t = transport;
     for (ucx_region_t *r = range->tag, *older; r; r = older) {
-        older = r->older;
+        older = (ucx_region_t *)r->stack.older;
         ucp_rkey_buffer_release(r->rkey_buf);
         ucp_mem_unmap(t->context, r->memh);
         free(r);

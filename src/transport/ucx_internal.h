@@ -34,16 +34,25 @@
 typedef struct ucx_transport ucx_transport_t;
 typedef struct ucx_link ucx_link_t;
 
+/* What a range of a key table holds: its entries newest first, each starting with this.
+ * A range deregistered on one target thread and registered again on another can be
+ * announced again before it is withdrawn; the newest entry is the one in effect. */
+typedef struct ucx_stacked {
+    struct ucx_stacked *older;
+} ucx_stacked_t;
+
+/* Takes the oldest entry off the range (the one a withdrawal is for), removing the range
+ * from set when that was its last. */
+void *ucx_stack_take_oldest(adxl_region_set_t *set, adxl_region_t *range);
+
 /* A region this engine registered: its UCP mapping and packed remote key. */
 typedef struct ucx_region {
+    ucx_stacked_t stack; /* first: see ucx_stacked_t */
     uintptr_t addr;
     size_t len;
     ucp_mem_h memh;
     void *rkey_buf;
     size_t rkey_len;
-    /* The same range mapped before, not yet withdrawn: a range deregistered on one thread
-     * and registered again on another can be published again before it is withdrawn. */
-    struct ucx_region *older;
 } ucx_region_t;
 
 /* The target's end of one control link. */
@@ -107,7 +116,7 @@ struct ucx_transport {
     /* Registered regions, and the control links that hear of them. */
     pthread_mutex_t regions_lock;
     pthread_cond_t regions_cond;
-    adxl_region_set_t regions; /* each range's tag: its newest ucx_region_t */
+    adxl_region_set_t regions; /* each range's tag: its ucx_region_t stack */
     uint64_t update_seq;       /* of the newest region update sent */
 };
 

@@ -34,14 +34,12 @@
 #define UCX_ORDERLY_WAIT_MS 1000
 
 typedef struct ucx_remote {
+    ucx_stacked_t stack; /* first: see ucx_stacked_t */
     uintptr_t addr;
     size_t len;
     void *rkey_buf; /* kept to unpack again on a fresh endpoint */
     size_t rkey_len;
     ucp_rkey_h rkey; /* NULL while no endpoint, or when UCX refused the key */
-    /* The same range announced before and not yet withdrawn (re-registered on one target
-     * thread while another deregisters it): the newest key is the one used. */
-    struct ucx_remote *older;
 } ucx_remote_t;
 
 struct ucx_link {
@@ -112,14 +110,14 @@ static void unpack_key(ucx_link_t *link, ucx_remote_t *r) {
 }
 
 static bool unpack_keys(adxl_region_t *range, void *link) {
-    for (ucx_remote_t *r = range->tag; r; r = r->older)
+    for (ucx_remote_t *r = range->tag; r; r = (ucx_remote_t *)r->stack.older)
         unpack_key(link, r);
     return true;
 }
 
 static bool destroy_keys(adxl_region_t *range, void *unused) {
     (void)unused;
-    for (ucx_remote_t *r = range->tag; r; r = r->older)
+    for (ucx_remote_t *r = range->tag; r; r = (ucx_remote_t *)r->stack.older)
         if (r->rkey) {
             ucp_rkey_destroy(r->rkey);
             r->rkey = NULL;
@@ -130,7 +128,7 @@ static bool destroy_keys(adxl_region_t *range, void *unused) {
 static bool free_keys(adxl_region_t *range, void *unused) {
     (void)unused;
     for (ucx_remote_t *r = range->tag, *older; r; r = older) {
-        older = r->older;
+        older = (ucx_remote_t *)r->stack.older;
         free(r->rkey_buf);
         free(r);
     }
@@ -208,7 +206,7 @@ static void close_ep(ucx_link_t *link, bool cancel) {
     adxl_region_set_each(&link->view, destroy_keys, NULL);
 }
 
-/* The region holding [addr, addr + len), or NULL. */
+/* The region holding [addr, addr + len), or NULL: the newest key of its range. */
 static const ucx_remote_t *view_find(const ucx_link_t *link, uint64_t addr, uint64_t len) {
     const adxl_region_t *range =
         adxl_region_set_containing(&link->view, (uintptr_t)addr, (size_t)len);
@@ -231,7 +229,7 @@ static bool view_add(ucx_link_t *link, uint64_t addr, uint64_t len, const uint8_
     }
     memcpy(r->rkey_buf, key, key_len);
     unpack_key(link, r);
-    r->older = range->tag;
+    r->stack.older = range->tag;
     range->tag = r;
     return true;
 }
@@ -239,17 +237,7 @@ static bool view_add(ucx_link_t *link, uint64_t addr, uint64_t len, const uint8_
 /* Takes the oldest key of the range out of the view; NULL when there is none. */
 static ucx_remote_t *view_remove(ucx_link_t *link, uint64_t addr, uint64_t len) {
     adxl_region_t *range = adxl_region_set_find_exact(&link->view, (uintptr_t)addr, (size_t)len);
-    if (!range) return NULL;
-    ucx_remote_t *oldest = range->tag, *newer = NULL;
-    while (oldest->older) {
-        newer = oldest;
-        oldest = oldest->older;
-    }
-    if (newer)
-        newer->older = NULL;
-    else
-        adxl_region_set_remove(&link->view, range);
-    return oldest;
+    return range ? ucx_stack_take_oldest(&link->view, range) : NULL;
 }
 
 /* ---- Posting ---- */

@@ -50,7 +50,7 @@ static void send_region_add(ucx_inbound_t *in, const ucx_region_t *r, uint64_t s
 }
 
 static bool send_snapshot_one(adxl_region_t *range, void *in) {
-    for (const ucx_region_t *r = range->tag; r; r = r->older)
+    for (const ucx_region_t *r = range->tag; r; r = (const ucx_region_t *)r->stack.older)
         send_region_add(in, r, 0);
     return true;
 }
@@ -375,7 +375,7 @@ static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool dev
         LOG_ERROR("UCX: out of memory for region 0x%lx+%zu", (unsigned long)addr, len);
         return;
     }
-    r.older = range->tag;
+    r.stack.older = range->tag;
     *kept = r;
     range->tag = kept;
     uint64_t seq = ++t->update_seq;
@@ -394,16 +394,7 @@ static void publish_remove(ucx_transport_t *t, uintptr_t addr, size_t len) {
         pthread_mutex_unlock(&t->regions_lock);
         return; /* it was never mapped (publish_add failed) */
     }
-    /* The oldest mapping of the range goes: the one this withdrawal is for. */
-    ucx_region_t *oldest = range->tag, *newer = NULL;
-    while (oldest->older) {
-        newer = oldest;
-        oldest = oldest->older;
-    }
-    if (newer)
-        newer->older = NULL;
-    else
-        adxl_region_set_remove(&t->regions, range);
+    ucx_region_t *oldest = ucx_stack_take_oldest(&t->regions, range);
     ucx_region_t r = *oldest;
     free(oldest);
     uint64_t seq = ++t->update_seq;
