@@ -11,7 +11,8 @@
  * WINDOW registrations (the registry holds fewer than WINDOW regions) and the last WINDOW
  * (it holds about REGIONS), and likewise for deregistration. With every region
  * registered, a fresh engine connects (timed) and writes 8 bytes into the first- and the
- * last-registered region (mean of 200 each, and which byte path carried them).
+ * last-registered region (mean of 200 each, and which byte path carried them), then
+ * leaves; 3 s later, for the target to finish with its link, deregistration starts.
  * Prints one line of key=value pairs; exits 1 when a call failed, a link dropped or a
  * peer's view missed regions.
  */
@@ -172,6 +173,10 @@ int main(int argc, char **argv) {
     double first_us = write_us(late, tname, mem + order[0] * REGION_BYTES, &first_path, &ok);
     double last_us = write_us(late, tname, mem + order[n - 1] * REGION_BYTES, &last_path, &ok);
     adxl_engine_destroy(late);
+    /* The target drops its side of that link on its own thread (revoking, and freeing,
+     * everything it had published to it), which holds off deregistrations meanwhile:
+     * give it time, so that the first deregistrations below measure deregistration. */
+    sleep(3);
 
     shuffle(order, n);
     uint64_t dereg_large = 0, dereg_small = 0;
