@@ -16,6 +16,8 @@
  * Prints one line of key=value pairs; exits 1 when a call failed, a link dropped or a
  * peer's view missed regions.
  */
+#include "region_bench.h"
+
 #include <adxl/adxl.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -30,12 +32,6 @@
 #define REGION_BYTES 4096u
 #define MAX_PEERS 16
 #define WRITES 200
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t next_random(void) {
@@ -52,23 +48,6 @@ static void shuffle(size_t *v, size_t n) {
         v[i - 1] = v[j];
         v[j] = tmp;
     }
-}
-
-static adxl_engine_t *engine_new(const char *transport) {
-    adxl_engine_t *e = NULL;
-    adxl_option_t opts[] = {{"Transport", transport}};
-    if (adxl_engine_create(&e) != ADXL_SUCCESS) return NULL;
-    if (adxl_initialize(e, "127.0.0.1:0", opts, 1) != ADXL_SUCCESS) {
-        adxl_engine_destroy(e);
-        return NULL;
-    }
-    return e;
-}
-
-static adxl_stats_t stats_of(adxl_engine_t *e) {
-    adxl_stats_t s = {0};
-    adxl_get_stats(e, &s);
-    return s;
 }
 
 /* Waits until the engine mirrors want regions of its peers; false after 600 s. */
