@@ -179,16 +179,24 @@ static void drain_copies(shm_inbound_t *in) {
     }
 }
 
+/*
+ * The serving thread sends everything queued before it sleeps (or waits for the socket to
+ * take more), so only a message queued onto an empty queue needs to wake it: during a
+ * burst, one wake for many changes rather than a system call and a context switch each.
+ */
 void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool device, bool added) {
     if (added) {
         pthread_mutex_lock(&in->lock);
+        bool idle = in->out_head == NULL;
         if (in->publishes) publish_add_locked(in, addr, len, device);
+        bool wake = idle && in->out_head != NULL;
         pthread_mutex_unlock(&in->lock);
-        adxl_wake(in->wake_fd);
+        if (wake) adxl_wake(in->wake_fd);
         return;
     }
     pthread_mutex_lock(&in->revoke_lock);
     pthread_mutex_lock(&in->lock);
+    bool idle = in->out_head == NULL;
     adxl_region_t *r = adxl_region_set_find_exact(&in->published, addr, len);
     bool revoked = r != NULL;
     if (r) {
@@ -201,10 +209,11 @@ void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool dev
             queue_entry(in, &e);
         }
     }
+    bool wake = idle && in->out_head != NULL;
     pthread_mutex_unlock(&in->lock);
     if (revoked) drain_copies(in);
     pthread_mutex_unlock(&in->revoke_lock);
-    adxl_wake(in->wake_fd);
+    if (wake) adxl_wake(in->wake_fd);
 }
 
 /* ---- Setting the link up ---- */

@@ -408,6 +408,8 @@ static bool flush_updates(target_ctx_t *t) {
  * (a burst of registrations goes out as few frames), else starts a frame. */
 void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, size_t len) {
     pthread_mutex_lock(&in->lock);
+    /* Queued onto pending updates, the serving thread has a wake on its way already. */
+    bool wake = in->updates_len == 0;
     tcp_frame_header_t last = {0};
     if (in->updates_len > 0) tcp_frame_header_decode(in->updates + in->updates_last, &last);
     bool append = in->updates_len > 0 && last.type == type && last.count < TCP_MAX_ITEMS;
@@ -433,7 +435,7 @@ void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, 
     tcp_item_encode(in->updates + in->updates_len, addr, len);
     in->updates_len += TCP_ITEM_SIZE;
     pthread_mutex_unlock(&in->lock);
-    tcp_io_wake(in->wake_fd);
+    if (wake) tcp_io_wake(in->wake_fd);
 }
 
 /* Waits for the next frame's first bytes, sending region updates meanwhile. */
