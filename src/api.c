@@ -452,6 +452,8 @@ adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats) {
         .bytes_ucx = atomic_load(&s->bytes_path[ADXL_PATH_UCX]),
         .bytes_device_staged = atomic_load(&s->bytes_device_staged),
         .bytes_device_mapped = atomic_load(&s->bytes_path[ADXL_PATH_DEVICE_MAPPED]),
+        .regions_registered = adxl_registry_count(&engine->registry),
+        .regions_mirrored = adxl_peers_regions_count(engine),
     };
     return ADXL_SUCCESS;
 }

@@ -46,9 +46,9 @@ static adxl_status_t malloc_device(size_t size, void **ptr) {
     void *p = NULL;
     if (rt->device_alloc(size, &p) != ADXL_SUCCESS) return ADXL_RESOURCE_EXHAUSTED;
     pthread_mutex_lock(&g_lock);
-    bool added = adxl_region_set_insert(&g_blocks, (uintptr_t)p, size, (void *)rt);
-    if (added)
-        g_blocks.items[adxl_region_set_find_exact(&g_blocks, (uintptr_t)p, size)].device = true;
+    adxl_region_t *block = adxl_region_set_insert(&g_blocks, (uintptr_t)p, size, (void *)rt);
+    bool added = block != NULL;
+    if (added) block->device = true;
     pthread_mutex_unlock(&g_lock);
     if (!added) {
         (void)rt->device_free(p);
@@ -78,8 +78,8 @@ adxl_status_t adxl_malloc_mem(adxl_mem_type_t type, size_t size, void **ptr) {
         return ADXL_RESOURCE_EXHAUSTED;
     }
     pthread_mutex_lock(&g_lock);
-    bool added =
-        adxl_region_set_insert(&g_blocks, (uintptr_t)base, total, (void *)(intptr_t)(fd + 1));
+    bool added = adxl_region_set_insert(&g_blocks, (uintptr_t)base, total,
+                                        (void *)(intptr_t)(fd + 1)) != NULL;
     pthread_mutex_unlock(&g_lock);
     if (!added) {
         munmap(base, total);
@@ -93,14 +93,12 @@ adxl_status_t adxl_malloc_mem(adxl_mem_type_t type, size_t size, void **ptr) {
 adxl_status_t adxl_free_mem(void *ptr) {
     if (!ptr) return PARAM_INVALID("ptr is NULL");
     pthread_mutex_lock(&g_lock);
-    ptrdiff_t idx = -1;
-    const adxl_region_t *block = adxl_region_set_containing(&g_blocks, (uintptr_t)ptr, 1);
-    if (block && block->addr == (uintptr_t)ptr) idx = block - g_blocks.items;
-    adxl_region_t found = idx >= 0 ? g_blocks.items[idx] : (adxl_region_t){0};
-    if (idx >= 0) adxl_region_set_remove_at(&g_blocks, (size_t)idx);
-    if (g_blocks.count == 0) adxl_region_set_free(&g_blocks);
+    adxl_region_t *block = adxl_region_set_containing(&g_blocks, (uintptr_t)ptr, 1);
+    bool known = block && block->addr == (uintptr_t)ptr;
+    adxl_region_t found = known ? *block : (adxl_region_t){0};
+    if (known) adxl_region_set_remove(&g_blocks, block);
     pthread_mutex_unlock(&g_lock);
-    if (idx < 0)
+    if (!known)
         return PARAM_INVALID("%p was not allocated by adxl_malloc_mem (or already freed)", ptr);
     if (found.device) {
         const adxl_device_runtime_t *rt = found.tag;

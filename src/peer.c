@@ -58,6 +58,15 @@ adxl_peer_t *adxl_peers_find(adxl_engine_t *engine, const char *name) {
     return peer;
 }
 
+size_t adxl_peers_regions_count(adxl_engine_t *engine) {
+    size_t n = 0;
+    pthread_mutex_lock(&engine->peers_lock);
+    for (adxl_peer_t *p = engine->peers; p; p = p->next)
+        if (p->ready) n += adxl_remote_regions_count(&p->regions);
+    pthread_mutex_unlock(&engine->peers_lock);
+    return n;
+}
+
 static void bury_locked(adxl_engine_t *engine, adxl_peer_t *peer) {
     adxl_peer_t **slot = find_slot(engine, peer->name);
     if (slot && *slot == peer) {

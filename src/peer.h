@@ -36,6 +36,8 @@ bool adxl_peer_buffered_in_place(const adxl_peer_t *peer);
 bool adxl_peer_device_direct(adxl_peer_t *peer, const adxl_transfer_op_desc_t *descs,
                              size_t num_descs);
 
+/* How many regions the engine's connected peers told it about, all peers together. */
+size_t adxl_peers_regions_count(adxl_engine_t *engine);
 /* A usable peer by name, with a reference the caller releases, or NULL. */
 adxl_peer_t *adxl_peers_find(adxl_engine_t *engine, const char *name);
 adxl_status_t adxl_peers_connect(adxl_engine_t *engine, const char *name,

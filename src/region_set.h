@@ -1,7 +1,11 @@
 /*
- * A set of non-overlapping address ranges kept sorted by start address, so that "is
- * [addr, addr+len) wholly inside one range?" is a binary search. Not thread-safe: the
- * registry and the remote-region view each wrap it in their own lock.
+ * A set of non-overlapping address ranges ordered by start address: a balanced binary
+ * tree (AVL), so that insert, remove and "is [addr, addr+len) wholly inside one range?"
+ * each cost O(log n) in any address order, and memory grows with the ranges held. Every
+ * view of registered memory (the registry, each peer's regions, each transport's mirror
+ * and key table) is one of these. A range's adxl_region_t stays at the same address
+ * until it is removed, so an owner may keep a pointer to it. Not thread-safe: owners
+ * wrap it in their own lock.
  */
 #ifndef ADXL_REGION_SET_H
 #define ADXL_REGION_SET_H
@@ -19,22 +23,31 @@ typedef struct {
     void *device_ctx; /* the runtime context it was registered in (device only) */
 } adxl_region_t;
 
+typedef struct adxl_region_node adxl_region_node_t;
+
 typedef struct {
-    adxl_region_t *items;
+    adxl_region_node_t *root;
     size_t count;
-    size_t capacity;
 } adxl_region_set_t;
 
+/* Frees every range; the set is empty and reusable afterwards. */
 void adxl_region_set_free(adxl_region_set_t *set);
-/* Index of the range with exactly this start and length, or -1. */
-ptrdiff_t adxl_region_set_find_exact(const adxl_region_set_t *set, uintptr_t addr, size_t len);
+/* The range with exactly this start and length, or NULL. */
+adxl_region_t *adxl_region_set_find_exact(const adxl_region_set_t *set, uintptr_t addr, size_t len);
 /* True when [addr, addr+len) overlaps any range. */
 bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size_t len);
 /* The range wholly containing [addr, addr+len), or NULL. */
-const adxl_region_t *adxl_region_set_containing(const adxl_region_set_t *set, uintptr_t addr,
-                                                size_t len);
-/* Inserts a range that overlaps none; false when out of memory. */
-bool adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, size_t len, void *tag);
-void adxl_region_set_remove_at(adxl_region_set_t *set, size_t index);
+adxl_region_t *adxl_region_set_containing(const adxl_region_set_t *set, uintptr_t addr, size_t len);
+/* Inserts a range (refs 1, host memory); NULL when out of memory. Lookups by address
+ * assume ranges do not overlap: owners insert only ranges that overlap none, or hold an
+ * overlap only between an insert and a removal they know will follow. A range with the
+ * same start and length as one held must not be inserted. */
+adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, size_t len,
+                                      void *tag);
+/* Removes r, which must be a range of this set; r is freed. */
+void adxl_region_set_remove(adxl_region_set_t *set, adxl_region_t *r);
+/* Calls fn on each range in address order while it returns true; false when fn stopped. */
+bool adxl_region_set_each(const adxl_region_set_t *set, bool (*fn)(adxl_region_t *r, void *ctx),
+                          void *ctx);
 
 #endif

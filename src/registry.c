@@ -22,6 +22,7 @@ bool adxl_registry_init(adxl_registry_t *reg) {
 
 void adxl_registry_destroy(adxl_registry_t *reg) {
     adxl_region_set_free(&reg->regions);
+    adxl_ptr_set_free(&reg->by_handle);
     pthread_rwlock_destroy(&reg->lock);
 }
 
@@ -30,9 +31,8 @@ adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len
     adxl_status_t st = ADXL_SUCCESS;
     *added = false;
     pthread_rwlock_wrlock(&reg->lock);
-    ptrdiff_t idx = adxl_region_set_find_exact(&reg->regions, addr, len);
-    if (idx >= 0) {
-        adxl_region_t *r = &reg->regions.items[idx];
+    adxl_region_t *r = adxl_region_set_find_exact(&reg->regions, addr, len);
+    if (r) {
         if (r->device != (device_ctx != NULL)) {
             st = PARAM_INVALID("memory [0x%lx, +%zu) is registered already as %s memory",
                                (unsigned long)addr, len, r->device ? "device" : "host");
@@ -45,12 +45,15 @@ adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len
                            (unsigned long)addr, len);
     } else {
         void *tag = adxl_handle_new();
-        if (!adxl_region_set_insert(&reg->regions, addr, len, tag)) {
+        r = adxl_region_set_insert(&reg->regions, addr, len, tag);
+        if (r && !adxl_ptr_set_put(&reg->by_handle, tag, r)) {
+            adxl_region_set_remove(&reg->regions, r);
+            r = NULL;
+        }
+        if (!r) {
             st = ADXL_RESOURCE_EXHAUSTED;
         } else {
             if (device_ctx) {
-                adxl_region_t *r =
-                    &reg->regions.items[adxl_region_set_find_exact(&reg->regions, addr, len)];
                 r->device = true;
                 r->device_ctx = device_ctx;
                 reg->device_regions++;
@@ -67,20 +70,31 @@ adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handl
                                    uintptr_t *removed_addr, size_t *removed_len) {
     *removed_len = 0;
     pthread_rwlock_wrlock(&reg->lock);
-    for (size_t i = 0; i < reg->regions.count; i++) {
-        adxl_region_t *r = &reg->regions.items[i];
-        if (r->tag != handle) continue;
-        if (--r->refs == 0) {
-            *removed_addr = r->addr;
-            *removed_len = r->len;
-            if (r->device) reg->device_regions--;
-            adxl_region_set_remove_at(&reg->regions, i);
-            reg->generation++;
-        }
-        break;
+    adxl_region_t *r = handle ? adxl_ptr_set_get(&reg->by_handle, handle) : NULL;
+    if (r && --r->refs == 0) {
+        *removed_addr = r->addr;
+        *removed_len = r->len;
+        if (r->device) reg->device_regions--;
+        adxl_ptr_set_remove(&reg->by_handle, handle);
+        adxl_region_set_remove(&reg->regions, r);
+        reg->generation++;
     }
     pthread_rwlock_unlock(&reg->lock);
     return ADXL_SUCCESS;
+}
+
+/* Appends r at *ctx, an adxl_region_t cursor. */
+static bool copy_out(adxl_region_t *r, void *ctx) {
+    adxl_region_t **next = ctx;
+    *(*next)++ = *r;
+    return true;
+}
+
+size_t adxl_registry_count(adxl_registry_t *reg) {
+    pthread_rwlock_rdlock(&reg->lock);
+    size_t n = reg->regions.count;
+    pthread_rwlock_unlock(&reg->lock);
+    return n;
 }
 
 adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges, size_t *count) {
@@ -91,7 +105,8 @@ adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **range
     if (reg->regions.count > 0) {
         *ranges = malloc(reg->regions.count * sizeof(adxl_region_t));
         if (*ranges) {
-            memcpy(*ranges, reg->regions.items, reg->regions.count * sizeof(adxl_region_t));
+            adxl_region_set_each(&reg->regions, copy_out, ranges);
+            *ranges -= reg->regions.count; /* copy_out advanced it past the last one */
             *count = reg->regions.count;
         } else {
             st = ADXL_RESOURCE_EXHAUSTED;

@@ -10,6 +10,7 @@
 #define ADXL_REGISTRY_H
 
 #include "memory/device.h"
+#include "ptr_set.h"
 #include "region_set.h"
 
 #include <adxl/adxl.h>
@@ -19,8 +20,9 @@
 typedef struct {
     pthread_rwlock_t lock;
     adxl_region_set_t regions;
-    uint64_t generation;   /* bumped by every removal, so pinned readers can re-check */
-    size_t device_regions; /* how many regions are device memory */
+    adxl_ptr_set_t by_handle; /* handle -> its adxl_region_t in regions */
+    uint64_t generation;      /* bumped by every removal, so pinned readers can re-check */
+    size_t device_regions;    /* how many regions are device memory */
     const adxl_device_runtime_t *device; /* the engine's device runtime, NULL for none */
 } adxl_registry_t;
 
@@ -36,6 +38,8 @@ adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len
 adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handle,
                                    uintptr_t *removed_addr, size_t *removed_len);
 
+/* How many ranges are registered. */
+size_t adxl_registry_count(adxl_registry_t *reg);
 /* A copy of every registered range, for a new peer; *count 0 and NULL when empty. */
 adxl_status_t adxl_registry_snapshot(adxl_registry_t *reg, adxl_region_t **ranges, size_t *count);
 

@@ -21,9 +21,16 @@ void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t l
 
 void adxl_remote_regions_remove(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
     pthread_mutex_lock(&rr->lock);
-    ptrdiff_t idx = adxl_region_set_find_exact(&rr->regions, addr, len);
-    if (idx >= 0) adxl_region_set_remove_at(&rr->regions, (size_t)idx);
+    adxl_region_t *r = adxl_region_set_find_exact(&rr->regions, addr, len);
+    if (r) adxl_region_set_remove(&rr->regions, r);
     pthread_mutex_unlock(&rr->lock);
+}
+
+size_t adxl_remote_regions_count(adxl_remote_regions_t *rr) {
+    pthread_mutex_lock(&rr->lock);
+    size_t n = rr->regions.count;
+    pthread_mutex_unlock(&rr->lock);
+    return n;
 }
 
 bool adxl_remote_regions_contain_all(adxl_remote_regions_t *rr,

@@ -11,8 +11,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-/* A hostile peer must not make us grow without bound. */
-#define ADXL_REMOTE_REGIONS_MAX 65536
+/* A hostile peer must not make us grow without bound; far beyond what a real engine
+ * registers (a paged KV cache registers up to a few million blocks). */
+#define ADXL_REMOTE_REGIONS_MAX (16u * 1024u * 1024u)
 
 typedef struct {
     pthread_mutex_t lock;
@@ -23,6 +24,7 @@ void adxl_remote_regions_init(adxl_remote_regions_t *rr);
 void adxl_remote_regions_destroy(adxl_remote_regions_t *rr);
 void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t len);
 void adxl_remote_regions_remove(adxl_remote_regions_t *rr, uintptr_t addr, size_t len);
+size_t adxl_remote_regions_count(adxl_remote_regions_t *rr);
 /* True when every descriptor's remote range lies inside one known region. */
 bool adxl_remote_regions_contain_all(adxl_remote_regions_t *rr,
                                      const adxl_transfer_op_desc_t *descs, size_t num_descs);

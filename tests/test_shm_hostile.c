@@ -22,6 +22,7 @@
 #include "engine.h"
 #include "testutil.h"
 #include "transport/shm_internal.h"
+#include "transport/shm_parse.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -428,7 +429,8 @@ static bool raw_handshake(raw_link_t *l, const char *name) {
     l->sh = p;
     l->ring = (uint8_t *)p + shm_shared_data_offset();
     CHECK(l->sh->magic == SHM_SHARED_MAGIC && l->sh->size == shm_shared_size());
-    /* The snapshot: our region, published without a descriptor (it is part of a block). */
+    /* The snapshot: our region, published without a descriptor (it is part of a block), so
+     * in a REGIONS batch. */
     bool seen = false;
     int block_fds = 0;
     for (;;) {
@@ -438,8 +440,13 @@ static bool raw_handshake(raw_link_t *l, const char *name) {
             block_fds += fds[i] >= 0;
         shm_close_fds(fds);
         if (msg.type == SHM_MSG_SNAPSHOT_END) break;
-        if (msg.type != SHM_MSG_REGION_ADD) return false;
-        if (msg.arg[0] == region && msg.arg[1] == REGION_LEN) seen = true;
+        uint32_t count;
+        if (msg.type != SHM_MSG_REGIONS || !shm_regions_valid(&msg, &count)) return false;
+        for (uint32_t i = 0; i < count; i++) {
+            shm_region_entry_t e;
+            CHECK(shm_region_entry(&msg, i, &e));
+            if (e.addr == region && e.len == REGION_LEN && e.flags == 0) seen = true;
+        }
     }
     CHECK(seen);
     CHECK(block_fds == 0);

@@ -158,6 +158,9 @@ typedef struct {
      * a peer's memory mapped here (its device memory through the runtime's IPC, or a host
      * block), when device memory was on either side: no staging, no work by the peer. */
     uint64_t bytes_device_mapped;
+    /* Gauges, read at the call: */
+    uint64_t regions_registered; /* distinct ranges this engine has registered now */
+    uint64_t regions_mirrored;   /* peers' registered ranges known here, summed over peers */
 } adxl_stats_t;
 
 ADXL_API adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats);

@@ -48,7 +48,7 @@ class StatsC(ctypes.Structure):
     _fields_ = [(name, ctypes.c_uint64) for name in (
         "batches_direct", "batches_buffered", "bytes_written", "bytes_read", "frames_served",
         "frames_refused", "links_dropped", "bytes_mapped", "bytes_cma", "bytes_staged", "bytes_ucx",
-        "bytes_device_staged", "bytes_device_mapped")]
+        "bytes_device_staged", "bytes_device_mapped", "regions_registered", "regions_mirrored")]
 
 
 def _candidates():

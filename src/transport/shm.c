@@ -51,11 +51,10 @@ static shm_inbound_t *inbound_new(shm_transport_t *t, int fd) {
     in->done_fd = adxl_wake_fd_new();
     in->pidfd = -1;
     in->shared_fd = -1;
-    in->slot_used = calloc(SHM_MAX_REGIONS, 1);
     pthread_mutex_init(&in->lock, NULL);
     pthread_mutex_init(&in->revoke_lock, NULL);
     atomic_init(&in->finished, false);
-    if (in->wake_fd < 0 || in->doorbell_fd < 0 || in->done_fd < 0 || !in->slot_used) {
+    if (in->wake_fd < 0 || in->doorbell_fd < 0 || in->done_fd < 0) {
         in->fd = -1;
         shm_inbound_free(in);
         return NULL;

@@ -22,18 +22,9 @@ static _Thread_local int completing;
 
 /* The mirror entry holding [addr, addr+len) whole, or NULL. With view_lock held. */
 static const shm_mirror_t *find_region(const shm_link_t *link, uint64_t addr, uint64_t len) {
-    size_t lo = 0, hi = link->nmirror;
-    while (lo < hi) { /* the last entry starting at or before addr */
-        size_t mid = lo + (hi - lo) / 2;
-        if (link->mirror[mid].addr <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0) return NULL;
-    const shm_mirror_t *m = &link->mirror[lo - 1];
-    if (addr - m->addr < m->len && len <= m->len - (addr - m->addr)) return m;
-    return NULL;
+    const adxl_region_t *r =
+        adxl_region_set_containing(&link->mirror, (uintptr_t)addr, (size_t)len);
+    return r ? r->tag : NULL;
 }
 
 /* Which path carries the chunk; regions[i] is segment i's region (NULL when the target

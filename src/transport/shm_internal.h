@@ -18,6 +18,7 @@
 #ifndef ADXL_SHM_INTERNAL_H
 #define ADXL_SHM_INTERNAL_H
 
+#include "region_set.h"
 #include "transport.h"
 
 #include <pthread.h>
@@ -29,11 +30,14 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#define SHM_WIRE_MAGIC 0x4D485341u /* "ASHM" */
-#define SHM_WIRE_VERSION 1u
+#define SHM_WIRE_MAGIC 0x4D485341u   /* "ASHM" */
+#define SHM_WIRE_VERSION 2u          /* 2: 16M generation slots */
 #define SHM_SHARED_MAGIC 0x52485341u /* "ASHR" */
 
-#define SHM_MAX_REGIONS ADXL_REMOTE_REGIONS_MAX /* generation slots per link */
+/* Generation slots per link: the table lies in the link's shared memfd, whose pages the
+ * kernel allocates only when first written, and freed slots are reused first, so its
+ * memory follows the most regions the link has held at once, not this bound. */
+#define SHM_MAX_REGIONS (16u * 1024u * 1024u)
 #define SHM_RING_SLOTS 16u
 #define SHM_SLOT_BYTES (512u * 1024u)
 #define SHM_SLOT_PIECES 256u
@@ -90,13 +94,15 @@ enum shm_msg_type {
     SHM_MSG_REGION_ADD = 3,   /* T->I: arg0 addr, arg1 len, arg2 slot, arg3 generation,
                                  arg4 block length when the block's memfd is attached;
                                  status: SHM_REGION_* flags */
-    SHM_MSG_REGION_DEL = 4,   /* T->I: arg0 addr, arg1 len, arg2 slot */
+    SHM_MSG_REGION_DEL = 4,   /* retired in version 2: removals travel in REGIONS */
     SHM_MSG_SNAPSHOT_END = 5, /* T->I: the regions registered at connect time were all sent */
     SHM_MSG_NOTIFY = 6,       /* I->T: arg0 id, arg1 name length; text = name then message */
     SHM_MSG_NOTIFY_ACK = 7,   /* T->I: arg0 id; status */
     SHM_MSG_CHALLENGE = 8,    /* T->I, before HELLO_ACK when the target has an AuthSecret:
                                  status, arg1..4 its nonce; text = its proof */
     SHM_MSG_AUTH = 9,         /* I->T: text = the initiator's proof */
+    SHM_MSG_REGIONS = 10,     /* T->I: arg0 count; text = count shm_region_entry_t: region
+                                 changes without a descriptor, in the order they happened */
 };
 
 /* HELLO: arg0 flags (SHM_HELLO_FLAG_AUTH: the initiator holds a secret), arg1..4 nonce. */
@@ -109,6 +115,21 @@ enum shm_msg_type {
 #define SHM_REGION_DEVICE 1u
 #define SHM_REGION_IPC 2u
 #define SHM_TEXT_MAX (2u * ADXL_NOTIFY_MAX_LEN)
+/* In a REGIONS entry's flags, besides SHM_REGION_DEVICE: the region was withdrawn. */
+#define SHM_REGION_REMOVED 4u
+
+/* One region change in a REGIONS message (host layout: both ends share the machine). An
+ * addition carries what REGION_ADD carries but a block; a removal its range and slot. */
+typedef struct {
+    uint64_t addr;
+    uint64_t len;
+    uint32_t slot;
+    uint32_t gen; /* 0 in a removal */
+    uint32_t flags;
+    uint32_t reserved;
+} shm_region_entry_t;
+
+#define SHM_REGIONS_PER_MSG (SHM_TEXT_MAX / sizeof(shm_region_entry_t))
 #define SHM_MAX_FDS 3
 
 typedef struct {
@@ -167,14 +188,6 @@ typedef struct shm_out {
     int fd; /* attached descriptor or -1 */
 } shm_out_t;
 
-/* A region as published to one initiator. */
-typedef struct {
-    uintptr_t addr;
-    size_t len;
-    uint32_t slot;
-    bool device;
-} shm_published_t;
-
 /* The target's side of one link, served by its own thread (shm_target.c). */
 struct shm_inbound {
     shm_inbound_t *next;
@@ -197,10 +210,11 @@ struct shm_inbound {
     pthread_mutex_t lock; /* everything below */
     bool publishes;       /* handshake done: region changes go to this initiator */
     shm_out_t *out_head, *out_tail;
-    shm_published_t *published;
-    size_t npublished, published_cap;
-    uint8_t *slot_used; /* SHM_MAX_REGIONS flags */
-    uint32_t slot_cursor;
+    /* Each region published to this initiator; a range's tag is its generation slot. */
+    adxl_region_set_t published;
+    uint32_t *free_slots; /* slots given back, reused before new ones */
+    size_t nfree, free_cap;
+    uint32_t slots_used; /* slots [0, slots_used) have been handed out at least once */
     uint32_t next_gen;
     pthread_mutex_t revoke_lock; /* one revocation at a time per link */
 };
@@ -267,11 +281,11 @@ struct shm_link {
     uint64_t peer_timeout_ns;
     uint64_t heartbeat_ms;
 
-    /* The mirror of the target's regions, sorted by address. Copies hold it read-locked
-     * for as long as they use a mapping; the link thread write-locks it to change it. */
+    /* The mirror of the target's regions: each range's tag is its shm_mirror_t. Copies
+     * hold it read-locked for as long as they use a mapping; the link thread write-locks
+     * it to change it. */
     pthread_rwlock_t view_lock;
-    shm_mirror_t *mirror;
-    size_t nmirror, mirror_cap;
+    adxl_region_set_t mirror;
 
     pthread_mutex_t lock;             /* staging and notifies */
     bool closed;                      /* failed and drained: posts complete at once */

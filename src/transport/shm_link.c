@@ -57,18 +57,6 @@ bool shm_link_target_alive(shm_link_t *link) {
 /* ---- The region mirror ---- */
 
 /* Index of the first entry at or after addr. With view_lock held. */
-static size_t mirror_lower_bound(const shm_link_t *link, uintptr_t addr) {
-    size_t lo = 0, hi = link->nmirror;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (link->mirror[mid].addr < addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Maps the target's block when it sent one that is safe to map: a memfd sealed against
  * shrinking (so that no truncate can ever fault our copies) at least as long as the
  * region says. */
@@ -107,61 +95,86 @@ static void close_ipc(shm_link_t *link, void *base) {
     adxl_device_leave(rt, &scope);
 }
 
-static void mirror_add(shm_link_t *link, const shm_msg_t *msg, int fd) {
-    uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2], gen = msg->arg[3];
-    if (!shm_region_add_valid(msg)) return;
-    bool device = (msg->status & SHM_REGION_DEVICE) != 0;
-    uint8_t *map = fd >= 0 && !device ? map_block(fd, len, msg->arg[4]) : NULL;
-    void *ipc_base = msg->status & SHM_REGION_IPC ? open_ipc(link, msg) : NULL;
-    pthread_rwlock_wrlock(&link->view_lock);
-    bool ok = link->nmirror < SHM_MAX_REGIONS;
-    if (ok && link->nmirror == link->mirror_cap) {
-        size_t cap = link->mirror_cap ? link->mirror_cap * 2 : 16;
-        shm_mirror_t *m = realloc(link->mirror, cap * sizeof(*m));
-        ok = m != NULL;
-        if (ok) {
-            link->mirror = m;
-            link->mirror_cap = cap;
-        }
-    }
-    if (ok) {
-        size_t i = mirror_lower_bound(link, (uintptr_t)addr);
-        memmove(&link->mirror[i + 1], &link->mirror[i], (link->nmirror - i) * sizeof(shm_mirror_t));
-        link->mirror[i] = (shm_mirror_t){
-            .addr = (uintptr_t)addr,
-            .len = (size_t)len,
-            .slot = (uint32_t)slot,
-            .gen = (uint32_t)gen,
+/* Takes one announced region into the mirror; block_len: the length of the block whose
+ * memfd came with it (fd), 0 for none; ipc: the REGION_ADD carrying a device region's IPC
+ * handle (and its offset in arg4), else NULL. */
+static void mirror_add(shm_link_t *link, const shm_region_entry_t *e, int fd, uint64_t block_len,
+                       const shm_msg_t *ipc) {
+    bool device = (e->flags & SHM_REGION_DEVICE) != 0;
+    uint8_t *map = fd >= 0 && !device ? map_block(fd, e->len, block_len) : NULL;
+    void *ipc_base = ipc ? open_ipc(link, ipc) : NULL;
+    shm_mirror_t *m = malloc(sizeof(*m));
+    if (m)
+        *m = (shm_mirror_t){
+            .addr = (uintptr_t)e->addr,
+            .len = (size_t)e->len,
+            .slot = e->slot,
+            .gen = e->gen,
             .map = map,
-            .map_len = map ? (size_t)msg->arg[4] : 0,
+            .map_len = map ? (size_t)block_len : 0,
             .device = device,
-            .dev_map = ipc_base ? (uint8_t *)ipc_base + msg->arg[4] : NULL,
+            .dev_map = ipc_base ? (uint8_t *)ipc_base + ipc->arg[4] : NULL,
             .ipc_base = ipc_base,
         };
-        link->nmirror++;
-    }
+    pthread_rwlock_wrlock(&link->view_lock);
+    /* A target announces only ranges that overlap none it still has published. */
+    bool ok = m && link->mirror.count < SHM_MAX_REGIONS &&
+              !adxl_region_set_overlaps(&link->mirror, (uintptr_t)e->addr, (size_t)e->len) &&
+              adxl_region_set_insert(&link->mirror, (uintptr_t)e->addr, (size_t)e->len, m);
     pthread_rwlock_unlock(&link->view_lock);
-    if (!ok && map) munmap(map, (size_t)msg->arg[4]);
-    if (!ok) close_ipc(link, ipc_base);
-    if (ok) adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
+    if (!ok) {
+        if (map) munmap(map, (size_t)block_len);
+        close_ipc(link, ipc_base);
+        free(m);
+        return;
+    }
+    adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)e->addr, (size_t)e->len);
 }
 
-static void mirror_remove(shm_link_t *link, const shm_msg_t *msg) {
-    uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2];
+static void mirror_free(shm_link_t *link, shm_mirror_t *m) {
+    if (m->map) munmap(m->map, m->map_len);
+    close_ipc(link, m->ipc_base);
+    free(m);
+}
+
+static void mirror_remove(shm_link_t *link, uint64_t addr, uint64_t len, uint64_t slot) {
     adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
     /* Write-locked: no copy is using the mapping when it goes. */
     pthread_rwlock_wrlock(&link->view_lock);
-    for (size_t i = mirror_lower_bound(link, (uintptr_t)addr);
-         i < link->nmirror && link->mirror[i].addr == addr; i++) {
-        shm_mirror_t *m = &link->mirror[i];
-        if (m->len != len || m->slot != slot) continue;
-        if (m->map) munmap(m->map, m->map_len);
-        close_ipc(link, m->ipc_base);
-        memmove(m, m + 1, (link->nmirror - i - 1) * sizeof(*m));
-        link->nmirror--;
-        break;
+    adxl_region_t *r = adxl_region_set_find_exact(&link->mirror, (uintptr_t)addr, (size_t)len);
+    shm_mirror_t *m = r ? r->tag : NULL;
+    if (m && m->slot == slot) {
+        adxl_region_set_remove(&link->mirror, r);
+        mirror_free(link, m);
     }
     pthread_rwlock_unlock(&link->view_lock);
+}
+
+/* A REGION_ADD (with a block's memfd, perhaps) or a REGIONS batch; false when the message
+ * is malformed. An entry that is not valid is skipped, as a REGION_ADD that is not. */
+static bool apply_regions(shm_link_t *link, const shm_msg_t *msg, int fd) {
+    if (msg->type == SHM_MSG_REGION_ADD) {
+        shm_region_entry_t e = {msg->arg[0],
+                                msg->arg[1],
+                                (uint32_t)msg->arg[2],
+                                (uint32_t)msg->arg[3],
+                                msg->status & SHM_REGION_DEVICE,
+                                0};
+        if (shm_region_add_valid(msg))
+            mirror_add(link, &e, fd, msg->arg[4], msg->status & SHM_REGION_IPC ? msg : NULL);
+        return true;
+    }
+    uint32_t count;
+    if (!shm_regions_valid(msg, &count)) return false;
+    for (uint32_t i = 0; i < count; i++) {
+        shm_region_entry_t e;
+        if (!shm_region_entry(msg, i, &e)) continue;
+        if (e.flags & SHM_REGION_REMOVED)
+            mirror_remove(link, e.addr, e.len, e.slot);
+        else
+            mirror_add(link, &e, -1, 0, NULL);
+    }
+    return true;
 }
 
 /* ---- Messages from the target ---- */
@@ -195,11 +208,8 @@ static bool notify_acked(shm_link_t *link, const shm_msg_t *msg) {
 static bool handle_message(shm_link_t *link, const shm_msg_t *msg, int fds[SHM_MAX_FDS]) {
     switch (msg->type) {
     case SHM_MSG_REGION_ADD:
-        mirror_add(link, msg, fds[0]);
-        return true;
-    case SHM_MSG_REGION_DEL:
-        mirror_remove(link, msg);
-        return true;
+    case SHM_MSG_REGIONS:
+        return apply_regions(link, msg, fds[0]);
     case SHM_MSG_NOTIFY_ACK:
         return notify_acked(link, msg);
     default:
@@ -207,13 +217,15 @@ static bool handle_message(shm_link_t *link, const shm_msg_t *msg, int fds[SHM_M
     }
 }
 
-/* Reads every message waiting; false when the link is over. */
-static bool read_messages(shm_link_t *link) {
+/* Reads every message waiting (*heard: there was one); false when the link is over. */
+static bool read_messages(shm_link_t *link, bool *heard) {
+    *heard = false;
     for (;;) {
         shm_msg_t msg;
         int fds[SHM_MAX_FDS];
         bool again;
         if (!shm_msg_recv(link->fd, &msg, fds, &again)) return again;
+        *heard = true;
         bool ok = handle_message(link, &msg, fds);
         shm_close_fds(fds);
         if (!ok) {
@@ -301,17 +313,20 @@ static void *link_main(void *arg) {
         if (rc > 0 && (pfd[1].revents & POLLIN)) adxl_wake_drain(link->done_fd);
         if (rc > 0 && (pfd[2].revents & POLLIN)) adxl_wake_drain(link->wake_fd);
         if (atomic_load(&link->failed)) break;
-        if (!read_messages(link) || !send_notifies(link, &blocked)) {
+        bool heard;
+        if (!read_messages(link, &heard) || !send_notifies(link, &blocked)) {
             LOG_WARN("the shared-memory link to %s closed", adxl_peer_name(link->peer));
             shm_link_fail(link, ADXL_FAILED);
             break;
         }
         shm_staging_progress(link);
         run_deferred(link);
-        /* A target whose thread stops beating (stopped, or wedged) is dropped after
+        /* A target whose thread stops beating and sending (stopped, or wedged) is dropped after
          * PeerTimeoutMs, as over TCP; a dead one is seen at once. */
         uint64_t now = adxl_now_ns(), beat = atomic_load(&link->shared->target_beat);
-        if (beat != last_beat) {
+        /* Messages in are as good a sign as a beat: a target streaming a burst of region
+         * announcements beats only between sends. */
+        if (beat != last_beat || heard) {
             last_beat = beat;
             beat_seen_ns = now;
         } else if (now - beat_seen_ns >= link->peer_timeout_ns) {
@@ -469,21 +484,23 @@ static adxl_status_t handshake(shm_link_t *link, const adxl_host_facts_t *facts,
         st = recv_wait(link, &msg, fds, deadline);
         if (st != ADXL_SUCCESS) break;
         bool end = msg.type == SHM_MSG_SNAPSHOT_END;
-        if (!end && msg.type != SHM_MSG_REGION_ADD) st = ADXL_FAILED;
-        if (!end && st == ADXL_SUCCESS) mirror_add(link, &msg, fds[0]);
+        bool regions = msg.type == SHM_MSG_REGION_ADD || msg.type == SHM_MSG_REGIONS;
+        if (!end && !(regions && apply_regions(link, &msg, fds[0]))) st = ADXL_FAILED;
         shm_close_fds(fds);
         if (end) break;
     }
     return st;
 }
 
+static bool free_each_mirror(adxl_region_t *r, void *link) {
+    mirror_free(link, r->tag);
+    return true;
+}
+
 void shm_destroy(adxl_link_t *l) {
     shm_link_t *link = (shm_link_t *)l;
-    for (size_t i = 0; i < link->nmirror; i++) {
-        if (link->mirror[i].map) munmap(link->mirror[i].map, link->mirror[i].map_len);
-        close_ipc(link, link->mirror[i].ipc_base);
-    }
-    free(link->mirror);
+    adxl_region_set_each(&link->mirror, free_each_mirror, link);
+    adxl_region_set_free(&link->mirror);
     if (link->shared) munmap(link->shared, link->shared_size);
     int fds[4] = {link->fd, link->wake_fd, link->doorbell_fd, link->done_fd};
     for (int i = 0; i < 4; i++)

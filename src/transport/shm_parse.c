@@ -25,8 +25,12 @@ bool shm_notify_valid(const shm_msg_t *msg, size_t *name_len) {
     return true;
 }
 
+static bool range_and_slot_valid(uint64_t addr, uint64_t len, uint64_t slot) {
+    return len > 0 && addr + len > addr && slot < SHM_MAX_REGIONS;
+}
+
 bool shm_region_add_valid(const shm_msg_t *msg) {
-    uint64_t addr = msg->arg[0], len = msg->arg[1], slot = msg->arg[2], gen = msg->arg[3];
+    uint64_t len = msg->arg[1], gen = msg->arg[3];
     uint32_t flags = msg->status;
     bool ipc = (flags & SHM_REGION_IPC) != 0;
     /* An IPC handle comes only with a device region, in the text, at its exact size; the
@@ -35,8 +39,24 @@ bool shm_region_add_valid(const shm_msg_t *msg) {
                  (!ipc || ((flags & SHM_REGION_DEVICE) && msg->text_len == ADXL_IPC_HANDLE_BYTES &&
                            msg->arg[4] <= UINT64_MAX - len)) &&
                  (ipc || msg->text_len == 0);
-    return shape && len > 0 && addr + len > addr && slot < SHM_MAX_REGIONS && gen != 0 &&
+    return shape && range_and_slot_valid(msg->arg[0], len, msg->arg[2]) && gen != 0 &&
            gen <= UINT32_MAX;
+}
+
+bool shm_regions_valid(const shm_msg_t *msg, uint32_t *count) {
+    uint64_t n = msg->arg[0];
+    if (n < 1 || n > SHM_REGIONS_PER_MSG || msg->text_len != n * sizeof(shm_region_entry_t))
+        return false;
+    *count = (uint32_t)n;
+    return true;
+}
+
+bool shm_region_entry(const shm_msg_t *msg, uint32_t i, shm_region_entry_t *entry) {
+    memcpy(entry, msg->text + (size_t)i * sizeof(*entry), sizeof(*entry));
+    bool removed = (entry->flags & SHM_REGION_REMOVED) != 0;
+    return range_and_slot_valid(entry->addr, entry->len, entry->slot) &&
+           (entry->flags & ~(SHM_REGION_DEVICE | SHM_REGION_REMOVED)) == 0 &&
+           entry->reserved == 0 && (removed ? entry->gen == 0 : entry->gen != 0);
 }
 
 bool shm_block_shape_valid(uint64_t len, uint64_t block_len, size_t page) {

@@ -27,6 +27,13 @@ bool shm_notify_valid(const shm_msg_t *msg, size_t *name_len);
  * generation that fits 32 bits and is not 0. */
 bool shm_region_add_valid(const shm_msg_t *msg);
 
+/* REGIONS: a count (arg0) of 1..SHM_REGIONS_PER_MSG entries that fill the text exactly. */
+bool shm_regions_valid(const shm_msg_t *msg, uint32_t *count);
+/* Entry i (< the count shm_regions_valid gave) copied out: false when it is not valid (an
+ * addition as REGION_ADD requires, a removal a range and slot as well; no unknown flag,
+ * reserved 0). */
+bool shm_region_entry(const shm_msg_t *msg, uint32_t i, shm_region_entry_t *entry);
+
 /* A block memfd for a region of len bytes is mapped only when it is whole pages, at least
  * the region and less than one page more. */
 bool shm_block_shape_valid(uint64_t len, uint64_t block_len, size_t page);

@@ -49,8 +49,8 @@ void shm_inbound_free(shm_inbound_t *in) {
     adxl_notify_source_release(in->notify_source);
     pthread_mutex_destroy(&in->lock);
     pthread_mutex_destroy(&in->revoke_lock);
-    free(in->published);
-    free(in->slot_used);
+    adxl_region_set_free(&in->published);
+    free(in->free_slots);
     free(in);
 }
 
@@ -75,17 +75,45 @@ static void queue_out(shm_inbound_t *in, const shm_msg_t *msg, int fd) {
     in->out_tail = o;
 }
 
-static bool alloc_slot(shm_inbound_t *in, uint32_t *slot) {
-    for (uint32_t k = 0; k < SHM_MAX_REGIONS; k++) {
-        uint32_t s = (in->slot_cursor + k) % SHM_MAX_REGIONS;
-        if (!in->slot_used[s]) {
-            in->slot_used[s] = 1;
-            in->slot_cursor = s + 1;
-            *slot = s;
-            return true;
-        }
+/* Appends a region change to the last queued REGIONS message when it has room and is not
+ * the head (which the serving thread may be sending), else queues a new one: a burst of
+ * registrations goes out SHM_REGIONS_PER_MSG to a packet. With in->lock held. */
+static void queue_entry(shm_inbound_t *in, const shm_region_entry_t *entry) {
+    shm_out_t *o = in->out_tail;
+    if (!o || o == in->out_head || o->msg.type != SHM_MSG_REGIONS ||
+        o->msg.arg[0] == SHM_REGIONS_PER_MSG) {
+        shm_msg_t msg = {.type = SHM_MSG_REGIONS};
+        queue_out(in, &msg, -1);
+        if (in->out_tail == o) return; /* out of memory: queue_out says why that is safe */
+        o = in->out_tail;
     }
-    return false;
+    memcpy(o->msg.text + o->msg.text_len, entry, sizeof(*entry));
+    o->msg.text_len += (uint32_t)sizeof(*entry);
+    o->msg.arg[0]++;
+}
+
+/* O(1): the most recently freed slot (its page is likely resident), else a new one. */
+static bool alloc_slot(shm_inbound_t *in, uint32_t *slot) {
+    if (in->nfree > 0) {
+        *slot = in->free_slots[--in->nfree];
+        return true;
+    }
+    if (in->slots_used == SHM_MAX_REGIONS) return false;
+    *slot = in->slots_used++;
+    return true;
+}
+
+/* Every slot but the never-used ones is in published or here, so this never outgrows
+ * the slots handed out; out of memory, the slot is lost rather than reused. */
+static void free_slot(shm_inbound_t *in, uint32_t slot) {
+    if (in->nfree == in->free_cap) {
+        size_t cap = in->free_cap ? in->free_cap * 2 : 1024;
+        uint32_t *f = realloc(in->free_slots, cap * sizeof(*f));
+        if (!f) return;
+        in->free_slots = f;
+        in->free_cap = cap;
+    }
+    in->free_slots[in->nfree++] = slot;
 }
 
 /* With in->lock held. */
@@ -115,34 +143,39 @@ static bool export_ipc(shm_inbound_t *in, uintptr_t addr, size_t len,
 
 static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bool device) {
     uint32_t slot;
-    if (in->npublished == in->published_cap) {
-        size_t cap = in->published_cap ? in->published_cap * 2 : 16;
-        shm_published_t *p = realloc(in->published, cap * sizeof(*p));
-        if (!p) return;
-        in->published = p;
-        in->published_cap = cap;
-    }
+    /* Registered while the snapshot was taken: in it, and announced again now. */
+    if (adxl_region_set_find_exact(&in->published, addr, len)) return;
     if (!alloc_slot(in, &slot)) {
         LOG_WARN("shared memory: more than %u regions; a peer will not see 0x%lx+%zu",
                  SHM_MAX_REGIONS, (unsigned long)addr, len);
         return;
     }
+    adxl_region_t *r = adxl_region_set_insert(&in->published, addr, len, (void *)(uintptr_t)slot);
+    if (!r) {
+        free_slot(in, slot);
+        return;
+    }
+    r->device = device;
     /* Generations are never reused on a link, so a stale entry can never pass a check. */
     if (++in->next_gen == 0) in->next_gen = 1;
     atomic_store(&in->shared->region_gen[slot], in->next_gen);
-    in->published[in->npublished++] = (shm_published_t){addr, len, slot, device};
     size_t block_len = 0;
     int fd = in->share_blocks && !device ? adxl_malloc_mem_share(addr, len, &block_len) : -1;
+    /* Like a block's memfd, an IPC handle goes only to initiators who could reach our
+     * memory anyway: a mapping cannot be taken back from one that ignores revocation. A
+     * region with either travels alone, in a REGION_ADD; the others are batched. */
     shm_msg_t msg = {.type = SHM_MSG_REGION_ADD,
                      .status = device ? SHM_REGION_DEVICE : 0,
                      .arg = {addr, len, slot, in->next_gen, fd >= 0 ? block_len : 0}};
-    /* Like a block's memfd, an IPC handle goes only to initiators who could reach our
-     * memory anyway: a mapping cannot be taken back from one that ignores revocation. */
     uint64_t offset = 0;
     if (device && in->share_blocks && export_ipc(in, addr, len, (uint8_t *)msg.text, &offset)) {
         msg.status |= SHM_REGION_IPC;
         msg.text_len = ADXL_IPC_HANDLE_BYTES;
         msg.arg[4] = offset;
+    } else if (fd < 0) {
+        shm_region_entry_t e = {addr, len, slot, in->next_gen, device ? SHM_REGION_DEVICE : 0, 0};
+        queue_entry(in, &e);
+        return;
     }
     queue_out(in, &msg, fd);
 }
@@ -180,36 +213,41 @@ static void drain_copies(shm_inbound_t *in) {
     }
 }
 
+/*
+ * The serving thread sends everything queued before it sleeps (or waits for the socket to
+ * take more), so only a message queued onto an empty queue needs to wake it: during a
+ * burst, one wake for many changes rather than a system call and a context switch each.
+ */
 void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool device, bool added) {
     if (added) {
         pthread_mutex_lock(&in->lock);
+        bool idle = in->out_head == NULL;
         if (in->publishes) publish_add_locked(in, addr, len, device);
+        bool wake = idle && in->out_head != NULL;
         pthread_mutex_unlock(&in->lock);
-        adxl_wake(in->wake_fd);
+        if (wake) adxl_wake(in->wake_fd);
         return;
     }
     pthread_mutex_lock(&in->revoke_lock);
     pthread_mutex_lock(&in->lock);
-    bool revoked = false;
-    for (size_t i = 0; i < in->npublished;) {
-        shm_published_t p = in->published[i];
-        if (p.addr != addr || p.len != len) {
-            i++;
-            continue;
-        }
-        atomic_store(&in->shared->region_gen[p.slot], 0);
-        in->slot_used[p.slot] = 0;
-        in->published[i] = in->published[--in->npublished];
-        revoked = true;
+    bool idle = in->out_head == NULL;
+    adxl_region_t *r = adxl_region_set_find_exact(&in->published, addr, len);
+    bool revoked = r != NULL;
+    if (r) {
+        uint32_t slot = (uint32_t)(uintptr_t)r->tag;
+        atomic_store(&in->shared->region_gen[slot], 0);
+        adxl_region_set_remove(&in->published, r);
+        free_slot(in, slot);
         if (in->publishes) {
-            shm_msg_t msg = {.type = SHM_MSG_REGION_DEL, .arg = {addr, len, p.slot}};
-            queue_out(in, &msg, -1);
+            shm_region_entry_t e = {addr, len, slot, 0, SHM_REGION_REMOVED, 0};
+            queue_entry(in, &e);
         }
     }
+    bool wake = idle && in->out_head != NULL;
     pthread_mutex_unlock(&in->lock);
     if (revoked) drain_copies(in);
     pthread_mutex_unlock(&in->revoke_lock);
-    adxl_wake(in->wake_fd);
+    if (wake) adxl_wake(in->wake_fd);
 }
 
 /* ---- Setting the link up ---- */
@@ -504,16 +542,20 @@ static void serve(shm_inbound_t *in) {
     }
 }
 
+static bool revoke_one(adxl_region_t *r, void *shared) {
+    atomic_store(&((shm_shared_t *)shared)->region_gen[(uint32_t)(uintptr_t)r->tag], 0);
+    return true;
+}
+
 /* The link is over: no one-sided copy may still be under way when the engine (and then
  * perhaps the memory) goes, so every region is revoked as by deregistration. */
 static void revoke_all(shm_inbound_t *in) {
     pthread_mutex_lock(&in->revoke_lock);
     pthread_mutex_lock(&in->lock);
     in->publishes = false;
-    bool any = in->npublished > 0;
-    for (size_t i = 0; i < in->npublished; i++)
-        atomic_store(&in->shared->region_gen[in->published[i].slot], 0);
-    in->npublished = 0;
+    bool any = in->published.count > 0;
+    adxl_region_set_each(&in->published, revoke_one, in->shared);
+    adxl_region_set_free(&in->published);
     pthread_mutex_unlock(&in->lock);
     if (any) drain_copies(in);
     pthread_mutex_unlock(&in->revoke_lock);

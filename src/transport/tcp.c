@@ -213,11 +213,12 @@ static void tcp_publish(adxl_transport_t *t, uintptr_t addr, size_t len, bool de
 }
 
 /* Reads the target's snapshot of its regions (connection 0 only), up to the empty frame
- * that ends it, so that the first transfer already sees them. */
+ * that ends it, so that the first transfer already sees them. As many frames as the
+ * target holds regions for: the connect deadline bounds how long a peer can keep us
+ * here, the view's own limit how much it can make us hold. */
 static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *items,
                                           uint64_t deadline) {
-    /* More frames than the view could hold is a peer trying to keep us here. */
-    for (int frames = 0; frames <= ADXL_REMOTE_REGIONS_MAX / (int)TCP_MAX_ITEMS + 1; frames++) {
+    for (;;) {
         uint8_t raw[TCP_FRAME_HEADER];
         tcp_frame_header_t h;
         if (!tcp_io_read_full(fd, raw, sizeof(raw), -1, deadline))
@@ -233,7 +234,6 @@ static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *it
             adxl_remote_regions_add(adxl_peer_regions(peer), (uintptr_t)addr, (size_t)len);
         }
     }
-    return ADXL_FAILED;
 }
 
 static adxl_status_t io_failure(uint64_t deadline) {

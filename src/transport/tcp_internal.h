@@ -44,7 +44,8 @@ typedef struct {
     adxl_chunk_t *tx_chunk; /* NULL while a control frame (PING) is going out */
     bool ping_due;
     uint64_t last_ping_ns;
-    uint8_t *tx_meta; /* header, items table or notify body */
+    uint64_t last_frame_ns; /* when the last frame (a ping included) started out */
+    uint8_t *tx_meta;       /* header, items table or notify body */
     size_t tx_meta_len;
     size_t tx_meta_off;
     uint32_t tx_seg;
@@ -94,6 +95,7 @@ typedef struct tcp_inbound {
     uint8_t *updates;     /* queued REGION frames, ready to send */
     size_t updates_len;
     size_t updates_cap;
+    size_t updates_last; /* offset of the last frame's header, which may take more items */
     uint8_t *items;      /* the piece table of the frame in hand, as received */
     tcp_piece_t *pieces; /* the same, decoded */
     struct iovec *iov;   /* TCP_IOV_MAX */

@@ -106,6 +106,7 @@ static bool start_frame(tcp_stream_t *s, adxl_chunk_t **dropped) {
     if (s->ping_due) {
         s->ping_due = false;
         build_ping(s);
+        s->last_frame_ns = adxl_now_ns();
         return true;
     }
     for (;;) {
@@ -122,6 +123,7 @@ static bool start_frame(tcp_stream_t *s, adxl_chunk_t **dropped) {
         list_push(&s->sent, c); /* before any byte leaves: the answer may be quick */
         s->tx_chunk = c;
         s->tx_active = true;
+        s->last_frame_ns = adxl_now_ns();
         return true;
     }
 }
@@ -393,13 +395,19 @@ void *tcp_stream_main(void *arg) {
     uint64_t peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS;
     atomic_store(&s->last_alive_ns, adxl_now_ns());
     atomic_store(&s->last_rx_ns, adxl_now_ns());
+    s->last_frame_ns = adxl_now_ns();
 
     while (!atomic_load(&link->failed)) {
         adxl_chunk_t *dropped = NULL;
         pthread_mutex_lock(&s->lock);
         uint64_t now = adxl_now_ns();
-        if (since(now, atomic_load(&s->last_rx_ns)) >= heartbeat_ns &&
-            since(now, s->last_ping_ns) >= heartbeat_ns) {
+        /* A ping when the peer has been quiet (is it alive?), and also when we have: the
+         * target gives up on a connection that sends it nothing for PeerTimeoutMs, and
+         * hearing from it (region updates stream in while it registers) does not tell it
+         * that we are alive. */
+        bool quiet = since(now, atomic_load(&s->last_rx_ns)) >= heartbeat_ns ||
+                     since(now, s->last_frame_ns) >= heartbeat_ns;
+        if (quiet && since(now, s->last_ping_ns) >= heartbeat_ns) {
             s->ping_due = true;
             s->last_ping_ns = now;
         }

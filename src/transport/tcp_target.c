@@ -386,25 +386,36 @@ static bool serve_notify(target_ctx_t *t, const tcp_frame_header_t *h, size_t me
     return send_header(t, TCP_FRAME_NOTIFY_ACK, st, h->id, 0, false);
 }
 
-/* Sends the region updates queued by register/deregister. */
+/* Sends the region updates queued by register/deregister; those queued meanwhile go out
+ * together next time. The peer must take them within PeerTimeoutMs, counted from now. */
 static bool flush_updates(target_ctx_t *t) {
     tcp_inbound_t *in = t->in;
     pthread_mutex_lock(&in->lock);
     uint8_t *buf = in->updates;
     size_t len = in->updates_len;
     in->updates = NULL;
-    in->updates_len = in->updates_cap = 0;
+    in->updates_len = in->updates_cap = in->updates_last = 0;
     pthread_mutex_unlock(&in->lock);
+    uint64_t frame_deadline = t->deadline;
+    t->deadline = io_deadline(t);
     bool ok = len == 0 || write_full(t, buf, len);
+    t->deadline = frame_deadline;
     free(buf);
     return ok;
 }
 
+/* Appends the item to the last queued frame when it is of the same type and has room
+ * (a burst of registrations goes out as few frames), else starts a frame. */
 void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, size_t len) {
-    const size_t frame = TCP_FRAME_HEADER + TCP_ITEM_SIZE;
     pthread_mutex_lock(&in->lock);
-    if (in->updates_len + frame > in->updates_cap) {
-        size_t cap = in->updates_cap ? in->updates_cap * 2 : 16 * frame;
+    /* Queued onto pending updates, the serving thread has a wake on its way already. */
+    bool wake = in->updates_len == 0;
+    tcp_frame_header_t last = {0};
+    if (in->updates_len > 0) tcp_frame_header_decode(in->updates + in->updates_last, &last);
+    bool append = in->updates_len > 0 && last.type == type && last.count < TCP_MAX_ITEMS;
+    size_t need = TCP_ITEM_SIZE + (append ? 0 : TCP_FRAME_HEADER);
+    if (in->updates_len + need > in->updates_cap) {
+        size_t cap = in->updates_cap ? in->updates_cap * 2 : 4096;
         uint8_t *buf = realloc(in->updates, cap);
         if (!buf) {
             pthread_mutex_unlock(&in->lock);
@@ -413,12 +424,18 @@ void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, 
         in->updates = buf;
         in->updates_cap = cap;
     }
-    tcp_frame_header_t h = {.type = type, .count = 1};
-    tcp_frame_header_encode(in->updates + in->updates_len, &h);
-    tcp_item_encode(in->updates + in->updates_len + TCP_FRAME_HEADER, addr, len);
-    in->updates_len += frame;
+    if (append) {
+        last.count++;
+    } else {
+        in->updates_last = in->updates_len;
+        last = (tcp_frame_header_t){.type = type, .count = 1};
+        in->updates_len += TCP_FRAME_HEADER;
+    }
+    tcp_frame_header_encode(in->updates + in->updates_last, &last);
+    tcp_item_encode(in->updates + in->updates_len, addr, len);
+    in->updates_len += TCP_ITEM_SIZE;
     pthread_mutex_unlock(&in->lock);
-    tcp_io_wake(in->wake_fd);
+    if (wake) tcp_io_wake(in->wake_fd);
 }
 
 /* Waits for the next frame's first bytes, sending region updates meanwhile. */

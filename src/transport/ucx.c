@@ -254,6 +254,30 @@ static void settle(ucx_transport_t *t) {
     }
 }
 
+void *ucx_stack_take_oldest(adxl_region_set_t *set, adxl_region_t *range) {
+    ucx_stacked_t *oldest = range->tag, *newer = NULL;
+    while (oldest->older) {
+        newer = oldest;
+        oldest = oldest->older;
+    }
+    if (newer)
+        newer->older = NULL;
+    else
+        adxl_region_set_remove(set, range);
+    return oldest;
+}
+
+static bool unmap_region(adxl_region_t *range, void *transport) {
+    ucx_transport_t *t = transport;
+    for (ucx_region_t *r = range->tag, *older; r; r = older) {
+        older = (ucx_region_t *)r->stack.older;
+        ucp_rkey_buffer_release(r->rkey_buf);
+        ucp_mem_unmap(t->context, r->memh);
+        free(r);
+    }
+    return true;
+}
+
 static void ucx_stop(adxl_transport_t *transport) {
     ucx_transport_t *t = (ucx_transport_t *)transport;
     atomic_store(&t->stopping, true);
@@ -264,11 +288,8 @@ static void ucx_stop(adxl_transport_t *transport) {
     }
     ucx_run_finished(t);
     settle(t);
-    for (size_t i = 0; i < t->nregions; i++) {
-        ucp_rkey_buffer_release(t->regions[i].rkey_buf);
-        ucp_mem_unmap(t->context, t->regions[i].memh);
-    }
-    free(t->regions);
+    adxl_region_set_each(&t->regions, unmap_region, t);
+    adxl_region_set_free(&t->regions);
     if (t->pool_memh) ucp_mem_unmap(t->context, t->pool_memh);
     if (t->address) ucp_worker_release_address(t->worker, t->address);
     if (t->worker) ucp_worker_destroy(t->worker);

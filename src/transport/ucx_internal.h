@@ -23,18 +23,31 @@
 #include "transport.h"
 #include "ucx_wire.h"
 
+#include "region_set.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <ucp/api/ucp.h>
 
 #define UCX_MAX_INBOUND 1024
-#define UCX_MAX_REMOTE_REGIONS 65536
 
 typedef struct ucx_transport ucx_transport_t;
 typedef struct ucx_link ucx_link_t;
 
+/* What a range of a key table holds: its entries newest first, each starting with this.
+ * A range deregistered on one target thread and registered again on another can be
+ * announced again before it is withdrawn; the newest entry is the one in effect. */
+typedef struct ucx_stacked {
+    struct ucx_stacked *older;
+} ucx_stacked_t;
+
+/* Takes the oldest entry off the range (the one a withdrawal is for), removing the range
+ * from set when that was its last. */
+void *ucx_stack_take_oldest(adxl_region_set_t *set, adxl_region_t *range);
+
 /* A region this engine registered: its UCP mapping and packed remote key. */
-typedef struct {
+typedef struct ucx_region {
+    ucx_stacked_t stack; /* first: see ucx_stacked_t */
     uintptr_t addr;
     size_t len;
     ucp_mem_h memh;
@@ -103,9 +116,8 @@ struct ucx_transport {
     /* Registered regions, and the control links that hear of them. */
     pthread_mutex_t regions_lock;
     pthread_cond_t regions_cond;
-    ucx_region_t *regions;
-    size_t nregions, regions_cap;
-    uint64_t update_seq; /* of the newest region update sent */
+    adxl_region_set_t regions; /* each range's tag: its ucx_region_t stack */
+    uint64_t update_seq;       /* of the newest region update sent */
 };
 
 /* ucx.c */

@@ -33,7 +33,8 @@
 /* How long an orderly close lets what is in flight finish before it cancels it. */
 #define UCX_ORDERLY_WAIT_MS 1000
 
-typedef struct {
+typedef struct ucx_remote {
+    ucx_stacked_t stack; /* first: see ucx_stacked_t */
     uintptr_t addr;
     size_t len;
     void *rkey_buf; /* kept to unpack again on a fresh endpoint */
@@ -60,9 +61,8 @@ struct ucx_link {
     bool target_serves_unregistered; /* AllowUnregisteredMemory there: TCP can, UCX not */
     void *remote_address;
     uint32_t remote_address_len;
-    ucx_remote_t *view; /* the target's regions, sorted by address */
-    size_t nview, view_cap;
-    ucx_op_t inflight; /* list sentinel */
+    adxl_region_set_t view; /* the target's regions; each range's tag: its newest key */
+    ucx_op_t inflight;      /* list sentinel */
     /* Notifies waiting for their answer. */
     pthread_mutex_t notify_lock;
     adxl_chunk_t *notify_head;
@@ -109,6 +109,32 @@ static void unpack_key(ucx_link_t *link, ucx_remote_t *r) {
     }
 }
 
+static bool unpack_keys(adxl_region_t *range, void *link) {
+    for (ucx_remote_t *r = range->tag; r; r = (ucx_remote_t *)r->stack.older)
+        unpack_key(link, r);
+    return true;
+}
+
+static bool destroy_keys(adxl_region_t *range, void *unused) {
+    (void)unused;
+    for (ucx_remote_t *r = range->tag; r; r = (ucx_remote_t *)r->stack.older)
+        if (r->rkey) {
+            ucp_rkey_destroy(r->rkey);
+            r->rkey = NULL;
+        }
+    return true;
+}
+
+static bool free_keys(adxl_region_t *range, void *unused) {
+    (void)unused;
+    for (ucx_remote_t *r = range->tag, *older; r; r = older) {
+        older = (ucx_remote_t *)r->stack.older;
+        free(r->rkey_buf);
+        free(r);
+    }
+    return true;
+}
+
 static ucs_status_t open_ep(ucx_link_t *link) {
     ucp_ep_params_t params = {
         .field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
@@ -132,8 +158,7 @@ static ucs_status_t open_ep(ucx_link_t *link) {
                   link->name, ucs_status_string(st));
         return UCS_ERR_UNSUPPORTED;
     }
-    for (size_t i = 0; i < link->nview; i++)
-        unpack_key(link, &link->view[i]);
+    adxl_region_set_each(&link->view, unpack_keys, link);
     return UCS_OK;
 }
 
@@ -178,54 +203,41 @@ static void close_ep(ucx_link_t *link, bool cancel) {
         ucp_worker_progress(t->worker);
     if (link->inflight.next != &link->inflight)
         LOG_ERROR("UCX: operations to %s outlived their endpoint", link->name);
-    for (size_t i = 0; i < link->nview; i++)
-        if (link->view[i].rkey) {
-            ucp_rkey_destroy(link->view[i].rkey);
-            link->view[i].rkey = NULL;
-        }
+    adxl_region_set_each(&link->view, destroy_keys, NULL);
 }
 
-/* The index of the first region whose address is above addr. */
-static size_t view_upper(const ucx_link_t *link, uintptr_t addr) {
-    size_t lo = 0, hi = link->nview;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (link->view[mid].addr <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The region holding [addr, addr + len), or NULL. */
+/* The region holding [addr, addr + len), or NULL: the newest key of its range. */
 static const ucx_remote_t *view_find(const ucx_link_t *link, uint64_t addr, uint64_t len) {
-    for (size_t i = view_upper(link, (uintptr_t)addr); i-- > 0;) {
-        const ucx_remote_t *r = &link->view[i];
-        if (addr - r->addr <= r->len && len <= r->len - (addr - r->addr)) return r;
-    }
-    return NULL;
+    const adxl_region_t *range =
+        adxl_region_set_containing(&link->view, (uintptr_t)addr, (size_t)len);
+    return range ? range->tag : NULL;
 }
 
 static bool view_add(ucx_link_t *link, uint64_t addr, uint64_t len, const uint8_t *key,
                      size_t key_len) {
-    if (link->nview == link->view_cap) {
-        if (link->nview >= UCX_MAX_REMOTE_REGIONS) return false;
-        size_t cap = link->view_cap ? 2 * link->view_cap : 16;
-        ucx_remote_t *grown = realloc(link->view, cap * sizeof(*grown));
-        if (!grown) return false;
-        link->view = grown;
-        link->view_cap = cap;
+    ucx_remote_t *r = malloc(sizeof(*r));
+    if (!r) return false;
+    *r = (ucx_remote_t){.addr = (uintptr_t)addr, .len = (size_t)len, .rkey_len = key_len};
+    adxl_region_t *range = adxl_region_set_find_exact(&link->view, r->addr, r->len);
+    bool ok = (range || link->view.count < ADXL_REMOTE_REGIONS_MAX) &&
+              (r->rkey_buf = malloc(key_len)) != NULL &&
+              (range || (range = adxl_region_set_insert(&link->view, r->addr, r->len, NULL)));
+    if (!ok) {
+        free(r->rkey_buf);
+        free(r);
+        return false;
     }
-    ucx_remote_t r = {.addr = (uintptr_t)addr, .len = (size_t)len, .rkey_len = key_len};
-    if (!(r.rkey_buf = malloc(key_len))) return false;
-    memcpy(r.rkey_buf, key, key_len);
-    unpack_key(link, &r);
-    size_t at = view_upper(link, r.addr);
-    memmove(&link->view[at + 1], &link->view[at], (link->nview - at) * sizeof(r));
-    link->view[at] = r;
-    link->nview++;
+    memcpy(r->rkey_buf, key, key_len);
+    unpack_key(link, r);
+    r->stack.older = range->tag;
+    range->tag = r;
     return true;
+}
+
+/* Takes the oldest key of the range out of the view; NULL when there is none. */
+static ucx_remote_t *view_remove(ucx_link_t *link, uint64_t addr, uint64_t len) {
+    adxl_region_t *range = adxl_region_set_find_exact(&link->view, (uintptr_t)addr, (size_t)len);
+    return range ? ucx_stack_take_oldest(&link->view, range) : NULL;
 }
 
 /* ---- Posting ---- */
@@ -462,23 +474,17 @@ static bool on_region_del(ucx_link_t *link, const uint8_t *p) {
     ucx_transport_t *t = link->transport;
     adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
     pthread_mutex_lock(&t->worker_lock);
-    ucx_remote_t gone = {0};
-    for (size_t i = 0; i < link->nview; i++)
-        if (link->view[i].addr == addr && link->view[i].len == len) {
-            gone = link->view[i];
-            memmove(&link->view[i], &link->view[i + 1], (link->nview - i - 1) * sizeof(gone));
-            link->nview--;
-            break;
-        }
+    ucx_remote_t *gone = view_remove(link, addr, len);
     bool flushed = true;
     if (link->ep) {
         ucp_request_param_t none = {0};
         flushed =
             wait_request(t, ucp_ep_flush_nbx(link->ep, &none), (int32_t)t->config->peer_timeout_ms);
     }
-    if (gone.rkey && flushed) ucp_rkey_destroy(gone.rkey);
+    if (gone && gone->rkey && flushed) ucp_rkey_destroy(gone->rkey);
     pthread_mutex_unlock(&t->worker_lock);
-    free(gone.rkey_buf);
+    if (gone) free(gone->rkey_buf);
+    free(gone);
     ucx_run_finished(t);
     if (!flushed) {
         LOG_ERROR("UCX: operations to %s did not drain for a revocation", link->name);
@@ -689,9 +695,8 @@ void ucx_shutdown(adxl_link_t *l, adxl_status_t status) {
 
 void ucx_destroy(adxl_link_t *l) {
     ucx_link_t *link = (ucx_link_t *)l;
-    for (size_t i = 0; i < link->nview; i++)
-        free(link->view[i].rkey_buf);
-    free(link->view);
+    adxl_region_set_each(&link->view, free_keys, NULL);
+    adxl_region_set_free(&link->view);
     free(link->remote_address);
     if (link->fd >= 0) close(link->fd);
     if (link->wake_fd >= 0) close(link->wake_fd);

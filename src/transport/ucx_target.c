@@ -49,6 +49,12 @@ static void send_region_add(ucx_inbound_t *in, const ucx_region_t *r, uint64_t s
         shutdown(in->fd, SHUT_RDWR);
 }
 
+static bool send_snapshot_one(adxl_region_t *range, void *in) {
+    for (const ucx_region_t *r = range->tag; r; r = (const ucx_region_t *)r->stack.older)
+        send_region_add(in, r, 0);
+    return true;
+}
+
 /* ---- One inbound control link ---- */
 
 static bool handshake(ucx_inbound_t *in, uint8_t *buf) {
@@ -91,8 +97,7 @@ static bool handshake(ucx_inbound_t *in, uint8_t *buf) {
     in->listed = true;
     /* Its snapshot holds every update so far: none of them waits for this link. */
     in->acked_seq = t->update_seq;
-    for (size_t i = 0; i < t->nregions; i++)
-        send_region_add(in, &t->regions[i], 0);
+    adxl_region_set_each(&t->regions, send_snapshot_one, in);
     bool ok =
         ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_READY, NULL, 0, in->wake_fd, io_deadline(t));
     pthread_mutex_unlock(&t->regions_lock);
@@ -356,21 +361,23 @@ static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool dev
                   len, ucs_status_string(st));
         return;
     }
+    ucx_region_t *kept = malloc(sizeof(*kept));
     pthread_mutex_lock(&t->regions_lock);
-    if (t->nregions == t->regions_cap) {
-        size_t cap = t->regions_cap ? 2 * t->regions_cap : 16;
-        ucx_region_t *grown = realloc(t->regions, cap * sizeof(*grown));
-        if (!grown) {
-            pthread_mutex_unlock(&t->regions_lock);
-            ucp_rkey_buffer_release(r.rkey_buf);
-            ucp_mem_unmap(t->context, r.memh);
-            LOG_ERROR("UCX: out of memory for region 0x%lx+%zu", (unsigned long)addr, len);
-            return;
-        }
-        t->regions = grown;
-        t->regions_cap = cap;
+    adxl_region_t *range = kept ? adxl_region_set_find_exact(&t->regions, addr, len) : NULL;
+    if (kept && !range && !(range = adxl_region_set_insert(&t->regions, addr, len, NULL))) {
+        free(kept);
+        kept = NULL;
     }
-    t->regions[t->nregions++] = r;
+    if (!kept) {
+        pthread_mutex_unlock(&t->regions_lock);
+        ucp_rkey_buffer_release(r.rkey_buf);
+        ucp_mem_unmap(t->context, r.memh);
+        LOG_ERROR("UCX: out of memory for region 0x%lx+%zu", (unsigned long)addr, len);
+        return;
+    }
+    r.stack.older = range->tag;
+    *kept = r;
+    range->tag = kept;
     uint64_t seq = ++t->update_seq;
     pthread_mutex_lock(&t->inbound_lock);
     for (ucx_inbound_t *in = t->inbound; in; in = in->next)
@@ -382,15 +389,14 @@ static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool dev
 
 static void publish_remove(ucx_transport_t *t, uintptr_t addr, size_t len) {
     pthread_mutex_lock(&t->regions_lock);
-    size_t i = 0;
-    while (i < t->nregions && !(t->regions[i].addr == addr && t->regions[i].len == len))
-        i++;
-    if (i == t->nregions) {
+    adxl_region_t *range = adxl_region_set_find_exact(&t->regions, addr, len);
+    if (!range) {
         pthread_mutex_unlock(&t->regions_lock);
         return; /* it was never mapped (publish_add failed) */
     }
-    ucx_region_t r = t->regions[i];
-    t->regions[i] = t->regions[--t->nregions];
+    ucx_region_t *oldest = ucx_stack_take_oldest(&t->regions, range);
+    ucx_region_t r = *oldest;
+    free(oldest);
     uint64_t seq = ++t->update_seq;
     uint8_t msg[UCX_REGION_DEL_SIZE];
     ucx_put_u64(msg, addr);

@@ -1,13 +1,46 @@
 /*
  * The shm transport's checks of what a same-host peer sends (src/transport/shm_parse.c):
- * control packets (header, HELLO, NOTIFY, REGION_ADD, a block's shape before it is
- * mapped) and staging requests copied out of a ring slot. The first byte picks which;
+ * control packets (header, HELLO, NOTIFY, REGION_ADD, REGIONS batches, a block's shape
+ * before it is mapped) and staging requests copied out of a ring slot. The first byte picks which;
  * every verdict must agree with a reference written here with wider arithmetic.
  */
 #include "fuzz.h"
 #include "transport/shm_parse.h"
 
 #include <string.h>
+
+/* A REGIONS batch: 32-byte entries (u64 address, u64 length, u32 slot, u32 generation,
+ * u32 flags, u32 reserved) that fill the text, as many as arg0 says. */
+static void regions(const shm_msg_t *msg) {
+    uint32_t count = 0;
+    bool ok = shm_regions_valid(msg, &count);
+    bool ref = msg->arg[0] >= 1 && msg->arg[0] <= SHM_TEXT_MAX / 32 &&
+               (uint64_t)msg->text_len == msg->arg[0] * 32;
+    FUZZ_CHECK(ok == ref);
+    if (!ok) return;
+    FUZZ_CHECK(count == msg->arg[0]);
+    for (uint32_t i = 0; i < count; i++) {
+        const char *p = msg->text + (size_t)i * 32;
+        uint64_t addr, len;
+        uint32_t slot, gen, flags, reserved;
+        memcpy(&addr, p, 8);
+        memcpy(&len, p + 8, 8);
+        memcpy(&slot, p + 16, 4);
+        memcpy(&gen, p + 20, 4);
+        memcpy(&flags, p + 24, 4);
+        memcpy(&reserved, p + 28, 4);
+        /* Entry flags: bit 0 device, bit 2 removed (bit 1, REGION_ADD's IPC, never here). */
+        bool removed = (flags & 4) != 0;
+        bool entry_ref = len > 0 && (unsigned __int128)addr + len <= UINT64_MAX &&
+                         slot < SHM_MAX_REGIONS && (flags & ~5u) == 0 && reserved == 0 &&
+                         (removed ? gen == 0 : gen != 0);
+        shm_region_entry_t e;
+        bool entry_ok = shm_region_entry(msg, i, &e);
+        FUZZ_CHECK(entry_ok == entry_ref);
+        FUZZ_CHECK(e.addr == addr && e.len == len && e.slot == slot && e.gen == gen &&
+                   e.flags == flags);
+    }
+}
 
 static void packet(const uint8_t *data, size_t size) {
     shm_msg_t msg;
@@ -50,6 +83,8 @@ static void packet(const uint8_t *data, size_t size) {
         bool shape = block > 0 && block % 4096 == 0 && msg.arg[1] <= block &&
                      (unsigned __int128)block < (unsigned __int128)msg.arg[1] + 4096;
         FUZZ_CHECK(shm_block_shape_valid(msg.arg[1], block, 4096) == shape);
+    } else if (msg.type == SHM_MSG_REGIONS) {
+        regions(&msg);
     }
 }
 

@@ -637,6 +637,23 @@ static void gen_shm_messages(void) {
     m.status = 8;
     m.text_len = 0;
     shm_packet(&m, "region-add-unknown-flag");
+    shm_region_entry_t batch[3] = {{0x10000000, 1 << 20, 3, 7, 0, 0},
+                                   {0x20000000, 4096, 4, 8, SHM_REGION_DEVICE, 0},
+                                   {0x10000000, 1 << 20, 3, 0, SHM_REGION_REMOVED, 0}};
+    m = (shm_msg_t){.magic = SHM_WIRE_MAGIC,
+                    .version = SHM_WIRE_VERSION,
+                    .type = SHM_MSG_REGIONS,
+                    .arg = {3},
+                    .text_len = sizeof(batch)};
+    memcpy(m.text, batch, sizeof(batch));
+    shm_packet(&m, "regions");
+    m.arg[0] = 2;
+    shm_packet(&m, "regions-count-short");
+    m.arg[0] = 3;
+    batch[1].len = UINT64_MAX;
+    batch[2].gen = 9;
+    memcpy(m.text, batch, sizeof(batch));
+    shm_packet(&m, "regions-bad-entries");
 
     shm_piece_t p[3] = {{0x10000000, 4096, 0x10000000, 8192},
                         {0x10001000, 4096, 0x10000000, 8192},

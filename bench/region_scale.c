@@ -1,0 +1,197 @@
+/*
+ * region_scale: how registration, connecting and transfers behave as the number of
+ * registered regions grows (docs/PERFORMANCE.md, "A million regions").
+ *
+ *   region_scale [-t tcp|shm|ucx] [-n REGIONS] [-p PEERS] [-w WINDOW]
+ *
+ * One target engine and PEERS initiator engines, in this process, linked over the given
+ * transport before anything is registered. The target registers REGIONS regions of 4 KiB
+ * (one untouched mapping cut into pieces) in random order, then deregisters them in
+ * another random order. Every call is timed; the means compared are those of the first
+ * WINDOW registrations (the registry holds fewer than WINDOW regions) and the last WINDOW
+ * (it holds about REGIONS), and likewise for deregistration. With every region
+ * registered, a fresh engine connects (timed) and writes 8 bytes into the first- and the
+ * last-registered region (mean of 200 each, and which byte path carried them), then
+ * leaves; 3 s later, for the target to finish with its link, deregistration starts.
+ * Prints one line of key=value pairs; exits 1 when a call failed, a link dropped or a
+ * peer's view missed regions.
+ */
+#include "region_bench.h"
+
+#include <adxl/adxl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REGION_BYTES 4096u
+#define MAX_PEERS 16
+#define WRITES 200
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t next_random(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void shuffle(size_t *v, size_t n) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(next_random() % i);
+        size_t tmp = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = tmp;
+    }
+}
+
+/* Waits until the engine mirrors want regions of its peers; false after 600 s. */
+static bool mirrors(adxl_engine_t *e, uint64_t want) {
+    uint64_t until = now_ns() + 600ull * 1000000000u;
+    while (stats_of(e).regions_mirrored != want) {
+        if (now_ns() > until) return false;
+        struct timespec nap = {0, 1000000};
+        nanosleep(&nap, NULL);
+    }
+    return true;
+}
+
+static const char *path_of(const adxl_stats_t *before, const adxl_stats_t *after) {
+    if (after->bytes_mapped > before->bytes_mapped) return "mapped";
+    if (after->bytes_cma > before->bytes_cma) return "cma";
+    if (after->bytes_staged > before->bytes_staged) return "staged";
+    if (after->bytes_ucx > before->bytes_ucx) return "ucx";
+    return "tcp";
+}
+
+/* Mean microseconds of WRITES 8-byte writes into dst; *path: how they went. */
+static double write_us(adxl_engine_t *e, const char *target, uint8_t *dst, const char **path,
+                       bool *ok) {
+    uint8_t src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    adxl_transfer_op_desc_t d = {(uintptr_t)src, (uintptr_t)dst, sizeof(src)};
+    adxl_stats_t before = stats_of(e);
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < WRITES; i++) {
+        src[0] = (uint8_t)i;
+        if (adxl_transfer_sync(e, target, ADXL_WRITE, &d, 1, 10000) != ADXL_SUCCESS ||
+            memcmp(dst, src, sizeof(src)) != 0)
+            *ok = false;
+    }
+    double us = (double)(now_ns() - t0) / 1e3 / WRITES;
+    adxl_stats_t after = stats_of(e);
+    *path = path_of(&before, &after);
+    return us;
+}
+
+int main(int argc, char **argv) {
+    const char *transport = "tcp";
+    size_t n = 1000000, window = 1000;
+    int npeers = 4;
+    for (int opt; (opt = getopt(argc, argv, "t:n:p:w:")) != -1;) {
+        if (opt == 't')
+            transport = optarg;
+        else if (opt == 'n')
+            n = strtoull(optarg, NULL, 10);
+        else if (opt == 'p')
+            npeers = atoi(optarg);
+        else if (opt == 'w')
+            window = strtoull(optarg, NULL, 10);
+        else
+            return 2;
+    }
+    if (n < 2 * window || window == 0 || npeers < 0 || npeers > MAX_PEERS) {
+        fprintf(stderr, "need REGIONS >= 2 * WINDOW > 0 and 0 <= PEERS <= %d\n", MAX_PEERS);
+        return 2;
+    }
+    uint8_t *mem = mmap(NULL, n * REGION_BYTES, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    size_t *order = malloc(n * sizeof(*order));
+    adxl_mem_handle_t *handles = calloc(n, sizeof(*handles));
+    adxl_engine_t *target = engine_new(transport), *peers[MAX_PEERS];
+    if (mem == MAP_FAILED || !order || !handles || !target) return 1;
+    char tname[128];
+    snprintf(tname, sizeof(tname), "%s", adxl_local_engine(target));
+    bool ok = true;
+    for (int p = 0; p < npeers; p++) {
+        peers[p] = engine_new(transport);
+        ok &= peers[p] && adxl_connect(peers[p], tname, 10000) == ADXL_SUCCESS;
+    }
+    if (!ok) return 1;
+
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    shuffle(order, n);
+    uint64_t reg_small = 0, reg_large = 0, start = now_ns();
+    for (size_t i = 0; i < n; i++) {
+        adxl_mem_desc_t d = {(uintptr_t)(mem + order[i] * REGION_BYTES), REGION_BYTES};
+        uint64_t t0 = now_ns();
+        ok &= adxl_register_mem(target, &d, ADXL_MEM_HOST, &handles[order[i]]) == ADXL_SUCCESS;
+        uint64_t took = now_ns() - t0;
+        if (i < window) reg_small += took;
+        if (i >= n - window) reg_large += took;
+    }
+    double reg_s = (double)(now_ns() - start) / 1e9;
+    for (int p = 0; p < npeers; p++)
+        ok &= mirrors(peers[p], n);
+    double settle_s = (double)(now_ns() - start) / 1e9;
+
+    /* A newcomer, and 8-byte writes into the first and last registered regions. */
+    adxl_engine_t *late = engine_new(transport);
+    if (!late) return 1;
+    uint64_t t0 = now_ns();
+    ok &= adxl_connect(late, tname, 30000) == ADXL_SUCCESS;
+    double connect_ms = (double)(now_ns() - t0) / 1e6;
+    ok &= stats_of(late).regions_mirrored == n;
+    const char *first_path = "", *last_path = "";
+    write_us(late, tname, mem + order[n / 2] * REGION_BYTES, &first_path, &ok); /* warm-up */
+    double first_us = write_us(late, tname, mem + order[0] * REGION_BYTES, &first_path, &ok);
+    double last_us = write_us(late, tname, mem + order[n - 1] * REGION_BYTES, &last_path, &ok);
+    adxl_engine_destroy(late);
+    /* The target drops its side of that link on its own thread (revoking, and freeing,
+     * everything it had published to it), which holds off deregistrations meanwhile:
+     * give it time, so that the first deregistrations below measure deregistration. */
+    sleep(3);
+
+    shuffle(order, n);
+    uint64_t dereg_large = 0, dereg_small = 0;
+    start = now_ns();
+    for (size_t i = 0; i < n; i++) {
+        uint64_t t1 = now_ns();
+        ok &= adxl_deregister_mem(target, handles[order[i]]) == ADXL_SUCCESS;
+        uint64_t took = now_ns() - t1;
+        if (i < window) dereg_large += took;
+        if (i >= n - window) dereg_small += took;
+    }
+    double dereg_s = (double)(now_ns() - start) / 1e9;
+    for (int p = 0; p < npeers; p++)
+        ok &= mirrors(peers[p], 0);
+
+    uint64_t dropped = stats_of(target).links_dropped;
+    for (int p = 0; p < npeers; p++) {
+        dropped += stats_of(peers[p]).links_dropped;
+        ok &= adxl_send_notify(peers[p], tname, "probe", "alive", 10000) == ADXL_SUCCESS;
+    }
+    double w = (double)window * 1e3;
+    printf("transport=%s regions=%zu peers=%d window=%zu "
+           "reg_us_small=%.2f reg_us_large=%.2f reg_ratio=%.2f "
+           "dereg_us_large=%.2f dereg_us_small=%.2f dereg_ratio=%.2f "
+           "register_all_s=%.2f peers_settled_s=%.2f deregister_all_s=%.2f connect_ms=%.1f "
+           "write_first_us=%.2f path_first=%s write_last_us=%.2f path_last=%s "
+           "links_dropped=%" PRIu64 " ok=%d\n",
+           transport, n, npeers, window, reg_small / w, reg_large / w,
+           (double)reg_large / (double)reg_small, dereg_large / w, dereg_small / w,
+           (double)dereg_large / (double)dereg_small, reg_s, settle_s, dereg_s, connect_ms,
+           first_us, first_path, last_us, last_path, dropped, ok);
+    for (int p = 0; p < npeers; p++)
+        adxl_engine_destroy(peers[p]);
+    adxl_engine_destroy(target);
+    munmap(mem, n * REGION_BYTES);
+    free(order);
+    free(handles);
+    return ok && dropped == 0 ? 0 : 1;
+}

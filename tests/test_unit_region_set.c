@@ -1,0 +1,156 @@
+/*
+ * src/region_set.c against a plain list of ranges: random inserts (of ranges that overlap
+ * none held), removals and lookups, in random and in ascending and descending address
+ * order; after each step every query agrees with a linear search, the walk visits every
+ * range once in address order, and a range's adxl_region_t stays where it was inserted.
+ */
+#include "region_set.h"
+#include "testutil.h"
+
+#include <stdlib.h>
+
+#define SLOTS 4096u /* the address space: SLOTS cells of CELL bytes */
+#define CELL 16u
+#define BASE 0x100000u
+
+typedef struct {
+    uintptr_t addr;
+    size_t len;
+    adxl_region_t *where; /* what insert returned */
+} model_range_t;
+
+static model_range_t model[SLOTS];
+static size_t nmodel;
+static uint64_t seed = 88172645463325252ull;
+
+static uint64_t rnd(void) {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+}
+
+static bool model_overlaps(uintptr_t addr, size_t len) {
+    for (size_t i = 0; i < nmodel; i++)
+        if (addr < model[i].addr + model[i].len && model[i].addr < addr + len) return true;
+    return false;
+}
+
+static const model_range_t *model_containing(uintptr_t addr, size_t len) {
+    for (size_t i = 0; i < nmodel; i++)
+        if (addr >= model[i].addr && addr + len <= model[i].addr + model[i].len) return &model[i];
+    return NULL;
+}
+
+typedef struct {
+    size_t seen;
+    uintptr_t last_end;
+    bool ordered;
+} walk_t;
+
+static bool visit(adxl_region_t *r, void *ctx) {
+    walk_t *w = ctx;
+    if (w->seen > 0 && r->addr < w->last_end) w->ordered = false;
+    w->last_end = r->addr + r->len;
+    w->seen++;
+    return true;
+}
+
+/* Every query agrees with the model at a few random points, and the walk is whole. */
+static bool agrees(const adxl_region_set_t *set) {
+    if (set->count != nmodel) return false;
+    walk_t w = {0, 0, true};
+    adxl_region_set_each(set, visit, &w);
+    if (w.seen != nmodel || !w.ordered) return false;
+    for (int k = 0; k < 8; k++) {
+        uintptr_t addr = BASE + (uintptr_t)(rnd() % (SLOTS * CELL));
+        size_t len = 1 + (size_t)(rnd() % (4 * CELL));
+        const model_range_t *m = model_containing(addr, len);
+        const adxl_region_t *r = adxl_region_set_containing(set, addr, len);
+        if ((m == NULL) != (r == NULL) || (m && m->where != r)) return false;
+        if (adxl_region_set_overlaps(set, addr, len) != model_overlaps(addr, len)) return false;
+    }
+    for (size_t i = 0; i < nmodel; i++)
+        if (adxl_region_set_find_exact(set, model[i].addr, model[i].len) != model[i].where ||
+            model[i].where->addr != model[i].addr || model[i].where->len != model[i].len)
+            return false;
+    return true;
+}
+
+static bool try_insert(adxl_region_set_t *set, uintptr_t addr, size_t len) {
+    if (model_overlaps(addr, len)) return true;
+    adxl_region_t *r = adxl_region_set_insert(set, addr, len, (void *)addr);
+    if (!r || r->addr != addr || r->len != len || r->tag != (void *)addr || r->refs != 1)
+        return false;
+    model[nmodel++] = (model_range_t){addr, len, r};
+    return true;
+}
+
+static void remove_model(adxl_region_set_t *set, size_t i) {
+    adxl_region_set_remove(set, model[i].where);
+    model[i] = model[--nmodel];
+}
+
+static void test_random(void) {
+    fprintf(stderr, "-- random inserts, removals and lookups\n");
+    adxl_region_set_t set = {0};
+    bool ok = true;
+    for (int step = 0; step < 20000 && ok; step++) {
+        if (nmodel > 0 && rnd() % 100 < 45) {
+            remove_model(&set, (size_t)(rnd() % nmodel));
+        } else {
+            uintptr_t addr = BASE + (uintptr_t)(rnd() % SLOTS) * CELL;
+            ok = try_insert(&set, addr, CELL * (1 + (size_t)(rnd() % 3)));
+        }
+        if (step % 16 == 0) ok = ok && agrees(&set);
+    }
+    CHECK(ok);
+    CHECK(agrees(&set));
+    adxl_region_set_free(&set);
+    CHECK(set.count == 0 && set.root == NULL);
+    nmodel = 0;
+}
+
+static void test_sorted_orders(void) {
+    fprintf(stderr, "-- ascending and descending inserts, removals from the middle\n");
+    adxl_region_set_t set = {0};
+    bool ok = true;
+    for (unsigned i = 0; i < SLOTS && ok; i++)
+        ok = try_insert(&set, BASE + (uintptr_t)i * CELL, CELL);
+    CHECK(ok && agrees(&set));
+    while (nmodel > 0)
+        remove_model(&set, nmodel / 2);
+    CHECK(agrees(&set) && set.root == NULL);
+    for (unsigned i = SLOTS; i-- > 0 && ok;)
+        ok = try_insert(&set, BASE + (uintptr_t)i * CELL, CELL);
+    CHECK(ok && agrees(&set));
+    /* Adjacent ranges: a range ending where the next starts contains neither its end. */
+    CHECK(adxl_region_set_containing(&set, BASE + CELL - 1, 2) == NULL);
+    CHECK(adxl_region_set_containing(&set, BASE + CELL - 1, 1) != NULL);
+    CHECK(!adxl_region_set_overlaps(&set, BASE - CELL, CELL));
+    CHECK(adxl_region_set_overlaps(&set, BASE - CELL, CELL + 1));
+    CHECK(adxl_region_set_containing(&set, UINTPTR_MAX - 4, 4) == NULL);
+    adxl_region_set_free(&set);
+    nmodel = 0;
+}
+
+static void test_same_start(void) {
+    fprintf(stderr, "-- two ranges with one start (held between an insert and a removal)\n");
+    adxl_region_set_t set = {0};
+    adxl_region_t *a = adxl_region_set_insert(&set, BASE, CELL, NULL);
+    adxl_region_t *b = adxl_region_set_insert(&set, BASE, 2 * CELL, NULL);
+    REQUIRE(a && b && a != b);
+    CHECK(adxl_region_set_find_exact(&set, BASE, CELL) == a);
+    CHECK(adxl_region_set_find_exact(&set, BASE, 2 * CELL) == b);
+    adxl_region_set_remove(&set, a);
+    CHECK(set.count == 1 && adxl_region_set_find_exact(&set, BASE, 2 * CELL) == b);
+    CHECK(adxl_region_set_find_exact(&set, BASE, CELL) == NULL);
+    adxl_region_set_free(&set);
+}
+
+int main(void) {
+    test_random();
+    test_sorted_orders();
+    test_same_start();
+    return tu_finish();
+}
