@@ -8,6 +8,28 @@ passed=0
 failed=0
 skipped=()
 started=$SECONDS
+# memcheck LABEL PROGRAM [VAR=VALUE ...]: runs PROGRAM under memcheck with the variables,
+# counts and reports it.
+memcheck() {
+    local label=$1 prog=$2 log t0
+    shift 2
+    log=$(mktemp)
+    t0=$SECONDS
+    # --fair-sched=yes: valgrind runs one thread at a time, and its default lock often
+    # hands the CPU back to the thread that just gave it up, so while other threads spin a
+    # thread can wait seconds for its turn (test_api_connect once saw a connect return 27 s
+    # after its 5 s timeout). A fair queue is closer to what a kernel's scheduler does.
+    if env "$@" valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite,indirect "$prog" >"$log" 2>&1; then
+        passed=$((passed + 1))
+        echo "ok    $label ($((SECONDS - t0)) s): $(tail -n 1 "$log")"
+    else
+        failed=$((failed + 1))
+        echo "FAIL  $label ($((SECONDS - t0)) s)"
+        grep -v '^ok' "$log" | tail -n 40
+    fi
+    rm -f "$log"
+}
 for t in "$build"/tests/test_*; do
     [ -x "$t" ] && [ -f "$t" ] || continue
     name=$(basename "$t")
@@ -35,22 +57,7 @@ for t in "$build"/tests/test_*; do
     # under valgrind includes valgrind's own growing bookkeeping: reported, not bounded.
     test_soak) env+=(ADXL_SOAK_SECONDS=10 ADXL_SOAK_RSS_GROWTH_MIB=0) ;;
     esac
-    log=$(mktemp)
-    t0=$SECONDS
-    # --fair-sched=yes: valgrind runs one thread at a time, and its default lock often
-    # hands the CPU back to the thread that just gave it up, so while other threads spin a
-    # thread can wait seconds for its turn (test_api_connect once saw a connect return 27 s
-    # after its 5 s timeout). A fair queue is closer to what a kernel's scheduler does.
-    if env "${env[@]}" valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full \
-        --errors-for-leak-kinds=definite,indirect "$t" >"$log" 2>&1; then
-        passed=$((passed + 1))
-        echo "ok    $name ($((SECONDS - t0)) s): $(tail -n 1 "$log")"
-    else
-        failed=$((failed + 1))
-        echo "FAIL  $name ($((SECONDS - t0)) s)"
-        grep -v '^ok' "$log" | tail -n 40
-    fi
-    rm -f "$log"
+    memcheck "$name" "$t" "${env[@]}"
 done
 # The device-memory paths, once on each runtime double (tests/doubles/): every copy into
 # or out of device memory goes through the double, so memcheck sees the engine's side of
@@ -63,19 +70,8 @@ for runtime in cuda ascend; do
     t="$build/tests/test_device_xfer"
     [ -x "$t" ] && [ -f "$lib" ] || continue
     RT=$(echo "$runtime" | tr a-z A-Z)
-    log=$(mktemp)
-    t0=$SECONDS
-    if env ADXL_LOG_LEVEL=none ADXL_TEST_DEVICE=$runtime "ADXL_${RT}_LIBRARY=$lib" valgrind -q \
-        --fair-sched=yes --error-exitcode=99 --leak-check=full \
-        --errors-for-leak-kinds=definite,indirect "$t" >"$log" 2>&1; then
-        passed=$((passed + 1))
-        echo "ok    test_device_xfer on the $runtime double ($((SECONDS - t0)) s): $(tail -n 1 "$log")"
-    else
-        failed=$((failed + 1))
-        echo "FAIL  test_device_xfer on the $runtime double ($((SECONDS - t0)) s)"
-        grep -v '^ok' "$log" | tail -n 40
-    fi
-    rm -f "$log"
+    memcheck "test_device_xfer on the $runtime double" "$t" ADXL_LOG_LEVEL=none \
+        "ADXL_TEST_DEVICE=$runtime" "ADXL_${RT}_LIBRARY=$lib"
 done
 [ "${#skipped[@]}" -gt 0 ] && echo "not run (not core): ${skipped[*]}"
 echo "valgrind: $passed passed, $failed failed ($((SECONDS - started)) s)"
