@@ -395,7 +395,10 @@ void *tcp_stream_main(void *arg) {
     uint64_t peer_timeout_ns = (uint64_t)config->peer_timeout_ms * ADXL_NS_PER_MS;
     atomic_store(&s->last_alive_ns, adxl_now_ns());
     atomic_store(&s->last_rx_ns, adxl_now_ns());
+    /* Under the lock: a caller may already be posting on this stream (start_frame). */
+    pthread_mutex_lock(&s->lock);
     s->last_frame_ns = adxl_now_ns();
+    pthread_mutex_unlock(&s->lock);
 
     while (!atomic_load(&link->failed)) {
         adxl_chunk_t *dropped = NULL;
