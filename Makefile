@@ -38,11 +38,11 @@ bench: | deps
 	@echo "bench: running $(BUILD)/tools/adxl-bench (--help for options)"
 	@$(BUILD)/tools/adxl-bench
 
-# Builds what is installed (the libraries and adxl-bench) in $(INSTALL_BUILD), configured
-# for this PREFIX, and installs it.
+# Builds what is installed (target adxl_installed: the libraries, adxl-bench, the Python
+# extension) in $(INSTALL_BUILD), configured for this PREFIX, and installs it.
 install: | deps
 	cmake -S . -B $(INSTALL_BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
-	cmake --build $(INSTALL_BUILD) -j $(JOBS) --target adxl adxl_static adxl-bench
+	cmake --build $(INSTALL_BUILD) -j $(JOBS) --target adxl_installed
 	cmake --install $(INSTALL_BUILD)
 
 # The suite under AddressSanitizer+UBSan and under ThreadSanitizer, each in its own tree.
