@@ -57,10 +57,12 @@ typedef struct adxl_device_runtime {
     adxl_status_t (*device_free)(void *ptr);
     /* Optional same-host IPC (NULL when the runtime has none): export gives the handle of
      * the allocation holding ptr, and where that allocation starts; open maps a peer's
-     * handle here (at *base); close undoes open. */
+     * handle here (at *base, *size bytes, as the runtime says: the peer's word is not
+     * taken for it); close undoes open. */
     adxl_status_t (*ipc_export)(const void *ptr, uint8_t handle[ADXL_IPC_HANDLE_BYTES],
                                 uintptr_t *alloc_base, size_t *alloc_size);
-    adxl_status_t (*ipc_open)(const uint8_t handle[ADXL_IPC_HANDLE_BYTES], void **base);
+    adxl_status_t (*ipc_open)(const uint8_t handle[ADXL_IPC_HANDLE_BYTES], void **base,
+                              size_t *size);
     adxl_status_t (*ipc_close)(void *base);
 } adxl_device_runtime_t;
 

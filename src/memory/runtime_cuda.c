@@ -236,15 +236,23 @@ static adxl_status_t cuda_ipc_export(const void *ptr, uint8_t handle[ADXL_IPC_HA
     return ADXL_SUCCESS;
 }
 
-static adxl_status_t cuda_ipc_open(const uint8_t handle[ADXL_IPC_HANDLE_BYTES], void **base) {
+static adxl_status_t cuda_ipc_open(const uint8_t handle[ADXL_IPC_HANDLE_BYTES], void **base,
+                                   size_t *size) {
     if (!cu.IpcOpenMemHandle) return ADXL_UNSUPPORTED;
     CUipcMemHandle h;
     memcpy(h.reserved, handle, ADXL_IPC_HANDLE_BYTES);
-    CUdeviceptr p = 0;
+    CUdeviceptr p = 0, start = 0;
+    *base = NULL;
     adxl_status_t st =
         check(cu.IpcOpenMemHandle(&p, h, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS), "cuIpcOpenMemHandle");
-    *base = st == ADXL_SUCCESS ? (void *)(uintptr_t)p : NULL;
-    return st;
+    if (st != ADXL_SUCCESS) return st;
+    st = check(cu.MemGetAddressRange(&start, size, p), "cuMemGetAddressRange");
+    if (st != ADXL_SUCCESS || start != p) {
+        (void)cu.IpcCloseMemHandle(p);
+        return ADXL_FAILED;
+    }
+    *base = (void *)(uintptr_t)p;
+    return ADXL_SUCCESS;
 }
 
 static adxl_status_t cuda_ipc_close(void *base) {

@@ -72,7 +72,9 @@ static uint8_t *map_block(int fd, uint64_t len, uint64_t block_len) {
 }
 
 /* Maps a peer's device allocation through the runtime's IPC, in the engine's context;
- * NULL when this engine cannot (no runtime, no IPC, no context, a refused handle). */
+ * NULL when this engine cannot (no runtime, no IPC, no context, a refused handle) or the
+ * region the peer names (offset msg->arg[4], length msg->arg[1]) does not lie inside the
+ * allocation the runtime opened: copies through it must not reach past it. */
 static void *open_ipc(shm_link_t *link, const shm_msg_t *msg) {
     void *ctx;
     const adxl_device_runtime_t *rt = adxl_engine_device(link->engine, &ctx);
@@ -81,7 +83,18 @@ static void *open_ipc(shm_link_t *link, const shm_msg_t *msg) {
         adxl_device_enter(rt, ctx, &scope) != ADXL_SUCCESS)
         return NULL;
     void *base = NULL;
-    if (rt->ipc_open((const uint8_t *)msg->text, &base) != ADXL_SUCCESS) base = NULL;
+    size_t size = 0;
+    uint64_t offset = msg->arg[4], len = msg->arg[1];
+    if (rt->ipc_open((const uint8_t *)msg->text, &base, &size) != ADXL_SUCCESS) {
+        base = NULL;
+    } else if (offset > size || len > size - offset) {
+        LOG_WARN("shared-memory peer %s: device region 0x%llx+%llu lies outside the %zu-byte "
+                 "allocation of its IPC handle; not mapped",
+                 adxl_peer_name(link->peer), (unsigned long long)msg->arg[0],
+                 (unsigned long long)len, size);
+        (void)rt->ipc_close(base);
+        base = NULL;
+    }
     adxl_device_leave(rt, &scope);
     return base;
 }
