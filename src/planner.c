@@ -144,8 +144,8 @@ static void pump(adxl_req_t *req) {
     while (req->descs && !req->cancelled && req->next_desc < req->num_descs &&
            atomic_load(&req->first_error) == ADXL_SUCCESS) {
         size_t size = 0;
-        size_t want =
-            req->bytes_left < req->chunk_bytes ? (size_t)req->bytes_left : req->chunk_bytes;
+        size_t want = req->bytes_left < ADXL_BUFFERED_CHUNK_BYTES ? (size_t)req->bytes_left
+                                                                  : ADXL_BUFFERED_CHUNK_BYTES;
         uint8_t *buffer = adxl_engine_acquire_transit(engine, req, want, &size);
         if (!buffer) {
             queued = true; /* a chunk completion will pump us again */
@@ -195,25 +195,12 @@ typedef struct {
     void **dev_ctx; /* local device memory: each descriptor's context (NULL: host), else NULL */
 } batch_plan_t;
 
-/* Each descriptor's local device context, with the registry pinned; true when any. */
-static bool local_device_pinned(const adxl_registry_t *reg, const adxl_transfer_op_desc_t *descs,
-                                size_t num_descs, void **ctx) {
-    bool any = false;
-    for (size_t i = 0; i < num_descs; i++) {
-        const adxl_region_t *r =
-            reg->device_regions
-                ? adxl_region_set_containing(&reg->regions, descs[i].local_addr, descs[i].len)
-                : NULL;
-        ctx[i] = r && r->device ? r->device_ctx : NULL;
-        any |= ctx[i] != NULL;
-    }
-    return any;
-}
-
 /*
  * ADXL's rule: with the pool on, any small or unregistered piece makes it buffered; a
  * buffered batch must be of one memory type (the seed's rule). Local device memory is
- * carried through host staging memory in either mode.
+ * carried through host staging memory in either mode. One registry lookup a descriptor
+ * answers both "registered?" and "device memory?"; the context table is made only for a
+ * batch that has device memory.
  */
 static adxl_status_t plan_batch(adxl_engine_t *engine, adxl_peer_t *peer,
                                 const adxl_transfer_op_desc_t *descs, size_t num_descs,
@@ -221,37 +208,39 @@ static adxl_status_t plan_batch(adxl_engine_t *engine, adxl_peer_t *peer,
     bool pool_on = adxl_config_pool_enabled(&engine->config);
     bool any_small = false, all_registered = true;
     adxl_status_t st = ADXL_SUCCESS;
-    plan->dev_ctx = NULL;
-    void **ctx = engine->device ? malloc(num_descs * sizeof(void *)) : NULL;
-    if (engine->device && !ctx) return ADXL_RESOURCE_EXHAUSTED;
+    void **ctx = NULL; /* each descriptor's device context, NULL for host memory */
     adxl_registry_pin(&engine->registry);
     for (size_t i = 0; i < num_descs && st == ADXL_SUCCESS; i++) {
         if (descs[i].len < ADXL_BUFFERED_THRESHOLD) any_small = true;
-        if (!adxl_registry_contains_pinned(&engine->registry, descs[i].local_addr, descs[i].len)) {
+        const adxl_region_t *r = adxl_region_set_containing(&engine->registry.regions,
+                                                            descs[i].local_addr, descs[i].len);
+        if (!r) {
             all_registered = false;
             if (!pool_on)
                 st = PARAM_INVALID("descriptor %zu: local memory 0x%lx+%zu is not registered and "
                                    "the transit pool is off",
                                    i, (unsigned long)descs[i].local_addr, descs[i].len);
+        } else if (r->device) {
+            if (!ctx && !(ctx = calloc(num_descs, sizeof(void *))))
+                st = ADXL_RESOURCE_EXHAUSTED;
+            else
+                ctx[i] = r->device_ctx;
         }
     }
-    bool device =
-        st == ADXL_SUCCESS && ctx && local_device_pinned(&engine->registry, descs, num_descs, ctx);
     adxl_registry_unpin(&engine->registry);
     plan->buffered =
         pool_on && (any_small || !all_registered ||
                     !adxl_remote_regions_contain_all(adxl_peer_regions(peer), descs, num_descs));
-    if (st == ADXL_SUCCESS && device && plan->buffered) {
-        for (size_t i = 1; i < num_descs && st == ADXL_SUCCESS; i++)
-            if ((ctx[i] != NULL) != (ctx[0] != NULL))
-                st = PARAM_INVALID("a buffered batch must be all host or all device memory: "
-                                   "descriptor %zu is %s memory, descriptor 0 %s",
-                                   i, ctx[i] ? "device" : "host", ctx[0] ? "device" : "host");
-    }
-    if (st == ADXL_SUCCESS && device)
-        plan->dev_ctx = ctx;
-    else
+    for (size_t i = 1; st == ADXL_SUCCESS && ctx && plan->buffered && i < num_descs; i++)
+        if ((ctx[i] != NULL) != (ctx[0] != NULL))
+            st = PARAM_INVALID("a buffered batch must be all host or all device memory: "
+                               "descriptor %zu is %s memory, descriptor 0 %s",
+                               i, ctx[i] ? "device" : "host", ctx[0] ? "device" : "host");
+    if (st != ADXL_SUCCESS) {
         free(ctx);
+        ctx = NULL;
+    }
+    plan->dev_ctx = ctx;
     return st;
 }
 
@@ -265,8 +254,7 @@ static void *one_context(void *const *ctx, size_t n) {
 /* Cuts the batch through transit memory as buffers come free (planner_finish frees the
  * copy of the batch). */
 static adxl_status_t submit_staged(adxl_req_t *req, const adxl_transfer_op_desc_t *descs,
-                                   size_t num_descs, void **dev_ctx, size_t chunk_bytes) {
-    req->chunk_bytes = chunk_bytes;
+                                   size_t num_descs, void **dev_ctx) {
     size_t bytes = num_descs * sizeof(*descs) + (dev_ctx ? num_descs * sizeof(void *) : 0);
     req->descs = malloc(bytes);
     if (!req->descs) return ADXL_RESOURCE_EXHAUSTED;
@@ -307,10 +295,7 @@ adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl
     }
     bool staged = plan.dev_ctx || (plan.buffered && !adxl_peer_buffered_in_place(peer));
     if (staged) {
-        /* A batch of large pieces staged only for device memory is cut as a direct batch
-         * would be: fewer, larger frames, spread over the link's connections. */
-        size_t chunk = plan.buffered ? ADXL_BUFFERED_CHUNK_BYTES : ADXL_STAGED_CHUNK_BYTES;
-        st = submit_staged(req, descs, num_descs, plan.dev_ctx, chunk);
+        st = submit_staged(req, descs, num_descs, plan.dev_ctx);
         free(plan.dev_ctx);
         if (st != ADXL_SUCCESS) {
             adxl_req_pending_done(req, st);

@@ -15,10 +15,6 @@
 #ifndef ADXL_BUFFERED_CHUNK_BYTES
 #define ADXL_BUFFERED_CHUNK_BYTES (1024u * 1024u)
 #endif
-/* Device memory of a batch ADXL would carry direct is staged in chunks of this much. */
-#ifndef ADXL_STAGED_CHUNK_BYTES
-#define ADXL_STAGED_CHUNK_BYTES (1024u * 1024u)
-#endif
 /* Direct-mode chunks carry at most this much, so that one batch spreads over streams. */
 #define ADXL_DIRECT_CHUNK_BYTES (4u * 1024u * 1024u)
 

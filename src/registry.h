@@ -54,13 +54,6 @@ static inline bool adxl_registry_contains_pinned(const adxl_registry_t *reg, uin
                                                  size_t len) {
     return adxl_region_set_containing(&reg->regions, addr, len) != NULL;
 }
-/* With the registry pinned: does [addr, addr+len) lie in device memory? */
-static inline bool adxl_registry_is_device_pinned(const adxl_registry_t *reg, uintptr_t addr,
-                                                  size_t len) {
-    if (reg->device_regions == 0) return false;
-    const adxl_region_t *r = adxl_region_set_containing(&reg->regions, addr, len);
-    return r && r->device;
-}
 /*
  * With the registry pinned: copies len bytes between the host buffer and the memory at
  * addr (to_memory: into it), through the device runtime when that memory is a device

@@ -45,7 +45,6 @@ struct adxl_transfer_req {
     size_t next_desc;
     size_t next_offset;
     uint64_t bytes_left;                    /* not yet cut into chunks */
-    size_t chunk_bytes;                     /* the most one chunk carries */
     struct adxl_transfer_req *next_waiting; /* the engine's queue for a transit buffer */
     bool waiting;                           /* in that queue (under its lock) */
 };

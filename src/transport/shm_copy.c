@@ -50,8 +50,7 @@ static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
     if (chunk->local_ctx) return PATH_NONE;
     if (all_mapped) return PATH_MAPPED;
     /* Some pieces in a peer's device memory, others not: the target sorts them out. */
-    for (uint32_t i = 0; i < chunk->nsegs; i++)
-        if (regions[i] && regions[i]->device) return PATH_STAGING;
+    if (any_device) return PATH_STAGING;
     return link->cma_ok ? PATH_CMA : PATH_STAGING;
 }
 
