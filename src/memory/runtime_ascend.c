@@ -1,7 +1,7 @@
 /*
  * Ascend NPUs through AscendCL (libascendcl.so), loaded at run time, using only this
- * subset of its public API: device and context selection, memory, copies, streams and the
- * last error's text. ACL's IPC calls are not part of it, so same-host device traffic is
+ * subset of its public API: the current context, memory, copies, streams and the last
+ * error's text. ACL's IPC calls are not part of it, so same-host device traffic is
  * staged through host memory. ADXL_ASCEND_LIBRARY names another library (the test double).
  */
 #include "../log.h"
@@ -27,8 +27,6 @@ enum {
 #define ASCEND_ASSUMED_DEVICES 1
 
 static struct {
-    aclError (*GetDevice)(int32_t *);
-    aclError (*SetDevice)(int32_t);
     aclError (*GetCurrentContext)(aclrtContext *);
     aclError (*SetCurrentContext)(aclrtContext);
     aclError (*Malloc)(void **, size_t, int);
@@ -37,7 +35,6 @@ static struct {
     aclError (*FreeHost)(void *);
     aclError (*Memcpy)(void *, size_t, const void *, size_t, int);
     aclError (*MemcpyAsync)(void *, size_t, const void *, size_t, int, aclrtStream);
-    aclError (*Memset)(void *, size_t, int32_t, size_t);
     aclError (*CreateStream)(aclrtStream *);
     aclError (*DestroyStream)(aclrtStream);
     aclError (*SynchronizeStream)(aclrtStream);
@@ -52,8 +49,6 @@ static bool loaded;
 
 static void load_library(void) {
     const adxl_dl_symbol_t symbols[] = {
-        SYM("aclrtGetDevice", GetDevice),
-        SYM("aclrtSetDevice", SetDevice),
         SYM("aclrtGetCurrentContext", GetCurrentContext),
         SYM("aclrtSetCurrentContext", SetCurrentContext),
         SYM("aclrtMalloc", Malloc),
@@ -62,7 +57,6 @@ static void load_library(void) {
         SYM("aclrtFreeHost", FreeHost),
         SYM("aclrtMemcpy", Memcpy),
         SYM("aclrtMemcpyAsync", MemcpyAsync),
-        SYM("aclrtMemset", Memset),
         SYM("aclrtCreateStream", CreateStream),
         SYM("aclrtDestroyStream", DestroyStream),
         SYM("aclrtSynchronizeStream", SynchronizeStream),
@@ -157,8 +151,9 @@ static adxl_status_t no_ipc_export(const void *ptr, uint8_t handle[ADXL_IPC_HAND
     return ADXL_UNSUPPORTED;
 }
 
-static adxl_status_t no_ipc_open(const uint8_t handle[ADXL_IPC_HANDLE_BYTES], void **base) {
-    (void)handle, (void)base;
+static adxl_status_t no_ipc_open(const uint8_t handle[ADXL_IPC_HANDLE_BYTES], void **base,
+                                 size_t *size) {
+    (void)handle, (void)base, (void)size;
     return ADXL_UNSUPPORTED;
 }
 
