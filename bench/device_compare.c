@@ -99,26 +99,15 @@ static double measure(adxl_engine_t *e, const char *name, adxl_transfer_op_t op,
 
 /* The runtime's own device-to-device copy of the same batch, in this process. */
 static double measure_d2d(uint8_t *a, uint8_t *b, double seconds) {
-    uint8_t *host = malloc(BLOCK);
-    if (!host) return 0;
     double start = now_s(), end = start + seconds, t = start;
     uint64_t batches = 0;
     bool ok = true;
     while (ok && t < end) {
-        for (size_t i = 0; ok && i < BLOCKS; i++) {
-            if (tdev.cuda) {
-                int (*d2d)(unsigned long long, unsigned long long, size_t) = NULL;
-                *(void **)&d2d = dlsym(tdev.lib, "cuMemcpyDtoD_v2");
-                ok = d2d && d2d((unsigned long long)(uintptr_t)(b + i * BLOCK),
-                                (unsigned long long)(uintptr_t)(a + i * BLOCK), BLOCK) == 0;
-            } else {
-                ok = tdev.aclrtMemcpy(b + i * BLOCK, BLOCK, a + i * BLOCK, BLOCK, 3) == 0;
-            }
-        }
+        for (size_t i = 0; ok && i < BLOCKS; i++)
+            ok = tdev_d2d(b + i * BLOCK, a + i * BLOCK, BLOCK);
         batches++;
         t = now_s();
     }
-    free(host);
     return ok ? (double)batches * REGION / (t - start) / 1e9 : 0;
 }
 

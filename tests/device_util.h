@@ -27,6 +27,7 @@ typedef struct {
     int (*cuMemFree)(unsigned long long);
     int (*cuMemcpyHtoD)(unsigned long long, const void *, size_t);
     int (*cuMemcpyDtoH)(void *, unsigned long long, size_t);
+    int (*cuMemcpyDtoD)(unsigned long long, unsigned long long, size_t);
     /* AscendCL */
     int (*aclrtSetDevice)(int32_t);
     int (*aclrtGetCurrentContext)(void **);
@@ -82,6 +83,7 @@ static inline bool tdev_open(void) {
              TDEV_BIND(cuMemAlloc, "cuMemAlloc_v2") && TDEV_BIND(cuMemFree, "cuMemFree_v2") &&
              TDEV_BIND(cuMemcpyHtoD, "cuMemcpyHtoD_v2") &&
              TDEV_BIND(cuMemcpyDtoH, "cuMemcpyDtoH_v2") &&
+             TDEV_BIND(cuMemcpyDtoD, "cuMemcpyDtoD_v2") &&
              TDEV_BIND(cuDeviceGetCount, "cuDeviceGetCount") && tdev.cuInit(0) == 0 &&
              tdev.cuDeviceGetCount(&tdev.devices) == 0;
         (void)TDEV_BIND(fail_copies, "cuda_double_fail_copies");
@@ -137,6 +139,12 @@ static inline bool tdev_put(void *dev, const void *host, size_t len) {
 static inline bool tdev_get(void *host, const void *dev, size_t len) {
     return tdev.cuda ? tdev.cuMemcpyDtoH(host, (unsigned long long)(uintptr_t)dev, len) == 0
                      : tdev.aclrtMemcpy(host, len, dev, len, 2) == 0;
+}
+
+static inline bool tdev_d2d(void *dst, const void *src, size_t len) {
+    return tdev.cuda ? tdev.cuMemcpyDtoD((unsigned long long)(uintptr_t)dst,
+                                         (unsigned long long)(uintptr_t)src, len) == 0
+                     : tdev.aclrtMemcpy(dst, len, src, len, 3) == 0;
 }
 
 /* Fills device memory with tu_fill(seed)'s pattern, through the runtime. */
