@@ -14,7 +14,8 @@
  * last-registered region (mean of 200 each, and which byte path carried them), then
  * leaves; 3 s later, for the target to finish with its link, deregistration starts.
  * Prints one line of key=value pairs; exits 1 when a call failed, a link dropped or a
- * peer's view missed regions.
+ * peer's view missed regions. Over UCX peers learn of a region only when a transfer
+ * first reaches it (they ask for its key), so there they are expected to mirror none.
  */
 #include "region_bench.h"
 
@@ -136,8 +137,9 @@ int main(int argc, char **argv) {
         if (i >= n - window) reg_large += took;
     }
     double reg_s = (double)(now_ns() - start) / 1e9;
+    size_t told = strcmp(transport, "ucx") == 0 ? 0 : n; /* what each peer mirrors */
     for (int p = 0; p < npeers; p++)
-        ok &= mirrors(peers[p], n);
+        ok &= mirrors(peers[p], told);
     double settle_s = (double)(now_ns() - start) / 1e9;
 
     /* A newcomer, and 8-byte writes into the first and last registered regions. */
@@ -146,7 +148,7 @@ int main(int argc, char **argv) {
     uint64_t t0 = now_ns();
     ok &= adxl_connect(late, tname, 30000) == ADXL_SUCCESS;
     double connect_ms = (double)(now_ns() - t0) / 1e6;
-    ok &= stats_of(late).regions_mirrored == n;
+    ok &= stats_of(late).regions_mirrored == told;
     const char *first_path = "", *last_path = "";
     write_us(late, tname, mem + order[n / 2] * REGION_BYTES, &first_path, &ok); /* warm-up */
     double first_us = write_us(late, tname, mem + order[0] * REGION_BYTES, &first_path, &ok);

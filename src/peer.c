@@ -38,6 +38,10 @@ bool adxl_peer_buffered_in_place(const adxl_peer_t *peer) {
     return peer->ops->buffered_in_place;
 }
 
+bool adxl_peer_regions_on_request(const adxl_peer_t *peer) {
+    return peer->ops->regions_on_request;
+}
+
 adxl_remote_regions_t *adxl_peer_regions(adxl_peer_t *peer) {
     return &peer->regions;
 }

@@ -230,7 +230,8 @@ static adxl_status_t plan_batch(adxl_engine_t *engine, adxl_peer_t *peer,
     adxl_registry_unpin(&engine->registry);
     plan->buffered =
         pool_on && (any_small || !all_registered ||
-                    !adxl_remote_regions_contain_all(adxl_peer_regions(peer), descs, num_descs));
+                    (!adxl_peer_regions_on_request(peer) &&
+                     !adxl_remote_regions_contain_all(adxl_peer_regions(peer), descs, num_descs)));
     for (size_t i = 1; st == ADXL_SUCCESS && ctx && plan->buffered && i < num_descs; i++)
         if ((ctx[i] != NULL) != (ctx[0] != NULL))
             st = PARAM_INVALID("a buffered batch must be all host or all device memory: "

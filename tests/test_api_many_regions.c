@@ -6,11 +6,13 @@
  * of every region (8 bytes land in the last registered one and the first); each side's
  * stats count them. Left out of the default valgrind run (scripts/valgrind-tests.sh):
  * memcheck runs one thread at a time, which no PeerTimeoutMs short enough to reproduce
- * the drop would survive.
+ * the drop would survive. Over UCX a peer is told only of the regions it moves bytes to
+ * (it asks for their keys), so it mirrors none until the two writes, then those two.
  */
 #include "test_api_util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define PEER_TIMEOUT_MS "500"
 
@@ -46,6 +48,8 @@ static void test_many_regions(void) {
     CHECK_STATUS(adxl_connect(i, tname, 5000), ADXL_SUCCESS);
 
     enum { N = 100000, LEN = 64 };
+    const char *transport = getenv("ADXL_TRANSPORT");
+    bool on_request = transport && strcmp(transport, "ucx") == 0;
     uint8_t *mem = calloc(N, LEN);
     adxl_mem_handle_t *h = calloc(N, sizeof(*h));
     REQUIRE(mem && h);
@@ -59,7 +63,7 @@ static void test_many_regions(void) {
         CHECK(all_ok);
         CHECK_STATUS(adxl_get_stats(t, &ts), ADXL_SUCCESS);
         CHECK(ts.regions_registered == N);
-        CHECK(mirrored_reaches(i, N));
+        CHECK(mirrored_reaches(i, on_request ? 0 : N));
         if (rounds == 0) {
             uint8_t src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
             uint8_t *last = mem, *first = mem + (size_t)(N - 1) * LEN;
@@ -68,6 +72,7 @@ static void test_many_regions(void) {
             CHECK_STATUS(ta_xfer(i, tname, ADXL_WRITE, src, first, sizeof(src), 5000),
                          ADXL_SUCCESS);
             CHECK(memcmp(first, src, sizeof(src)) == 0);
+            if (on_request) CHECK(mirrored_reaches(i, 2));
         }
         for (size_t k = 0; k < N && all_ok; k++)
             all_ok = adxl_deregister_mem(t, h[k]) == ADXL_SUCCESS;

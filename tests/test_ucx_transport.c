@@ -11,8 +11,10 @@
  *    versions, messages out of order, a NOTIFY with a NUL, an AUTH without the secret
  *    (no worker address or key is sent then) each end that connection only, and the
  *    target keeps serving real initiators;
- *  - an initiator that never acknowledges a registration delays adxl_register_mem by
- *    PeerTimeoutMs at most and loses its link.
+ *  - keys are given only when asked for (KEY_REQ): once each to a link, only for ranges
+ *    that lie wholly in a region, always before KEY_DONE; registering sends nothing;
+ *  - an initiator that holds a key and never acknowledges its withdrawal delays
+ *    adxl_deregister_mem by PeerTimeoutMs at most and loses its link.
  */
 #include "auth.h"
 #include "engine.h"
@@ -278,34 +280,91 @@ static void auth_before_keys(void) {
     adxl_engine_destroy(t);
 }
 
-static void silent_initiator(void) {
-    fprintf(stderr, "-- an initiator that never acknowledges a registration\n");
+/* Sends a KEY_REQ for the given ranges ([i][0] address, [i][1] length). */
+static bool ask_keys(int fd, uint64_t id, const uint64_t (*ranges)[2], uint32_t count) {
+    uint8_t req[UCX_KEY_REQ_FIXED + 4 * UCX_KEY_REQ_ENTRY];
+    REQUIRE(count <= 4);
+    ucx_put_u64(req, id);
+    ucx_put_u32(req + 8, count);
+    for (uint32_t i = 0; i < count; i++) {
+        ucx_put_u64(req + UCX_KEY_REQ_FIXED + i * UCX_KEY_REQ_ENTRY, ranges[i][0]);
+        ucx_put_u64(req + UCX_KEY_REQ_FIXED + i * UCX_KEY_REQ_ENTRY + 8, ranges[i][1]);
+    }
+    return send_msg(fd, UCX_MSG_KEY_REQ, req, UCX_KEY_REQ_FIXED + count * UCX_KEY_REQ_ENTRY);
+}
+
+/* Whether the next message is a REGION_ADD for exactly [addr, +len) with a key. */
+static bool next_is_key(int fd, uint8_t *buf, const void *addr, uint64_t len) {
+    ucx_msg_header_t mh;
+    return recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_REGION_ADD &&
+           mh.length > UCX_REGION_ADD_FIXED && ucx_get_u64(buf) == (uintptr_t)addr &&
+           ucx_get_u64(buf + 8) == len;
+}
+
+static bool next_is_done(int fd, uint8_t *buf, uint64_t id) {
+    ucx_msg_header_t mh;
+    return recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_KEY_DONE &&
+           mh.length == UCX_KEY_DONE_SIZE && ucx_get_u64(buf) == id;
+}
+
+static void keys_on_request(void) {
+    fprintf(stderr, "-- keys on request; a holder that never acknowledges a withdrawal\n");
     adxl_engine_t *t = ucx_engine("PeerTimeoutMs", "1000");
     REQUIRE(t != NULL);
     uint8_t *buf = malloc(UCX_MSG_MAX);
     REQUIRE(buf != NULL);
+    ta_region_t r, late;
+    REQUIRE(ta_region_alloc(&r, t, 65536));
     int fd = connect_port(t->facts.ucx_port);
     uint32_t flags = 0;
     CHECK(raw_handshake(fd, buf, &flags));
     ucx_msg_header_t mh;
-    while (recv_msg(fd, &mh, buf, 5000) && mh.type != UCX_MSG_READY) {
-    }
-    /* Register: the target waits for our acknowledgement, which never comes. */
+    CHECK(recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_READY); /* no keys at set-up */
+
+    /* A range inside the region gets the whole region's key; one that runs past it, and
+     * one nowhere near, get nothing; KEY_DONE comes last. */
+    uint64_t ask[3][2] = {
+        {(uintptr_t)r.ptr + 4096, 512}, {(uintptr_t)r.ptr + 65536 - 8, 16}, {4096, 16}};
+    CHECK(ask_keys(fd, 1, (const uint64_t(*)[2])ask, 3));
+    CHECK(next_is_key(fd, buf, r.ptr, 65536));
+    CHECK(next_is_done(fd, buf, 1));
+    /* Asked again, the link holds the key already: only KEY_DONE. */
+    CHECK(ask_keys(fd, 2, (const uint64_t(*)[2])ask, 1));
+    CHECK(next_is_done(fd, buf, 2));
+
+    /* Registering sends this link nothing (the next message is the answer to what it asks
+     * next, and the socket keeps order); its key is there for the asking at once. */
+    REQUIRE(ta_region_alloc(&late, t, 8192));
+    uint64_t ask_late[1][2] = {{(uintptr_t)late.ptr, 8192}};
+    CHECK(ask_keys(fd, 3, (const uint64_t(*)[2])ask_late, 1));
+    CHECK(next_is_key(fd, buf, late.ptr, 8192));
+    CHECK(next_is_done(fd, buf, 3));
+
+    /* A malformed KEY_REQ (its count says more than it holds) ends only that link. */
+    int bad = connect_port(t->facts.ucx_port);
+    CHECK(raw_handshake(bad, buf, &flags));
+    CHECK(recv_msg(bad, &mh, buf, 5000) && mh.type == UCX_MSG_READY);
+    uint8_t req[UCX_KEY_REQ_FIXED + UCX_KEY_REQ_ENTRY] = {0};
+    ucx_put_u32(req + 8, 2);
+    CHECK(send_msg(bad, UCX_MSG_KEY_REQ, req, sizeof(req)));
+    CHECK(closed_within(bad, 5000));
+    close(bad);
+
+    /* Deregistering waits for the holder, which never acknowledges: it returns within the
+     * peer time-out (and a margin), and the link is cut. */
     uint64_t t0 = tu_now_ms();
-    ta_region_t r;
-    REQUIRE(ta_region_alloc(&r, t, 65536));
-    uint64_t took = tu_now_ms() - t0;
-    CHECK(took < TA_HANG_MS);
-    CHECK(recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_REGION_ADD);
-    CHECK(closed_within(fd, 5000)); /* and the link was cut */
+    ta_region_free(&r, t);
+    CHECK(tu_now_ms() - t0 < TA_HANG_MS);
+    CHECK(recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_REGION_DEL);
+    CHECK(closed_within(fd, 5000));
     close(fd);
     /* A well-behaved initiator links and works meanwhile. */
     adxl_engine_t *e = ucx_engine(NULL, NULL);
     REQUIRE(e != NULL);
     CHECK_STATUS(adxl_connect(e, adxl_local_engine(t), 5000), ADXL_SUCCESS);
-    roundtrip(e, adxl_local_engine(t), r.ptr, 65536, 8);
+    roundtrip(e, adxl_local_engine(t), late.ptr, 8192, 8);
     adxl_engine_destroy(e);
-    ta_region_free(&r, t);
+    ta_region_free(&late, t);
     adxl_engine_destroy(t);
     free(buf);
 }
@@ -325,7 +384,7 @@ int main(void) {
     shared_memory_refused();
     hostile_control_link();
     auth_before_keys();
-    silent_initiator();
+    keys_on_request();
 #else
     /* Built without UCX: the option is known, the transport is not there. */
     CHECK_STATUS(st, ADXL_UNSUPPORTED);

@@ -79,6 +79,10 @@ typedef struct {
      * registered local memory, so a transit buffer would only add a copy. The batch is
      * still planned (and counted) as buffered under ADXL's rules. */
     bool buffered_in_place;
+    /* The link learns of the target's regions only as transfers reach them (it asks
+     * then), so what the peer's view lacks is no sign that a range is not registered:
+     * the planner does not buffer a batch for that. */
+    bool regions_on_request;
     /* Starts the transport; listens on listen_addr when it has a port and writes the
      * name peers reach us by into bound_name (ADXL_NAME_MAX bytes). */
     adxl_status_t (*start)(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,

@@ -273,6 +273,7 @@ static bool unmap_region(adxl_region_t *range, void *transport) {
         older = (ucx_region_t *)r->stack.older;
         ucp_rkey_buffer_release(r->rkey_buf);
         ucp_mem_unmap(t->context, r->memh);
+        free(r->holders);
         free(r);
     }
     return true;
@@ -362,7 +363,8 @@ static void ucx_advertise(adxl_transport_t *transport, adxl_host_facts_t *facts)
 
 const adxl_transport_ops_t adxl_ucx_transport = {
     .name = "ucx",
-    .max_chunk_segments = 256,
+    .max_chunk_segments = UCX_MAX_CHUNK_SEGMENTS,
+    .regions_on_request = true,
     .buffered_in_place = false,
     .start = ucx_start,
     .stop = ucx_stop,

@@ -45,7 +45,9 @@ typedef struct ucx_stacked {
  * from set when that was its last. */
 void *ucx_stack_take_oldest(adxl_region_set_t *set, adxl_region_t *range);
 
-/* A region this engine registered: its UCP mapping and packed remote key. */
+/* A region this engine registered: its UCP mapping and packed remote key, and the
+ * control links that were given the key (only those must let go of it before the region
+ * may be deregistered). */
 typedef struct ucx_region {
     ucx_stacked_t stack; /* first: see ucx_stacked_t */
     uintptr_t addr;
@@ -53,12 +55,15 @@ typedef struct ucx_region {
     ucp_mem_h memh;
     void *rkey_buf;
     size_t rkey_len;
+    uint64_t *holders; /* ids of the inbound links that hold the key */
+    uint32_t holder_count, holder_cap;
 } ucx_region_t;
 
 /* The target's end of one control link. */
 typedef struct ucx_inbound {
     struct ucx_inbound *next;
     ucx_transport_t *transport;
+    uint64_t id; /* never reused: what a region's holders name */
     int fd;
     int wake_fd;
     pthread_t thread;
@@ -66,8 +71,8 @@ typedef struct ucx_inbound {
     char who[ADXL_NAME_MAX];
     pthread_mutex_t write_lock;
     /* Under the transport's regions_lock: */
-    bool listed;        /* gets region updates */
-    uint64_t acked_seq; /* the newest region update it acknowledged */
+    bool listed;        /* may be given keys, and must acknowledge their withdrawal */
+    uint64_t acked_seq; /* the newest withdrawal it acknowledged */
     adxl_notify_source_t *notify_source;
 } ucx_inbound_t;
 
@@ -77,10 +82,13 @@ typedef struct ucx_op {
     struct ucx_op *done_next;   /* in the transport's finished list */
     ucx_link_t *link;
     adxl_chunk_t *chunk;
-    int pending;            /* UCX requests not yet completed, plus one while posting */
-    ucs_status_t status;    /* first error */
-    adxl_status_t override; /* set when the link cancelled it: the status to report */
-    bool resubmit;          /* cancelled by an endpoint reset: post again */
+    int pending;             /* UCX requests not yet completed, plus one while posting */
+    ucs_status_t status;     /* first error */
+    adxl_status_t override;  /* set when the link cancelled it: the status to report */
+    bool resubmit;           /* cancelled by an endpoint reset: post again */
+    bool keys_asked;         /* the target was asked for the keys it lacked */
+    uint64_t key_id;         /* that request's, while it waits for the answer */
+    struct ucx_op *key_next; /* in the link's list of ops waiting for keys */
 } ucx_op_t;
 
 struct ucx_transport {
@@ -113,11 +121,12 @@ struct ucx_transport {
     pthread_mutex_t inbound_lock;
     ucx_inbound_t *inbound;
     int inbound_count;
-    /* Registered regions, and the control links that hear of them. */
+    uint64_t next_inbound_id;
+    /* Registered regions, and the control links that hold their keys. */
     pthread_mutex_t regions_lock;
     pthread_cond_t regions_cond;
     adxl_region_set_t regions; /* each range's tag: its ucx_region_t stack */
-    uint64_t update_seq;       /* of the newest region update sent */
+    uint64_t update_seq;       /* of the newest withdrawal sent */
 };
 
 /* ucx.c */

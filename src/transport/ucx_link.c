@@ -6,6 +6,10 @@
  * chunk ends with an endpoint flush, so that it completes only once its bytes are at the
  * target; a READ completes when its gets have landed.
  *
+ * Keys are fetched when first needed: a chunk that reaches a region whose key this link
+ * lacks waits while one KEY_REQ asks for all it lacks, and is posted once the target's
+ * KEY_DONE says every key it has for them has arrived (on the control link's thread).
+ *
  * UCX cannot cancel one RMA operation. When a caller gives up on a request that still
  * has operations in flight on its memory, the endpoint is closed by force (UCX then
  * completes everything on it as cancelled and touches none of those buffers again) and a
@@ -63,6 +67,8 @@ struct ucx_link {
     uint32_t remote_address_len;
     adxl_region_set_t view; /* the target's regions; each range's tag: its newest key */
     ucx_op_t inflight;      /* list sentinel */
+    ucx_op_t *key_wait;     /* ops waiting for the keys they asked for */
+    uint64_t next_key_id;
     /* Notifies waiting for their answer. */
     pthread_mutex_t notify_lock;
     adxl_chunk_t *notify_head;
@@ -270,7 +276,7 @@ static adxl_status_t issue_locked(ucx_op_t *op) {
     ucx_transport_t *t = link->transport;
     adxl_chunk_t *chunk = op->chunk;
     if (link->closed || !link->ep) return link_status(link);
-    ucp_rkey_h rkeys[256];
+    ucp_rkey_h rkeys[UCX_MAX_CHUNK_SEGMENTS];
     if (chunk->nsegs > sizeof(rkeys) / sizeof(rkeys[0])) return ADXL_PARAM_INVALID;
     for (uint32_t i = 0; i < chunk->nsegs; i++) {
         const adxl_segment_t *seg = &chunk->segs[i];
@@ -329,13 +335,53 @@ static adxl_status_t issue_locked(ucx_op_t *op) {
     return ADXL_SUCCESS;
 }
 
+/* Writes the spans of chunk whose key this link lacks as KEY_REQ entries at req; how
+ * many. With worker_lock held. */
+static uint32_t missing_keys(ucx_link_t *link, const adxl_chunk_t *chunk, uint8_t *req) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < chunk->nsegs; i++) {
+        const adxl_segment_t *seg = &chunk->segs[i];
+        if (view_find(link, seg->span_addr, seg->span_len)) continue;
+        uint8_t *e = req + UCX_KEY_REQ_FIXED + (size_t)n * UCX_KEY_REQ_ENTRY;
+        /* The pieces of one descriptor come one after another: one entry for them all. */
+        if (n > 0 && ucx_get_u64(e - UCX_KEY_REQ_ENTRY) == seg->span_addr &&
+            ucx_get_u64(e - UCX_KEY_REQ_ENTRY + 8) == seg->span_len)
+            continue;
+        ucx_put_u64(e, seg->span_addr);
+        ucx_put_u64(e + 8, seg->span_len);
+        n++;
+    }
+    return n;
+}
+
 static void issue(ucx_op_t *op) {
-    ucx_transport_t *t = op->link->transport;
+    ucx_link_t *link = op->link;
+    ucx_transport_t *t = link->transport;
+    uint8_t req[UCX_KEY_REQ_FIXED + UCX_KEY_REQ_MAX * UCX_KEY_REQ_ENTRY];
+    uint32_t missing = 0;
+    uint64_t key_id = 0;
+    adxl_status_t st = ADXL_SUCCESS;
     pthread_mutex_lock(&t->worker_lock);
-    adxl_status_t st = issue_locked(op);
+    if (!op->keys_asked && !link->closed && link->ep && op->chunk->nsegs <= UCX_KEY_REQ_MAX &&
+        (missing = missing_keys(link, op->chunk, req)) > 0) {
+        op->keys_asked = true;
+        op->key_id = key_id = ++link->next_key_id;
+        op->key_next = link->key_wait;
+        link->key_wait = op; /* from here the link's thread or its teardown owns op */
+    } else {
+        st = issue_locked(op);
+    }
     ucx_op_t *finished = ucx_take_finished(t); /* under the same lock: none per post */
     pthread_mutex_unlock(&t->worker_lock);
-    if (st != ADXL_SUCCESS) {
+    if (missing > 0) {
+        ucx_put_u64(req, key_id);
+        ucx_put_u32(req + 8, missing);
+        /* On failure the link goes down, and its teardown fails the waiting op. */
+        if (!ucx_msg_send(link->fd, &link->write_lock, UCX_MSG_KEY_REQ, req,
+                          UCX_KEY_REQ_FIXED + missing * UCX_KEY_REQ_ENTRY, link->wake_fd,
+                          io_deadline(link)))
+            link_fail(link, ADXL_FAILED);
+    } else if (st != ADXL_SUCCESS) {
         adxl_chunk_complete(op->chunk, st);
         free(op);
     }
@@ -455,17 +501,15 @@ static void on_notify_ack(ucx_link_t *link, const uint8_t *p) {
         LOG_WARN("UCX: %s answered a notify that was not sent", link->name);
 }
 
-/* Takes the region into the view and, past set-up, says it is in effect. */
+/* Takes a key the link asked for into the view. */
 static bool on_region_add(ucx_link_t *link, const uint8_t *p, uint32_t length) {
-    uint64_t addr = ucx_get_u64(p), len = ucx_get_u64(p + 8), seq = ucx_get_u64(p + 16);
+    uint64_t addr = ucx_get_u64(p), len = ucx_get_u64(p + 8);
     ucx_transport_t *t = link->transport;
     pthread_mutex_lock(&t->worker_lock);
     bool ok = view_add(link, addr, len, p + UCX_REGION_ADD_FIXED, length - UCX_REGION_ADD_FIXED);
     pthread_mutex_unlock(&t->worker_lock);
-    if (!ok) return false;
-    adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
-    return seq == 0 || ucx_msg_send(link->fd, &link->write_lock, UCX_MSG_REGION_ACK, p + 16,
-                                    UCX_REGION_ACK_SIZE, link->wake_fd, io_deadline(link));
+    if (ok) adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
+    return ok;
 }
 
 /* Forgets the region, waits until nothing posted before can still touch it, answers. */
@@ -494,6 +538,31 @@ static bool on_region_del(ucx_link_t *link, const uint8_t *p) {
                         UCX_REGION_ACK_SIZE, link->wake_fd, io_deadline(link));
 }
 
+/* The target sent every key it has for request id: the ops that waited for it go out
+ * (one whose key is still missing fails as a transfer to memory not registered there). */
+static void on_keys_done(ucx_link_t *link, const uint8_t *p) {
+    uint64_t id = ucx_get_u64(p);
+    ucx_transport_t *t = link->transport;
+    ucx_op_t *ready = NULL;
+    pthread_mutex_lock(&t->worker_lock);
+    for (ucx_op_t **w = &link->key_wait; *w;) {
+        ucx_op_t *op = *w;
+        if (op->key_id == id) {
+            *w = op->key_next;
+            op->key_next = ready;
+            ready = op;
+        } else {
+            w = &op->key_next;
+        }
+    }
+    pthread_mutex_unlock(&t->worker_lock);
+    while (ready) {
+        ucx_op_t *next = ready->key_next;
+        issue(ready);
+        ready = next;
+    }
+}
+
 static bool dispatch(ucx_link_t *link, const ucx_msg_header_t *h, const uint8_t *p) {
     switch (h->type) {
     case UCX_MSG_REGION_ADD:
@@ -502,6 +571,9 @@ static bool dispatch(ucx_link_t *link, const ucx_msg_header_t *h, const uint8_t 
         return on_region_del(link, p);
     case UCX_MSG_NOTIFY_ACK:
         on_notify_ack(link, p);
+        return true;
+    case UCX_MSG_KEY_DONE:
+        on_keys_done(link, p);
         return true;
     default:
         LOG_WARN("UCX: %s sent message type %u on a set-up link", link->name, h->type);
@@ -517,12 +589,20 @@ static void teardown(ucx_link_t *link) {
     link->closed = true;
     for (ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next)
         op->override = st;
+    ucx_op_t *waiting_keys = link->key_wait;
+    link->key_wait = NULL;
     /* A peer that is gone gets no orderly close. Otherwise (disconnect, finalize) the
      * close is orderly when what is in flight finishes within a moment: a forced close
      * makes the peer's UCX see a failed endpoint, and UCX 1.13 over TCP can abort the
      * peer's process on that path (a wire-up reply purged from the failed endpoint). */
     close_ep(link, link->peer_gone);
     pthread_mutex_unlock(&t->worker_lock);
+    while (waiting_keys) {
+        ucx_op_t *next = waiting_keys->key_next;
+        adxl_chunk_complete(waiting_keys->chunk, st);
+        free(waiting_keys);
+        waiting_keys = next;
+    }
     ucx_run_finished(t);
     pthread_mutex_lock(&link->notify_lock);
     link->notify_closed = true;
@@ -626,13 +706,10 @@ static adxl_status_t handshake(ucx_link_t *link, uint8_t *buf, uint64_t deadline
         LOG_ERROR("UCX: cannot reach %s: %s", link->name, ucs_status_string(ust));
         return ucx_status(ust) == ADXL_FAILED ? ADXL_NOT_CONNECTED : ucx_status(ust);
     }
-    /* The target's regions now, then READY. */
-    for (;;) {
-        if (!ucx_msg_recv(link->fd, &h, buf, -1, deadline, false))
-            return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
-        if (h.type == UCX_MSG_READY) return ADXL_SUCCESS;
-        if (h.type != UCX_MSG_REGION_ADD || !on_region_add(link, buf, h.length)) return ADXL_FAILED;
-    }
+    /* No keys at set-up: each is asked for when a transfer first needs it. */
+    if (!ucx_msg_recv(link->fd, &h, buf, -1, deadline, false))
+        return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+    return h.type == UCX_MSG_READY ? ADXL_SUCCESS : ADXL_FAILED;
 }
 
 adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const char *remote_name,

@@ -1,8 +1,10 @@
 /*
  * The UCX transport as a target: every registered region is mapped with UCP and its
  * remote key packed; a control listener (a TCP port on the engine's address, told to
- * probers in the host facts) gives each initiator the worker address and those keys,
- * then keeps it current. A revocation returns only once every linked initiator said
+ * probers in the host facts) gives each initiator the worker address, then the keys it
+ * asks for, the first time it moves bytes to or from each region. Registering therefore
+ * sends nothing and waits for no one, and linking costs the same however many regions
+ * there are. A revocation returns only once every initiator that was given the key said
  * that nothing of its own can still touch the region (or its link was cut), and only
  * then is the memory unmapped. The bytes of transfers never pass through here: UCX
  * moves them one-sidedly, served by the progress thread (ucx.c).
@@ -37,22 +39,81 @@ static uint64_t io_deadline(const ucx_transport_t *t) {
     return adxl_deadline_after_ms((int32_t)t->config->peer_timeout_ms);
 }
 
-/* With regions_lock held. A failed write cuts the link: its thread then unlists it.
- * seq 0: part of the set-up snapshot, which READY acknowledges as a whole. */
-static void send_region_add(ucx_inbound_t *in, const ucx_region_t *r, uint64_t seq) {
+static bool holds(const ucx_region_t *r, uint64_t id) {
+    for (uint32_t i = 0; i < r->holder_count; i++)
+        if (r->holders[i] == id) return true;
+    return false;
+}
+
+/* Whether the inbound link with this id is still listed. With regions_lock held. */
+static bool still_listed(ucx_transport_t *t, uint64_t id) {
+    bool listed = false;
+    pthread_mutex_lock(&t->inbound_lock);
+    for (ucx_inbound_t *in = t->inbound; in && !listed; in = in->next)
+        listed = in->id == id && in->listed;
+    pthread_mutex_unlock(&t->inbound_lock);
+    return listed;
+}
+
+/* Records that link id holds r's key; false when out of memory. Links that ended are
+ * dropped from the list before it grows, so it stays as long as the links that hold the
+ * key. With regions_lock held. */
+static bool add_holder(ucx_transport_t *t, ucx_region_t *r, uint64_t id) {
+    if (r->holder_count == r->holder_cap) {
+        uint32_t kept = 0;
+        for (uint32_t i = 0; i < r->holder_count; i++)
+            if (still_listed(t, r->holders[i])) r->holders[kept++] = r->holders[i];
+        r->holder_count = kept;
+    }
+    if (r->holder_count == r->holder_cap) {
+        uint32_t cap = r->holder_cap ? 2 * r->holder_cap : 4;
+        uint64_t *grown = realloc(r->holders, cap * sizeof(*grown));
+        if (!grown) return false;
+        r->holders = grown;
+        r->holder_cap = cap;
+    }
+    r->holders[r->holder_count++] = id;
+    return true;
+}
+
+/* With regions_lock held: the key goes out before any withdrawal of it can. */
+static bool send_region_add(ucx_inbound_t *in, const ucx_region_t *r) {
     uint8_t fixed[UCX_REGION_ADD_FIXED];
     ucx_put_u64(fixed, r->addr);
     ucx_put_u64(fixed + 8, r->len);
-    ucx_put_u64(fixed + 16, seq);
-    if (!ucx_msg_send2(in->fd, &in->write_lock, UCX_MSG_REGION_ADD, fixed, sizeof(fixed),
-                       r->rkey_buf, (uint32_t)r->rkey_len, in->wake_fd, io_deadline(in->transport)))
-        shutdown(in->fd, SHUT_RDWR);
+    ucx_put_u64(fixed + 16, 0);
+    return ucx_msg_send2(in->fd, &in->write_lock, UCX_MSG_REGION_ADD, fixed, sizeof(fixed),
+                         r->rkey_buf, (uint32_t)r->rkey_len, in->wake_fd,
+                         io_deadline(in->transport));
 }
 
-static bool send_snapshot_one(adxl_region_t *range, void *in) {
-    for (const ucx_region_t *r = range->tag; r; r = (const ucx_region_t *)r->stack.older)
-        send_region_add(in, r, 0);
-    return true;
+/* A KEY_REQ: the key of each region that wholly holds one of the ranges, unless this link
+ * was given it already, then KEY_DONE. A range that no region holds gets nothing: the
+ * initiator then refuses the transfer, as for any memory not registered here. */
+static bool serve_keys(ucx_inbound_t *in, const uint8_t *p) {
+    ucx_transport_t *t = in->transport;
+    uint32_t count = ucx_get_u32(p + 8);
+    bool ok = true;
+    pthread_mutex_lock(&t->regions_lock);
+    for (uint32_t i = 0; i < count && ok; i++) {
+        const uint8_t *e = p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY;
+        uint64_t addr = ucx_get_u64(e), len = ucx_get_u64(e + 8);
+        if (len == 0 || addr + len < addr) continue;
+        adxl_region_t *range = adxl_region_set_containing(&t->regions, (uintptr_t)addr, len);
+        ucx_region_t *r = range ? range->tag : NULL; /* the newest is the one in effect */
+        if (!r || holds(r, in->id)) continue;
+        if (!add_holder(t, r, in->id)) {
+            LOG_ERROR("UCX: out of memory for the holders of 0x%lx+%zu", (unsigned long)r->addr,
+                      r->len);
+            ok = false;
+        } else {
+            ok = send_region_add(in, r);
+        }
+    }
+    ok = ok && ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_KEY_DONE, p, UCX_KEY_DONE_SIZE,
+                            in->wake_fd, io_deadline(t));
+    pthread_mutex_unlock(&t->regions_lock);
+    return ok;
 }
 
 /* ---- One inbound control link ---- */
@@ -92,15 +153,12 @@ static bool handshake(ucx_inbound_t *in, uint8_t *buf) {
         return false;
     in->notify_source = adxl_notify_source_new();
     if (!in->notify_source) return false;
-    /* Listed and sent the snapshot under one lock, so that no update falls between. */
     pthread_mutex_lock(&t->regions_lock);
     in->listed = true;
-    /* Its snapshot holds every update so far: none of them waits for this link. */
-    in->acked_seq = t->update_seq;
-    adxl_region_set_each(&t->regions, send_snapshot_one, in);
+    in->acked_seq = t->update_seq; /* it holds no key yet: no withdrawal so far is its */
+    pthread_mutex_unlock(&t->regions_lock);
     bool ok =
         ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_READY, NULL, 0, in->wake_fd, io_deadline(t));
-    pthread_mutex_unlock(&t->regions_lock);
     if (ok) LOG_INFO("UCX: accepted a control link from %s", in->who);
     return ok;
 }
@@ -133,6 +191,8 @@ static void serve(ucx_inbound_t *in, uint8_t *buf) {
             if (seq > in->acked_seq && seq <= t->update_seq) in->acked_seq = seq;
             pthread_cond_broadcast(&t->regions_cond);
             pthread_mutex_unlock(&t->regions_lock);
+        } else if (h.type == UCX_MSG_KEY_REQ) {
+            if (!serve_keys(in, buf)) return;
         } else if (h.type != UCX_MSG_NOTIFY || !serve_notify(in, buf)) {
             if (h.type != UCX_MSG_NOTIFY)
                 LOG_WARN("UCX: %s sent message type %u after the handshake", in->who, h.type);
@@ -209,6 +269,7 @@ static void accept_one(ucx_transport_t *t) {
     bool room = t->inbound_count < UCX_MAX_INBOUND;
     if (in) {
         in->transport = t;
+        in->id = ++t->next_inbound_id;
         in->fd = fd;
         in->wake_fd = adxl_wake_fd_new();
         memcpy(in->who, who, sizeof(who));
@@ -288,40 +349,40 @@ void ucx_target_stop(ucx_transport_t *t) {
 
 /* ---- Publishing registrations ---- */
 
-/* Whether every listed initiator acknowledged update seq. With regions_lock held. */
-static bool all_acked(ucx_transport_t *t, uint64_t seq) {
+/* Whether every listed holder of a withdrawn key acknowledged withdrawal seq. With
+ * regions_lock held. */
+static bool all_acked(ucx_transport_t *t, const ucx_region_t *r, uint64_t seq) {
     bool all = true;
     pthread_mutex_lock(&t->inbound_lock);
     for (ucx_inbound_t *in = t->inbound; in; in = in->next)
-        if (in->listed && in->acked_seq < seq) all = false;
+        if (in->listed && in->acked_seq < seq && holds(r, in->id)) all = false;
     pthread_mutex_unlock(&t->inbound_lock);
     return all;
 }
 
 /*
- * Waits until every linked initiator has the update seq in effect: a new region usable
- * (so that a transfer the application starts once registration returned finds it), a
- * revoked one flushed of everything that initiator had in flight to it. One that does
- * not answer within the peer time-out loses its link (its thread then unlists it).
- * With regions_lock held.
+ * Waits until every holder of r's key has withdrawal seq in effect: everything it had in
+ * flight to the region flushed. One that does not answer within the peer time-out loses
+ * its link (its thread then unlists it). With regions_lock held.
  */
-static void wait_acked(ucx_transport_t *t, uint64_t seq, uintptr_t addr, size_t len) {
+static void wait_acked(ucx_transport_t *t, const ucx_region_t *r, uint64_t seq) {
     struct timespec until = adxl_deadline_timespec(io_deadline(t));
     bool cut = false;
-    while (!all_acked(t, seq)) {
+    while (!all_acked(t, r, seq)) {
         if (pthread_cond_timedwait(&t->regions_cond, &t->regions_lock, &until) != ETIMEDOUT)
             continue;
         if (cut) {
-            LOG_ERROR("UCX: a cut control link still holds an update of 0x%lx+%zu; going on",
-                      (unsigned long)addr, len);
+            LOG_ERROR("UCX: a cut control link still holds the key of 0x%lx+%zu; going on",
+                      (unsigned long)r->addr, r->len);
             return;
         }
         cut = true;
         pthread_mutex_lock(&t->inbound_lock);
         for (ucx_inbound_t *in = t->inbound; in; in = in->next)
-            if (in->listed && in->acked_seq < seq) {
-                LOG_WARN("UCX: %s did not acknowledge the update of 0x%lx+%zu; cutting its link",
-                         in->who, (unsigned long)addr, len);
+            if (in->listed && in->acked_seq < seq && holds(r, in->id)) {
+                LOG_WARN("UCX: %s did not acknowledge the withdrawal of 0x%lx+%zu; cutting "
+                         "its link",
+                         in->who, (unsigned long)r->addr, r->len);
                 shutdown(in->fd, SHUT_RDWR);
                 adxl_wake(in->wake_fd);
             }
@@ -375,16 +436,32 @@ static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool dev
         LOG_ERROR("UCX: out of memory for region 0x%lx+%zu", (unsigned long)addr, len);
         return;
     }
+    /* From here an initiator that asks gets the key; until then none has it, so none
+     * needs telling. */
     r.stack.older = range->tag;
     *kept = r;
     range->tag = kept;
-    uint64_t seq = ++t->update_seq;
-    pthread_mutex_lock(&t->inbound_lock);
-    for (ucx_inbound_t *in = t->inbound; in; in = in->next)
-        if (in->listed) send_region_add(in, &r, seq);
-    pthread_mutex_unlock(&t->inbound_lock);
-    wait_acked(t, seq, addr, len);
     pthread_mutex_unlock(&t->regions_lock);
+}
+
+/* Sends the withdrawal to each listed holder of r's key; false when it has none. With
+ * regions_lock held. */
+static bool send_withdrawal(ucx_transport_t *t, const ucx_region_t *r, uint64_t seq) {
+    uint8_t msg[UCX_REGION_DEL_SIZE];
+    ucx_put_u64(msg, r->addr);
+    ucx_put_u64(msg + 8, r->len);
+    ucx_put_u64(msg + 16, seq);
+    bool any = false;
+    pthread_mutex_lock(&t->inbound_lock);
+    for (ucx_inbound_t *in = t->inbound; in; in = in->next) {
+        if (!in->listed || !holds(r, in->id)) continue;
+        any = true;
+        if (!ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_REGION_DEL, msg, sizeof(msg),
+                          in->wake_fd, io_deadline(t)))
+            shutdown(in->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&t->inbound_lock);
+    return any;
 }
 
 static void publish_remove(ucx_transport_t *t, uintptr_t addr, size_t len) {
@@ -394,26 +471,19 @@ static void publish_remove(ucx_transport_t *t, uintptr_t addr, size_t len) {
         pthread_mutex_unlock(&t->regions_lock);
         return; /* it was never mapped (publish_add failed) */
     }
-    ucx_region_t *oldest = ucx_stack_take_oldest(&t->regions, range);
-    ucx_region_t r = *oldest;
-    free(oldest);
-    uint64_t seq = ++t->update_seq;
-    uint8_t msg[UCX_REGION_DEL_SIZE];
-    ucx_put_u64(msg, addr);
-    ucx_put_u64(msg + 8, len);
-    ucx_put_u64(msg + 16, seq);
-    pthread_mutex_lock(&t->inbound_lock);
-    for (ucx_inbound_t *in = t->inbound; in; in = in->next)
-        if (in->listed && !ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_REGION_DEL, msg,
-                                        sizeof(msg), in->wake_fd, io_deadline(t)))
-            shutdown(in->fd, SHUT_RDWR);
-    pthread_mutex_unlock(&t->inbound_lock);
-    wait_acked(t, seq, addr, len);
+    /* Out of the set first: from now on no initiator is given this key. */
+    ucx_region_t *r = ucx_stack_take_oldest(&t->regions, range);
+    if (r->holder_count > 0) {
+        uint64_t seq = ++t->update_seq;
+        if (send_withdrawal(t, r, seq)) wait_acked(t, r, seq);
+    }
     pthread_mutex_unlock(&t->regions_lock);
     pthread_mutex_lock(&t->worker_lock);
-    ucp_rkey_buffer_release(r.rkey_buf);
-    ucp_mem_unmap(t->context, r.memh);
+    ucp_rkey_buffer_release(r->rkey_buf);
+    ucp_mem_unmap(t->context, r->memh);
     pthread_mutex_unlock(&t->worker_lock);
+    free(r->holders);
+    free(r);
 }
 
 void ucx_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device, bool added) {

@@ -59,6 +59,14 @@ static bool region_add_valid(const uint8_t *p, uint32_t length) {
     return len > 0 && addr + len > addr; /* not empty, no wrap past the address space */
 }
 
+static bool key_req_valid(const uint8_t *p, uint32_t length) {
+    if (length <= UCX_KEY_REQ_FIXED || (length - UCX_KEY_REQ_FIXED) % UCX_KEY_REQ_ENTRY != 0)
+        return false;
+    uint32_t count = ucx_get_u32(p + 8);
+    return count <= UCX_KEY_REQ_MAX &&
+           (uint64_t)UCX_KEY_REQ_FIXED + (uint64_t)count * UCX_KEY_REQ_ENTRY == length;
+}
+
 bool ucx_msg_valid(uint16_t type, const uint8_t *payload, uint32_t length, bool to_target) {
     if (length > UCX_MSG_MAX) return false;
     if (to_target) {
@@ -71,6 +79,8 @@ bool ucx_msg_valid(uint16_t type, const uint8_t *payload, uint32_t length, bool 
             return length == UCX_REGION_ACK_SIZE;
         case UCX_MSG_NOTIFY:
             return notify_valid(payload, length);
+        case UCX_MSG_KEY_REQ:
+            return key_req_valid(payload, length);
         default:
             return false;
         }
@@ -89,6 +99,8 @@ bool ucx_msg_valid(uint16_t type, const uint8_t *payload, uint32_t length, bool 
         return length == 0;
     case UCX_MSG_NOTIFY_ACK:
         return length == UCX_NOTIFY_ACK_SIZE;
+    case UCX_MSG_KEY_DONE:
+        return length == UCX_KEY_DONE_SIZE;
     default:
         return false;
     }

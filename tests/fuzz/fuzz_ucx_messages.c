@@ -20,7 +20,7 @@
 
 /* The rules as docs/WIRE.md states them, apart from the engine's constants. */
 #define REF_MAGIC 0x55584441u /* "ADXU" */
-#define REF_VERSION 1u
+#define REF_VERSION 2u
 #define REF_HEADER 12u
 #define REF_MSG_MAX 65536u
 #define REF_NONCE 32u
@@ -29,6 +29,7 @@
 #define REF_ADDRESS_MAX 8192u
 #define REF_RKEY_MAX 4096u
 #define REF_NOTIFY_PART_MAX 1024u
+#define REF_KEY_REQ_MAX 256u
 
 enum {
     REF_HELLO = 1,
@@ -40,7 +41,9 @@ enum {
     REF_REGION_ACK,
     REF_READY,
     REF_NOTIFY,
-    REF_NOTIFY_ACK
+    REF_NOTIFY_ACK,
+    REF_KEY_REQ,
+    REF_KEY_DONE
 };
 
 static bool ref_valid(uint64_t type, const uint8_t *p, uint64_t n, bool to_target) {
@@ -60,6 +63,10 @@ static bool ref_valid(uint64_t type, const uint8_t *p, uint64_t n, bool to_targe
             return name_len <= REF_NOTIFY_PART_MAX && msg_len <= REF_NOTIFY_PART_MAX &&
                    16 + name_len + msg_len == n && memchr(p + 16, 0, n - 16) == NULL;
         }
+        case REF_KEY_REQ: /* id, count, count ranges of 16 bytes: at least one, at most 256 */
+            if (n < 12) return false;
+            return ref_le(p + 8, 4) >= 1 && ref_le(p + 8, 4) <= REF_KEY_REQ_MAX &&
+                   12 + 16 * ref_le(p + 8, 4) == n;
         default:
             return false; /* a type for the other direction, or none */
         }
@@ -80,6 +87,8 @@ static bool ref_valid(uint64_t type, const uint8_t *p, uint64_t n, bool to_targe
         return n == 0;
     case REF_NOTIFY_ACK:
         return n == 12;
+    case REF_KEY_DONE:
+        return n == 8;
     default:
         return false;
     }
@@ -124,6 +133,21 @@ static void receive(uint16_t type, const uint8_t *p, uint32_t n, bool to_target)
             sink += ucx_get_u64(p) + (uint8_t)note.name[0] + (uint8_t)note.msg[0];
             return;
         }
+        case UCX_MSG_KEY_REQ: {
+            /* The ranges, read into a table of the most one request may ask for. */
+            FUZZ_CHECK(n > UCX_KEY_REQ_FIXED);
+            uint32_t count = ucx_get_u32(p + 8);
+            FUZZ_CHECK(count >= 1 && count <= UCX_KEY_REQ_MAX);
+            FUZZ_CHECK((uint64_t)UCX_KEY_REQ_FIXED + (uint64_t)count * UCX_KEY_REQ_ENTRY == n);
+            uint64_t ranges[UCX_KEY_REQ_MAX][2];
+            for (uint32_t i = 0; i < count; i++) {
+                ranges[i][0] = ucx_get_u64(p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY);
+                ranges[i][1] =
+                    ucx_get_u64(p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY + 8);
+            }
+            sink += ucx_get_u64(p) + ranges[count - 1][0] + ranges[count - 1][1];
+            return;
+        }
         default:
             FUZZ_CHECK(!"a target accepted a message of the initiator's direction or no type");
         }
@@ -166,6 +190,10 @@ static void receive(uint16_t type, const uint8_t *p, uint32_t n, bool to_target)
     case UCX_MSG_NOTIFY_ACK:
         FUZZ_CHECK(n == UCX_NOTIFY_ACK_SIZE);
         sink += ucx_get_u64(p) + ucx_get_u32(p + 8);
+        return;
+    case UCX_MSG_KEY_DONE:
+        FUZZ_CHECK(n == UCX_KEY_DONE_SIZE);
+        sink += ucx_get_u64(p);
         return;
     default:
         FUZZ_CHECK(!"an initiator accepted a message of the target's direction or no type");

@@ -707,6 +707,18 @@ static uint32_t ucx_region(uint8_t *out, uint64_t addr, uint64_t len, uint64_t s
     return (uint32_t)(UCX_REGION_ADD_FIXED + key_len);
 }
 
+/* A KEY_REQ asking for count ranges of 4 KiB, one after another. */
+static uint32_t ucx_key_req(uint8_t *out, uint64_t id, uint32_t count) {
+    ucx_put_u64(out, id);
+    ucx_put_u32(out + 8, count);
+    for (uint32_t i = 0; i < count; i++) {
+        ucx_put_u64(out + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY,
+                    0x7f0000001000u + (uint64_t)i * 4096u);
+        ucx_put_u64(out + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY + 8, 4096);
+    }
+    return UCX_KEY_REQ_FIXED + count * UCX_KEY_REQ_ENTRY;
+}
+
 static void gen_ucx_messages(void) {
     target = "ucx_messages";
     static uint8_t p[UCX_MSG_MAX + 16];
@@ -722,6 +734,8 @@ static void gen_ucx_messages(void) {
     ucx_seed(true, UCX_MSG_REGION_ACK, p, UCX_REGION_ACK_SIZE, "to-target-region-ack");
     n = ucx_notify(p, 42, 8, 10, "kv_ready", "request 42");
     ucx_seed(true, UCX_MSG_NOTIFY, p, n, "to-target-notify");
+    n = ucx_key_req(p, 3, 2);
+    ucx_seed(true, UCX_MSG_KEY_REQ, p, n, "to-target-key-req");
 
     /* Target to initiator. */
     ucx_put_u32(p, ADXL_SUCCESS);
@@ -738,6 +752,8 @@ static void gen_ucx_messages(void) {
     ucx_put_u64(p, 42);
     ucx_put_u32(p + 8, ADXL_RESOURCE_EXHAUSTED);
     ucx_seed(false, UCX_MSG_NOTIFY_ACK, p, UCX_NOTIFY_ACK_SIZE, "to-initiator-notify-ack");
+    ucx_put_u64(p, 3);
+    ucx_seed(false, UCX_MSG_KEY_DONE, p, UCX_KEY_DONE_SIZE, "to-initiator-key-done");
 
     /* Edge cases: the largest of each variable part, and one rule away from valid. */
     static char big[ADXL_NOTIFY_MAX_LEN + 2];
@@ -798,6 +814,20 @@ static void gen_ucx_messages(void) {
     ucx_seed(true, UCX_MSG_REGION_ADD, p, n, "region-add-to-target");
     ucx_seed(false, UCX_MSG_REGION_DEL, p, UCX_REGION_DEL_SIZE + 1, "region-del-long");
     ucx_seed(false, UCX_MSG_READY, p, 1, "ready-with-payload");
+
+    n = ucx_key_req(p, 4, UCX_KEY_REQ_MAX);
+    ucx_seed(true, UCX_MSG_KEY_REQ, p, n, "key-req-most");
+    n = ucx_key_req(p, 4, UCX_KEY_REQ_MAX + 1);
+    ucx_seed(true, UCX_MSG_KEY_REQ, p, n, "key-req-too-many");
+    n = ucx_key_req(p, 4, 0);
+    ucx_seed(true, UCX_MSG_KEY_REQ, p, n, "key-req-none");
+    n = ucx_key_req(p, 4, 2);
+    ucx_put_u32(p + 8, 3); /* the count says more than the message holds */
+    ucx_seed(true, UCX_MSG_KEY_REQ, p, n, "key-req-count-exceeds");
+    ucx_seed(true, UCX_MSG_KEY_REQ, p, n - 1, "key-req-partial-entry");
+    ucx_seed(false, UCX_MSG_KEY_REQ, p, n, "key-req-to-initiator");
+    ucx_seed(false, UCX_MSG_KEY_DONE, p, UCX_KEY_DONE_SIZE + 1, "key-done-long");
+    ucx_seed(true, UCX_MSG_KEY_DONE, p, UCX_KEY_DONE_SIZE, "key-done-to-target");
     ucx_seed(true, UCX_MSG_REGION_ACK, p, UCX_REGION_ACK_SIZE - 1, "region-ack-short");
     ucx_seed(false, UCX_MSG_NOTIFY_ACK, p, UCX_NOTIFY_ACK_SIZE + 4, "notify-ack-long");
     ucx_seed(true, 0, p, 0, "type-0");
