@@ -27,28 +27,47 @@
 adxl_status_t adxl_engine_create(adxl_engine_t **engine) {
     if (!engine) return PARAM_INVALID("engine out-pointer is NULL");
     *engine = calloc(1, sizeof(**engine));
-    return *engine ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
+    if (!*engine) return ADXL_RESOURCE_EXHAUSTED;
+    pthread_mutex_init(&(*engine)->lifecycle_lock, NULL);
+    return ADXL_SUCCESS;
 }
 
 void adxl_engine_destroy(adxl_engine_t *engine) {
     if (!engine) return;
     adxl_finalize(engine);
+    pthread_mutex_destroy(&engine->lifecycle_lock);
     free(engine);
 }
 
+/* A second initialize succeeds and changes nothing, as ADXL's does; one that comes while
+ * another is under way waits for it, then finds the engine started (or, when that one
+ * failed, tries itself). */
 adxl_status_t adxl_initialize(adxl_engine_t *engine, const char *local_engine,
                               const adxl_option_t *options, size_t num_options) {
     if (!engine) return PARAM_INVALID("engine is NULL");
     if (atomic_load(&engine->initialized)) return ADXL_SUCCESS;
-    adxl_status_t st = adxl_engine_start(engine, local_engine, options, num_options);
-    if (st == ADXL_SUCCESS) atomic_store(&engine->initialized, true);
+    pthread_mutex_lock(&engine->lifecycle_lock);
+    adxl_status_t st = ADXL_SUCCESS;
+    if (atomic_load(&engine->initialized)) {
+        LOG_INFO("engine %s was initialized by another thread meanwhile; this call's name and "
+                 "options are not used",
+                 engine->local_name);
+    } else {
+        st = adxl_engine_start(engine, local_engine, options, num_options);
+        if (st == ADXL_SUCCESS) atomic_store(&engine->initialized, true);
+    }
+    pthread_mutex_unlock(&engine->lifecycle_lock);
     return st;
 }
 
 void adxl_finalize(adxl_engine_t *engine) {
     if (!engine || !atomic_load(&engine->initialized)) return;
-    atomic_store(&engine->initialized, false);
-    adxl_engine_stop(engine);
+    pthread_mutex_lock(&engine->lifecycle_lock);
+    if (atomic_load(&engine->initialized)) {
+        atomic_store(&engine->initialized, false);
+        adxl_engine_stop(engine);
+    }
+    pthread_mutex_unlock(&engine->lifecycle_lock);
 }
 
 const char *adxl_local_engine(const adxl_engine_t *engine) {

@@ -29,6 +29,9 @@ typedef struct {
 
 struct adxl_engine {
     atomic_bool initialized;
+    /* Held across initialize and finalize, so that of two callers at once one starts
+     * (or stops) the engine and the other finds it done. */
+    pthread_mutex_t lifecycle_lock;
     char local_name[ADXL_NAME_MAX];
     adxl_config_t config;
     const adxl_device_runtime_t *device; /* NULL: host memory only */

@@ -1,8 +1,10 @@
 /*
  * Engine lifecycle: create/initialize/finalize/destroy, every call before initialize and
  * after finalize (ADXL_FAILED), every call on a NULL engine (ADXL_PARAM_INVALID), a second
- * initialize, re-initialize after finalize, and finalize/destroy with links and async
- * transfers in flight (no hang, no crash, no leaked threads or descriptors).
+ * initialize, re-initialize after finalize, initialize and finalize from several threads
+ * at once (one starts or stops the engine, the others find it done), and finalize/destroy
+ * with links and async transfers in flight (no hang, no crash, no leaked threads or
+ * descriptors).
  */
 #include "test_api_util.h"
 
@@ -180,6 +182,78 @@ static void test_second_initialize(void) {
     ta_region_free(&tr, t);
     adxl_engine_destroy(e);
     adxl_engine_destroy(t);
+}
+
+#define RACERS 8
+
+typedef struct {
+    adxl_engine_t *engine;
+    pthread_barrier_t *start;
+    adxl_status_t status;
+    bool finalize;
+} racer_t;
+
+static void *race_lifecycle(void *arg) {
+    racer_t *r = arg;
+    pthread_barrier_wait(r->start);
+    if (r->finalize)
+        adxl_finalize(r->engine);
+    else
+        r->status = adxl_initialize(r->engine, "127.0.0.1:0", NULL, 0);
+    return NULL;
+}
+
+/* RACERS threads call initialize (or finalize) on one engine at once. */
+static void race(adxl_engine_t *e, bool finalize, racer_t *racers) {
+    pthread_t threads[RACERS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] =
+            (racer_t){.engine = e, .start = &start, .status = ADXL_FAILED, .finalize = finalize};
+        REQUIRE(pthread_create(&threads[i], NULL, race_lifecycle, &racers[i]) == 0);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&start);
+}
+
+static void test_concurrent_initialize(void) {
+    fprintf(stderr, "-- initialize and finalize from %d threads at once\n", RACERS);
+    /* What one engine's start opens, measured on an engine started once. */
+    int fds_before = count_fds(), threads_before = count_threads();
+    adxl_engine_t *ref = tu_engine("127.0.0.1:0", NULL, 0);
+    REQUIRE(ref != NULL);
+    int one_start_fds = count_fds() - fds_before,
+        one_start_threads = count_threads() - threads_before;
+    adxl_engine_destroy(ref);
+    uint64_t deadline = tu_now_ms() + 5000;
+    while ((count_fds() != fds_before || count_threads() != threads_before) &&
+           tu_now_ms() < deadline)
+        ta_sleep_ms(10);
+
+    adxl_engine_t *e = NULL;
+    REQUIRE(adxl_engine_create(&e) == ADXL_SUCCESS);
+    racer_t racers[RACERS];
+    for (int round = 0; round < 3; round++) {
+        fds_before = count_fds();
+        threads_before = count_threads();
+        race(e, false, racers);
+        for (int i = 0; i < RACERS; i++)
+            CHECK_STATUS(racers[i].status, ADXL_SUCCESS);
+        /* Started once: one engine's descriptors and threads, not several. */
+        CHECK(count_fds() - fds_before == one_start_fds);
+        CHECK(count_threads() - threads_before == one_start_threads);
+        CHECK(adxl_local_engine(e) != NULL);
+        race(e, true, racers);
+        CHECK(adxl_local_engine(e) == NULL);
+        deadline = tu_now_ms() + 5000;
+        while ((count_fds() != fds_before || count_threads() != threads_before) &&
+               tu_now_ms() < deadline)
+            ta_sleep_ms(10);
+        CHECK(count_fds() == fds_before && count_threads() == threads_before);
+    }
+    adxl_engine_destroy(e);
 }
 
 static void test_reinitialize(void) {
@@ -516,6 +590,7 @@ int main(void) {
 
     test_before_and_after();
     test_second_initialize();
+    test_concurrent_initialize();
     test_reinitialize();
     test_finalize_initiator_busy();
     test_finalize_target_busy();
