@@ -28,8 +28,12 @@ bool adxl_auth_proof(const adxl_auth_secret_t *secret, adxl_auth_role_t role,
 #ifdef ADXL_HAVE_CRYPTO
     /* Each role signs under its own label, so that one end's proof is never a valid
      * answer for the other. */
-    static const char *labels[2] = {"adxl auth v1 target", "adxl auth v1 initiator"};
-    uint8_t msg[32 + 2 * ADXL_AUTH_NONCE_BYTES];
+#define AUTH_LABEL_TARGET "adxl auth v1 target"
+#define AUTH_LABEL_INITIATOR "adxl auth v1 initiator"
+    static const char *labels[2] = {AUTH_LABEL_TARGET, AUTH_LABEL_INITIATOR};
+    uint8_t msg[sizeof(AUTH_LABEL_INITIATOR) + 2 * ADXL_AUTH_NONCE_BYTES];
+    _Static_assert(sizeof(AUTH_LABEL_TARGET) <= sizeof(AUTH_LABEL_INITIATOR),
+                   "msg holds the longer label");
     size_t label_len = strlen(labels[role]);
     memcpy(msg, labels[role], label_len);
     memcpy(msg + label_len, initiator_nonce, ADXL_AUTH_NONCE_BYTES);

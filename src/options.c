@@ -235,7 +235,7 @@ static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char 
             LOG_ERROR("option %s: this build has no HMAC (libcrypto was not found)", key);
             return ADXL_UNSUPPORTED;
         }
-        if (key[10] == '\0') {
+        if (strcmp(key, "AuthSecret") == 0) {
             ok = parse_secret(value, strlen(value), &c->auth);
             /* The value is a secret: never echo it into the log. */
             if (!ok)

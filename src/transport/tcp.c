@@ -367,7 +367,7 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
         s->wake_fd = tcp_io_wake_fd();
         s->tx_meta = malloc(TX_META_BYTES);
         s->rx_regions = malloc((size_t)TCP_MAX_ITEMS * TCP_ITEM_SIZE);
-        s->rx_discard = malloc(64u * 1024u);
+        s->rx_discard = malloc(TCP_DISCARD_BYTES);
         if (st == ADXL_SUCCESS &&
             (s->wake_fd < 0 || !s->tx_meta || !s->rx_regions || !s->rx_discard))
             st = ADXL_RESOURCE_EXHAUSTED;

@@ -13,6 +13,9 @@
 #define TCP_MAX_STREAMS 16
 #define TCP_MAX_INBOUND 4096 /* connections a target serves at once */
 #define TCP_IOV_MAX 1024
+/* Bytes a stream sinks (or sends as zeros) at a time for a piece whose memory it may no
+ * longer touch: the size of each stream's rx_discard and of the zero page. */
+#define TCP_DISCARD_BYTES (64u * 1024u)
 
 typedef struct {
     adxl_chunk_t *head;
@@ -63,7 +66,7 @@ typedef struct {
     uint8_t rx_trailer[TCP_TRAILER];
     size_t rx_trailer_got;
     uint8_t *rx_regions; /* region items being received */
-    uint8_t *rx_discard; /* sink for bytes whose destination was given up */
+    uint8_t *rx_discard; /* TCP_DISCARD_BYTES: sink for bytes whose destination was given up */
 
     /* Last time the peer showed it is alive: bytes received, or a chunk's bytes accepted
      * by the socket (the peer is draining). A stopped peer shows neither. */

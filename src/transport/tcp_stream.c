@@ -17,9 +17,7 @@
 
 enum { RX_HEADER, RX_PAYLOAD, RX_TRAILER, RX_REGIONS };
 
-#define DISCARD_BYTES (64u * 1024u)
-
-static const uint8_t zero_page[DISCARD_BYTES];
+static const uint8_t zero_page[TCP_DISCARD_BYTES];
 
 static void list_push(tcp_chunk_list_t *l, adxl_chunk_t *c) {
     c->next = NULL;
@@ -151,7 +149,7 @@ static bool tx_progress(tcp_stream_t *s, adxl_chunk_t **dropped) {
             for (uint32_t i = s->tx_seg + 1; i < c->nsegs; i++)
                 left += c->segs[i].len;
             for (; left > 0 && n < TCP_IOV_MAX; n++) {
-                size_t len = left < DISCARD_BYTES ? (size_t)left : DISCARD_BYTES;
+                size_t len = left < TCP_DISCARD_BYTES ? (size_t)left : TCP_DISCARD_BYTES;
                 iov[n] = (struct iovec){(void *)zero_page, len};
                 left -= len;
             }
@@ -284,8 +282,8 @@ static ssize_t rx_payload(tcp_stream_t *s, adxl_chunk_t *c, size_t *asked) {
     int n = 0;
     bool guarded = c->user_memory && adxl_req_guard_enter(c->req);
     if (c->user_memory && !guarded) {
-        iov[n++] = (struct iovec){s->rx_discard,
-                                  s->rx_left < DISCARD_BYTES ? (size_t)s->rx_left : DISCARD_BYTES};
+        iov[n++] = (struct iovec){
+            s->rx_discard, s->rx_left < TCP_DISCARD_BYTES ? (size_t)s->rx_left : TCP_DISCARD_BYTES};
     } else {
         for (uint32_t i = s->rx_seg; i < c->nsegs && n < TCP_IOV_MAX; i++) {
             uint64_t off = i == s->rx_seg ? s->rx_seg_off : 0;
