@@ -38,8 +38,9 @@ bool adxl_peer_buffered_in_place(const adxl_peer_t *peer) {
     return peer->ops->buffered_in_place;
 }
 
-bool adxl_peer_regions_on_request(const adxl_peer_t *peer) {
-    return peer->ops->regions_on_request;
+void adxl_peer_learn_regions(adxl_peer_t *peer, const adxl_transfer_op_desc_t *descs,
+                             size_t num_descs, uint64_t deadline) {
+    if (peer->ops->learn_regions) peer->ops->learn_regions(peer->link, descs, num_descs, deadline);
 }
 
 adxl_remote_regions_t *adxl_peer_regions(adxl_peer_t *peer) {

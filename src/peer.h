@@ -31,8 +31,10 @@ void adxl_peer_retain(adxl_peer_t *peer);
 void adxl_peer_release(adxl_peer_t *peer);
 void adxl_peer_post(adxl_peer_t *peer, adxl_chunk_t *chunk);
 uint32_t adxl_peer_max_segments(const adxl_peer_t *peer);
-/* The link learns of the peer's regions as transfers reach them (adxl_transport_ops_t). */
-bool adxl_peer_regions_on_request(const adxl_peer_t *peer);
+/* Brings the link's view of the peer's regions up to date for these descriptors where
+ * its transport learns them on request (adxl_transport_ops_t.learn_regions). */
+void adxl_peer_learn_regions(adxl_peer_t *peer, const adxl_transfer_op_desc_t *descs,
+                             size_t num_descs, uint64_t deadline);
 bool adxl_peer_buffered_in_place(const adxl_peer_t *peer);
 /* The peer's link moves this batch with device memory on our side itself. */
 bool adxl_peer_device_direct(adxl_peer_t *peer, const adxl_transfer_op_desc_t *descs,

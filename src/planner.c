@@ -230,8 +230,7 @@ static adxl_status_t plan_batch(adxl_engine_t *engine, adxl_peer_t *peer,
     adxl_registry_unpin(&engine->registry);
     plan->buffered =
         pool_on && (any_small || !all_registered ||
-                    (!adxl_peer_regions_on_request(peer) &&
-                     !adxl_remote_regions_contain_all(adxl_peer_regions(peer), descs, num_descs)));
+                    !adxl_remote_regions_contain_all(adxl_peer_regions(peer), descs, num_descs));
     for (size_t i = 1; st == ADXL_SUCCESS && ctx && plan->buffered && i < num_descs; i++)
         if ((ctx[i] != NULL) != (ctx[0] != NULL))
             st = PARAM_INVALID("a buffered batch must be all host or all device memory: "
@@ -273,6 +272,7 @@ static adxl_status_t submit_staged(adxl_req_t *req, const adxl_transfer_op_desc_
 adxl_status_t adxl_planner_submit(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer_op_t op,
                                   const adxl_transfer_op_desc_t *descs, size_t num_descs,
                                   uint64_t deadline, adxl_req_t **out) {
+    adxl_peer_learn_regions(peer, descs, num_descs, deadline);
     batch_plan_t plan;
     adxl_status_t st = plan_batch(engine, peer, descs, num_descs, &plan);
     if (st != ADXL_SUCCESS) return st;

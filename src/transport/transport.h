@@ -79,10 +79,6 @@ typedef struct {
      * registered local memory, so a transit buffer would only add a copy. The batch is
      * still planned (and counted) as buffered under ADXL's rules. */
     bool buffered_in_place;
-    /* The link learns of the target's regions only as transfers reach them (it asks
-     * then), so what the peer's view lacks is no sign that a range is not registered:
-     * the planner does not buffer a batch for that. */
-    bool regions_on_request;
     /* Starts the transport; listens on listen_addr when it has a port and writes the
      * name peers reach us by into bound_name (ADXL_NAME_MAX bytes). */
     adxl_status_t (*start)(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
@@ -120,6 +116,12 @@ typedef struct {
      * or fail it; never touch its local memory from the CPU. */
     bool (*device_direct)(adxl_link_t *link, const adxl_transfer_op_desc_t *descs,
                           size_t num_descs);
+    /* Optional, for a transport that learns of the peer's regions on request: before a
+     * batch is planned, asks the peer about the remote ranges the link does not know yet
+     * and waits for the answer (until deadline at most), so that the batch is planned,
+     * and posted from the caller's thread, as if the link had known them all along. */
+    void (*learn_regions)(adxl_link_t *link, const adxl_transfer_op_desc_t *descs, size_t num_descs,
+                          uint64_t deadline);
     /* Optional: progress from a waiting caller's thread (the short spin of a synchronous
      * wait), so that a quick completion needs no wake-up of the transport's thread. */
     void (*poll)(adxl_link_t *link);

@@ -364,7 +364,6 @@ static void ucx_advertise(adxl_transport_t *transport, adxl_host_facts_t *facts)
 const adxl_transport_ops_t adxl_ucx_transport = {
     .name = "ucx",
     .max_chunk_segments = UCX_MAX_CHUNK_SEGMENTS,
-    .regions_on_request = true,
     .buffered_in_place = false,
     .start = ucx_start,
     .stop = ucx_stop,
@@ -376,5 +375,6 @@ const adxl_transport_ops_t adxl_ucx_transport = {
     .probe = NULL,
     .advertise = ucx_advertise,
     .abandon = ucx_abandon,
+    .learn_regions = ucx_learn_regions,
     .poll = ucx_poll,
 };

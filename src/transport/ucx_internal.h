@@ -160,6 +160,8 @@ void ucx_shutdown(adxl_link_t *link, adxl_status_t status);
 void ucx_destroy(adxl_link_t *link);
 void ucx_post(adxl_link_t *link, adxl_chunk_t *chunk);
 void ucx_abandon(adxl_link_t *link, struct adxl_transfer_req *req);
+void ucx_learn_regions(adxl_link_t *link, const adxl_transfer_op_desc_t *descs, size_t num_descs,
+                       uint64_t deadline);
 void ucx_poll(adxl_link_t *link);
 /* An op finished (pending reached 0): off its link's list, onto the finished list. With
  * worker_lock held. */

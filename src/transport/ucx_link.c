@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,16 @@
 #define UCX_CLOSE_WAIT_MS 10000
 /* How long an orderly close lets what is in flight finish before it cancels it. */
 #define UCX_ORDERLY_WAIT_MS 1000
+/* How long a request given up waits for its operations in flight before the endpoint is
+ * reset under them. */
+#define UCX_ABANDON_GRACE_MS 50
+
+/* A caller of ucx_learn_regions: done once KEY_DONE for id came (or the link failed). */
+typedef struct key_waiter {
+    struct key_waiter *next;
+    uint64_t id;
+    bool done;
+} key_waiter_t;
 
 typedef struct ucx_remote {
     ucx_stacked_t stack; /* first: see ucx_stacked_t */
@@ -69,6 +80,10 @@ struct ucx_link {
     ucx_op_t inflight;      /* list sentinel */
     ucx_op_t *key_wait;     /* ops waiting for the keys they asked for */
     uint64_t next_key_id;
+    /* Callers waiting in ucx_learn_regions for a KEY_DONE. */
+    pthread_mutex_t keys_lock;
+    pthread_cond_t keys_cond;
+    struct key_waiter *key_waiters;
     /* Notifies waiting for their answer. */
     pthread_mutex_t notify_lock;
     adxl_chunk_t *notify_head;
@@ -86,6 +101,9 @@ static void link_fail(ucx_link_t *link, adxl_status_t status) {
     atomic_compare_exchange_strong(&link->fail_status, &none, status);
     if (atomic_exchange(&link->failed, true)) return;
     adxl_wake(link->wake_fd);
+    pthread_mutex_lock(&link->keys_lock);
+    pthread_cond_broadcast(&link->keys_cond);
+    pthread_mutex_unlock(&link->keys_lock);
     adxl_peer_link_down(link->peer);
 }
 
@@ -168,14 +186,26 @@ static ucs_status_t open_ep(ucx_link_t *link) {
     return UCS_OK;
 }
 
+/* One turn of a wait with worker_lock held: progresses the worker and, when others may
+ * come in (share), drops the lock for a moment so that a wait that a peer can stretch
+ * stalls no other link of this worker. */
+static void wait_turn(ucx_transport_t *t, bool share) {
+    ucp_worker_progress(t->worker);
+    if (!share) return;
+    pthread_mutex_unlock(&t->worker_lock);
+    sched_yield();
+    pthread_mutex_lock(&t->worker_lock);
+}
+
 /* Waits (progressing the worker) for a request of ours, then hands it back to UCX
- * (which finishes one still in progress on its own). false on time-out or failure. */
-static bool wait_request(ucx_transport_t *t, void *req, int32_t ms) {
+ * (which finishes one still in progress on its own). false on time-out or failure.
+ * share: see wait_turn. */
+static bool wait_request(ucx_transport_t *t, void *req, int32_t ms, bool share) {
     if (!UCS_PTR_IS_PTR(req)) return !UCS_PTR_IS_ERR(req);
     uint64_t until = adxl_deadline_after_ms(ms);
     ucs_status_t st;
     while ((st = ucp_request_check_status(req)) == UCS_INPROGRESS && adxl_now_ns() < until)
-        ucp_worker_progress(t->worker);
+        wait_turn(t, share);
     ucp_request_free(req);
     return st == UCS_OK;
 }
@@ -186,27 +216,33 @@ static bool wait_request(ucx_transport_t *t, void *req, int32_t ms) {
  * disconnect) what is in flight may finish first, for a moment, and the close then
  * tells the peer's side: UCX may share one connection between this endpoint and the
  * peer's endpoint back to us, which a forced close would break.
+ *
+ * A link being torn down (closed) lets other threads take worker_lock between turns of
+ * its waits, which can last seconds: nothing posts on it any more, and ucx_abandon waits
+ * for the teardown instead of resetting the endpoint under it. A reset by ucx_abandon
+ * keeps the lock throughout, so that no post finds the link between two endpoints.
  */
 static void close_ep(ucx_link_t *link, bool cancel) {
     ucx_transport_t *t = link->transport;
+    bool share = link->closed;
     if (link->ep) {
         bool force = true;
         if (!cancel) {
             ucp_request_param_t none = {0};
-            force = !wait_request(t, ucp_ep_flush_nbx(link->ep, &none), UCX_ORDERLY_WAIT_MS);
+            force = !wait_request(t, ucp_ep_flush_nbx(link->ep, &none), UCX_ORDERLY_WAIT_MS, share);
         }
         ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
                                  .flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0};
         void *req = ucp_ep_close_nbx(link->ep, &p);
         link->ep = NULL;
-        if (!wait_request(t, req, UCX_CLOSE_WAIT_MS))
+        if (!wait_request(t, req, UCX_CLOSE_WAIT_MS, share))
             LOG_ERROR("UCX: closing the endpoint to %s did not finish", link->name);
     }
     /* UCX purges the closed endpoint's requests as the worker progresses; the remote
      * keys they use go only after them. */
     uint64_t until = adxl_deadline_after_ms(UCX_CLOSE_WAIT_MS);
     while (link->inflight.next != &link->inflight && adxl_now_ns() < until)
-        ucp_worker_progress(t->worker);
+        wait_turn(t, share);
     if (link->inflight.next != &link->inflight)
         LOG_ERROR("UCX: operations to %s outlived their endpoint", link->name);
     adxl_region_set_each(&link->view, destroy_keys, NULL);
@@ -335,21 +371,26 @@ static adxl_status_t issue_locked(ucx_op_t *op) {
     return ADXL_SUCCESS;
 }
 
+/* Adds [addr, +len) to a KEY_REQ being built at req unless it repeats the entry before. */
+static uint32_t add_range(uint8_t *req, uint32_t n, uint64_t addr, uint64_t len) {
+    uint8_t *e = req + UCX_KEY_REQ_FIXED + (size_t)n * UCX_KEY_REQ_ENTRY;
+    if (n > 0 && ucx_get_u64(e - UCX_KEY_REQ_ENTRY) == addr &&
+        ucx_get_u64(e - UCX_KEY_REQ_ENTRY + 8) == len)
+        return n;
+    ucx_put_u64(e, addr);
+    ucx_put_u64(e + 8, len);
+    return n + 1;
+}
+
 /* Writes the spans of chunk whose key this link lacks as KEY_REQ entries at req; how
  * many. With worker_lock held. */
 static uint32_t missing_keys(ucx_link_t *link, const adxl_chunk_t *chunk, uint8_t *req) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < chunk->nsegs; i++) {
         const adxl_segment_t *seg = &chunk->segs[i];
-        if (view_find(link, seg->span_addr, seg->span_len)) continue;
-        uint8_t *e = req + UCX_KEY_REQ_FIXED + (size_t)n * UCX_KEY_REQ_ENTRY;
         /* The pieces of one descriptor come one after another: one entry for them all. */
-        if (n > 0 && ucx_get_u64(e - UCX_KEY_REQ_ENTRY) == seg->span_addr &&
-            ucx_get_u64(e - UCX_KEY_REQ_ENTRY + 8) == seg->span_len)
-            continue;
-        ucx_put_u64(e, seg->span_addr);
-        ucx_put_u64(e + 8, seg->span_len);
-        n++;
+        if (!view_find(link, seg->span_addr, seg->span_len))
+            n = add_range(req, n, seg->span_addr, seg->span_len);
     }
     return n;
 }
@@ -386,6 +427,58 @@ static void issue(ucx_op_t *op) {
         free(op);
     }
     ucx_complete_finished(t, finished);
+}
+
+void ucx_learn_regions(adxl_link_t *l, const adxl_transfer_op_desc_t *descs, size_t num_descs,
+                       uint64_t deadline) {
+    ucx_link_t *link = (ucx_link_t *)l;
+    ucx_transport_t *t = link->transport;
+    uint8_t req[UCX_KEY_REQ_FIXED + UCX_KEY_REQ_MAX * UCX_KEY_REQ_ENTRY];
+    key_waiter_t waiter = {0};
+    size_t next = 0;
+    /* One KEY_REQ per UCX_KEY_REQ_MAX unknown ranges, sent in order from this thread, so
+     * the answer to the last one comes after every other's. */
+    while (next < num_descs && !atomic_load(&link->failed)) {
+        uint32_t count = 0;
+        pthread_mutex_lock(&t->worker_lock);
+        for (; next < num_descs && count < UCX_KEY_REQ_MAX; next++) {
+            const adxl_transfer_op_desc_t *d = &descs[next];
+            if (d->len > 0 && !view_find(link, d->remote_addr, d->len))
+                count = add_range(req, count, d->remote_addr, d->len);
+        }
+        uint64_t id = count > 0 ? ++link->next_key_id : 0;
+        pthread_mutex_unlock(&t->worker_lock);
+        if (count == 0) break;
+        ucx_put_u64(req, id);
+        ucx_put_u32(req + 8, count);
+        pthread_mutex_lock(&link->keys_lock);
+        if (!waiter.id) {
+            waiter.next = link->key_waiters;
+            link->key_waiters = &waiter;
+        }
+        waiter.id = id;
+        pthread_mutex_unlock(&link->keys_lock);
+        if (!ucx_msg_send(link->fd, &link->write_lock, UCX_MSG_KEY_REQ, req,
+                          UCX_KEY_REQ_FIXED + count * UCX_KEY_REQ_ENTRY, link->wake_fd,
+                          io_deadline(link)))
+            link_fail(link, ADXL_FAILED);
+    }
+    if (!waiter.id) return;
+    /* A target that does not answer holds the caller no longer than the peer time-out;
+     * the batch is then planned with what is known, and its chunks ask again. */
+    uint64_t until = io_deadline(link);
+    if (deadline < until) until = deadline;
+    struct timespec ts = adxl_deadline_timespec(until);
+    pthread_mutex_lock(&link->keys_lock);
+    while (!waiter.done && !atomic_load(&link->failed) &&
+           pthread_cond_timedwait(&link->keys_cond, &link->keys_lock, &ts) != ETIMEDOUT) {
+    }
+    for (key_waiter_t **w = &link->key_waiters; *w; w = &(*w)->next)
+        if (*w == &waiter) {
+            *w = waiter.next;
+            break;
+        }
+    pthread_mutex_unlock(&link->keys_lock);
 }
 
 void ucx_repost(ucx_op_t *op) {
@@ -442,15 +535,28 @@ void ucx_post(adxl_link_t *l, adxl_chunk_t *chunk) {
     issue(op);
 }
 
+/* Whether an op in flight on the link works on req's own memory. With worker_lock held. */
+static bool holds_memory_of(const ucx_link_t *link, const struct adxl_transfer_req *req) {
+    for (const ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next)
+        if (op->chunk->req == req && op->chunk->user_memory) return true;
+    return false;
+}
+
 void ucx_abandon(adxl_link_t *l, struct adxl_transfer_req *req) {
     ucx_link_t *link = (ucx_link_t *)l;
     ucx_transport_t *t = link->transport;
     pthread_mutex_lock(&t->worker_lock);
-    bool hit = false;
-    for (ucx_op_t *op = link->inflight.next; op != &link->inflight; op = op->next)
-        if (op->chunk->req == req && op->chunk->user_memory) hit = true;
-    if (!hit || !link->ep) {
+    /* A live peer finishes what is in flight within moments: a short wait spares the
+     * reset, which makes every other operation of the link go out again (and UCX 1.13
+     * can lose a fresh endpoint's wire-up to the removal of the old one). A link being
+     * torn down cancels everything itself: wait for that (bounded by its own waits). */
+    uint64_t grace = adxl_deadline_after_ms(UCX_ABANDON_GRACE_MS);
+    while (holds_memory_of(link, req) && (link->closed || adxl_now_ns() < grace))
+        wait_turn(t, true);
+    if (!holds_memory_of(link, req) || !link->ep) {
+        ucx_op_t *finished = ucx_take_finished(t);
         pthread_mutex_unlock(&t->worker_lock);
+        ucx_complete_finished(t, finished);
         return;
     }
     LOG_INFO("UCX: a request to %s was given up with operations in flight; resetting the "
@@ -522,8 +628,8 @@ static bool on_region_del(ucx_link_t *link, const uint8_t *p) {
     bool flushed = true;
     if (link->ep) {
         ucp_request_param_t none = {0};
-        flushed =
-            wait_request(t, ucp_ep_flush_nbx(link->ep, &none), (int32_t)t->config->peer_timeout_ms);
+        flushed = wait_request(t, ucp_ep_flush_nbx(link->ep, &none),
+                               (int32_t)t->config->peer_timeout_ms, false);
     }
     if (gone && gone->rkey && flushed) ucp_rkey_destroy(gone->rkey);
     pthread_mutex_unlock(&t->worker_lock);
@@ -543,6 +649,13 @@ static bool on_region_del(ucx_link_t *link, const uint8_t *p) {
 static void on_keys_done(ucx_link_t *link, const uint8_t *p) {
     uint64_t id = ucx_get_u64(p);
     ucx_transport_t *t = link->transport;
+    pthread_mutex_lock(&link->keys_lock);
+    for (key_waiter_t *w = link->key_waiters; w; w = w->next)
+        if (w->id == id) {
+            w->done = true;
+            pthread_cond_broadcast(&link->keys_cond);
+        }
+    pthread_mutex_unlock(&link->keys_lock);
     ucx_op_t *ready = NULL;
     pthread_mutex_lock(&t->worker_lock);
     for (ucx_op_t **w = &link->key_wait; *w;) {
@@ -556,11 +669,17 @@ static void on_keys_done(ucx_link_t *link, const uint8_t *p) {
         }
     }
     pthread_mutex_unlock(&t->worker_lock);
+    if (!ready) return;
     while (ready) {
         ucx_op_t *next = ready->key_next;
         issue(ready);
         ready = next;
     }
+    /* Posted from this thread, not a caller's: no caller is progressing the worker for
+     * them (it may sleep already), and the progress thread, idle when it last looked,
+     * must start its ticks, or an operation UCX holds back (an endpoint still wiring up)
+     * would wait for an event that never comes. */
+    adxl_wake(t->wake_fd);
 }
 
 static bool dispatch(ucx_link_t *link, const ucx_msg_header_t *h, const uint8_t *p) {
@@ -698,7 +817,7 @@ static adxl_status_t handshake(ucx_link_t *link, uint8_t *buf, uint64_t deadline
     if (ust == UCS_OK) {
         ucp_request_param_t none = {0};
         int32_t left = adxl_poll_timeout_ms(deadline);
-        if (!wait_request(t, ucp_ep_flush_nbx(link->ep, &none), left < 0 ? INT32_MAX : left))
+        if (!wait_request(t, ucp_ep_flush_nbx(link->ep, &none), left < 0 ? INT32_MAX : left, false))
             ust = UCS_ERR_TIMED_OUT;
     }
     pthread_mutex_unlock(&t->worker_lock);
@@ -730,6 +849,12 @@ adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const 
     link->inflight.next = link->inflight.prev = &link->inflight;
     pthread_mutex_init(&link->write_lock, NULL);
     pthread_mutex_init(&link->notify_lock, NULL);
+    pthread_mutex_init(&link->keys_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&link->keys_cond, &attr);
+    pthread_condattr_destroy(&attr);
     atomic_init(&link->failed, false);
     atomic_init(&link->fail_status, ADXL_SUCCESS);
     atomic_init(&link->ep_failed, false);
@@ -779,5 +904,7 @@ void ucx_destroy(adxl_link_t *l) {
     if (link->wake_fd >= 0) close(link->wake_fd);
     pthread_mutex_destroy(&link->write_lock);
     pthread_mutex_destroy(&link->notify_lock);
+    pthread_mutex_destroy(&link->keys_lock);
+    pthread_cond_destroy(&link->keys_cond);
     free(link);
 }
