@@ -2,11 +2,10 @@
  * A set of non-overlapping address ranges ordered by start address: a B+-tree whose nodes
  * keep their keys in arrays, so that insert, remove and "is [addr, addr+len) wholly inside
  * one range?" each cost O(log n) in any address order and touch few cache lines even with
- * a million ranges, and memory grows with the ranges held. Every
- * view of registered memory (the registry, each peer's regions, each transport's mirror
- * and key table) is one of these. A range's adxl_region_t stays at the same address
- * until it is removed, so an owner may keep a pointer to it. Not thread-safe: owners
- * wrap it in their own lock.
+ * a million ranges, and memory grows with the ranges held. Every view of registered
+ * memory (the registry, each peer's regions, each transport's mirror and key table) is
+ * one of these. A range's adxl_region_t stays at the same address until it is removed,
+ * so an owner may keep a pointer to it. Not thread-safe: owners wrap it in their own lock.
  */
 #ifndef ADXL_REGION_SET_H
 #define ADXL_REGION_SET_H
