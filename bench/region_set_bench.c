@@ -11,6 +11,7 @@
  * reach about as many operations as the large one. Prints one key=value line per size and
  * one of large/small ratios; exits 1 when a result is wrong.
  */
+#include "region_bench.h"
 #include "region_set.h"
 
 #include <inttypes.h>
@@ -18,35 +19,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #define RANGE_BYTES 4096u
 #define STRIDE (2u * RANGE_BYTES) /* one range per stride, at its start or its middle */
 #define BASE ((uintptr_t)1 << 40)
 #define SMALL 1000u
-
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-static uint64_t next_random(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static uint64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void shuffle(size_t *v, size_t n) {
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(next_random() % i);
-        size_t tmp = v[i - 1];
-        v[i - 1] = v[j];
-        v[j] = tmp;
-    }
-}
 
 typedef struct {
     double fill, containing, each, drain; /* mean ns per range */

@@ -247,29 +247,25 @@ static void test_many_random(void) {
     adxl_region_set_free(&set);
 }
 
+/* Fills every other cell in ascending (or descending) order, then removes the range
+ * inserted last each time: from the highest address down (or the lowest up). */
+static void many_fill_and_pop(adxl_region_set_t *set, bool descending) {
+    bool ok = true;
+    for (size_t i = 0; i < MANY_MAX && ok; i++)
+        ok = many_insert(set, 2 * (descending ? MANY_MAX - 1 - i : i), 1);
+    CHECK(ok && many_whole(set) && many_probes_agree(set, 2000));
+    while (nmany > 0 && ok) {
+        ok = many_remove(set, nmany - 1);
+        if (nmany % 4096 == 0) ok = ok && many_whole(set);
+    }
+    CHECK(ok && set->root == NULL);
+}
+
 static void test_many_sorted(void) {
     fprintf(stderr, "-- %u ranges: ascending and descending fills and removals\n", MANY_MAX);
     adxl_region_set_t set = {0};
-    bool ok = true;
-    /* Ascending fill, then removal from the highest address down (many[] holds the
-     * ranges in the order inserted, and the last is removed each time). */
-    for (size_t i = 0; i < MANY_MAX && ok; i++)
-        ok = many_insert(&set, 2 * i, 1);
-    CHECK(ok && many_whole(&set) && many_probes_agree(&set, 2000));
-    while (nmany > 0 && ok) {
-        ok = many_remove(&set, nmany - 1);
-        if (nmany % 4096 == 0) ok = ok && many_whole(&set);
-    }
-    CHECK(ok && set.root == NULL);
-    /* Descending fill, then removal from the lowest address up. */
-    for (size_t i = MANY_MAX; i-- > 0 && ok;)
-        ok = many_insert(&set, 2 * i, 1);
-    CHECK(ok && many_whole(&set) && many_probes_agree(&set, 2000));
-    while (nmany > 0 && ok) {
-        ok = many_remove(&set, nmany - 1);
-        if (nmany % 4096 == 0) ok = ok && many_whole(&set);
-    }
-    CHECK(ok && set.root == NULL);
+    many_fill_and_pop(&set, false);
+    many_fill_and_pop(&set, true);
     adxl_region_set_free(&set);
 }
 
