@@ -1,5 +1,7 @@
 #include "region_set.h"
 
+#include "region_slab.h"
+
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +10,8 @@
  * A B+-tree. Every node holds its keys (start and length) in two arrays, so that choosing
  * a child or a range reads a few adjacent cache lines: with a million ranges a lookup
  * misses in the cache on the lowest levels only, where a binary tree missed on each of
- * some twenty. Leaves hold the ranges, each an adxl_region_t of its own allocation (so
- * that it stays where it is while leaves split and merge), and are linked in address
+ * some twenty. Leaves hold the ranges, each an adxl_region_t in a slab (region_slab.h,
+ * so that it stays where it is while leaves split and merge), and are linked in address
  * order. Inner nodes hold n keys and n + 1 children: child i holds the keys from key i - 1
  * (inclusive) up to key i, so a key equal to a separator lies to its right.
  */
@@ -129,19 +131,20 @@ static void key_copy(node_t *dst, unsigned to, const node_t *src, unsigned from)
     dst->len[to] = src->len[from];
 }
 
-static void free_node(node_t *x) {
+static void free_node(node_t *x, adxl_region_slab_t **slabs) {
     if (x->leaf) {
         for (unsigned i = 0; i < x->n; i++)
-            free(((leaf_t *)x)->region[i]);
+            adxl_region_slab_give(slabs, ((leaf_t *)x)->region[i], false);
     } else {
         for (unsigned i = 0; i <= x->n; i++)
-            free_node(((inner_t *)x)->child[i]);
+            free_node(((inner_t *)x)->child[i], slabs);
     }
     free(x);
 }
 
 void adxl_region_set_free(adxl_region_set_t *set) {
-    if (set->root) free_node(set->root);
+    if (set->root) free_node(set->root, &set->slabs);
+    adxl_region_slab_release(&set->slabs);
     set->root = NULL;
     set->count = 0;
 }
@@ -225,11 +228,11 @@ static void inner_put(inner_t *x, unsigned at, const node_t *src, unsigned i, no
 
 adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, size_t len,
                                       void *tag) {
-    adxl_region_t *r = malloc(sizeof(*r));
+    adxl_region_t *r = adxl_region_slab_take(&set->slabs);
     if (!r) return NULL;
     *r = (adxl_region_t){.addr = addr, .len = len, .tag = tag, .refs = 1};
     if (!set->root && !(set->root = node_new(true))) {
-        free(r);
+        adxl_region_slab_give(&set->slabs, r, false);
         return NULL;
     }
     step_t path[DEPTH_MAX];
@@ -243,7 +246,7 @@ adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, si
         if (!(fresh[k] = node_new(k == 0))) {
             while (k-- > 0)
                 free(fresh[k]);
-            free(r);
+            adxl_region_slab_give(&set->slabs, r, set->count > 0);
             return NULL;
         }
     }
@@ -364,7 +367,8 @@ void adxl_region_set_remove(adxl_region_set_t *set, adxl_region_t *r) {
     memmove(&l->region[at], &l->region[at + 1], (l->keys.n - at - 1) * sizeof(l->region[0]));
     l->keys.n--;
     set->count--;
-    free(r);
+    adxl_region_slab_give(&set->slabs, r, set->count > 0);
+    if (set->count == 0) adxl_region_slab_release(&set->slabs);
 
     node_t *x = &l->keys;
     for (unsigned k = depth; k > 0 && x->n < KEYS_MIN; k--) {

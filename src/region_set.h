@@ -24,11 +24,13 @@ typedef struct {
 } adxl_region_t;
 
 typedef struct adxl_region_node adxl_region_node_t;
+typedef struct adxl_region_slab adxl_region_slab_t;
 
 /* All zero is an empty set. */
 typedef struct {
-    adxl_region_node_t *root; /* NULL when empty */
-    size_t count;             /* ranges held */
+    adxl_region_node_t *root;  /* NULL when empty */
+    size_t count;              /* ranges held */
+    adxl_region_slab_t *slabs; /* where the ranges live: those with a free place (region_slab.h) */
 } adxl_region_set_t;
 
 /* Frees every range; the set is empty and reusable afterwards. */
