@@ -230,7 +230,7 @@ adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, si
                                       void *tag) {
     adxl_region_t *r = adxl_region_slab_take(&set->slabs);
     if (!r) return NULL;
-    *r = (adxl_region_t){.addr = addr, .len = len, .tag = tag, .refs = 1};
+    *r = (adxl_region_t){.addr = addr, .len = len, .tag = tag, .refs = 1, .place = r->place};
     if (!set->root && !(set->root = node_new(true))) {
         adxl_region_slab_give(&set->slabs, r, false);
         return NULL;

@@ -20,6 +20,7 @@ typedef struct {
     void *tag;        /* owner's data (the registry keeps its handle here) */
     uint32_t refs;    /* how many times the same range was added */
     bool device;      /* device memory, reached only through the engine's device runtime */
+    uint8_t place;    /* where in its slab it lives (region_slab.c); not the owner's */
     void *device_ctx; /* the runtime context it was registered in (device only) */
 } adxl_region_t;
 

@@ -1,10 +1,10 @@
 #include "region_slab.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
-#define SLAB_BYTES                                                                                 \
-    4096u          /* a slab's size and alignment: a range's slab is its address, rounded down */
-#define PLACES 83u /* as many as fit (checked below) */
+#define SLAB_BYTES 4080u /* with malloc's own header, one 4 KiB chunk */
+#define PLACES 99u       /* as many as fit (checked below) */
 #define NONE 0xffu
 
 struct adxl_region_slab {
@@ -15,7 +15,7 @@ struct adxl_region_slab {
     uint8_t free_next[PLACES];       /* for each place given back, the next one */
     adxl_region_t place[PLACES];
 };
-_Static_assert(sizeof(adxl_region_slab_t) <= SLAB_BYTES, "a slab fits its 4 KiB");
+_Static_assert(sizeof(adxl_region_slab_t) <= SLAB_BYTES, "a slab fits one 4 KiB chunk");
 _Static_assert(PLACES < NONE, "place indexes fit a byte");
 
 /* Under AddressSanitizer a place not handed out is poisoned, so that an owner's stale
@@ -56,7 +56,7 @@ static void push_open(adxl_region_slab_t **open, adxl_region_slab_t *s) {
 adxl_region_t *adxl_region_slab_take(adxl_region_slab_t **open) {
     adxl_region_slab_t *s = *open;
     if (!s) {
-        if (!(s = aligned_alloc(SLAB_BYTES, SLAB_BYTES))) return NULL;
+        if (!(s = malloc(sizeof(*s)))) return NULL;
         s->used = s->carved = 0;
         s->free_head = NONE;
         POISON(s->place, sizeof(s->place));
@@ -71,12 +71,14 @@ adxl_region_t *adxl_region_slab_take(adxl_region_slab_t **open) {
     }
     if (++s->used == PLACES) unlink_open(open, s); /* full */
     UNPOISON(&s->place[i], sizeof(s->place[i]));
+    s->place[i].place = (uint8_t)i;
     return &s->place[i];
 }
 
 void adxl_region_slab_give(adxl_region_slab_t **open, adxl_region_t *r, bool keep_last) {
-    adxl_region_slab_t *s = (adxl_region_slab_t *)((uintptr_t)r & ~(uintptr_t)(SLAB_BYTES - 1));
-    unsigned i = (unsigned)(r - s->place);
+    unsigned i = r->place;
+    adxl_region_slab_t *s =
+        (adxl_region_slab_t *)((char *)(r - i) - offsetof(adxl_region_slab_t, place));
     POISON(r, sizeof(*r));
     if (s->used-- == PLACES) push_open(open, s); /* it has a free place again */
     if (s->used == 0 && !(keep_last && *open == s && !s->next)) {
