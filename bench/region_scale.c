@@ -34,23 +34,6 @@
 #define MAX_PEERS 16
 #define WRITES 200
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t next_random(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-static void shuffle(size_t *v, size_t n) {
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(next_random() % i);
-        size_t tmp = v[i - 1];
-        v[i - 1] = v[j];
-        v[j] = tmp;
-    }
-}
-
 /* Waits until the engine mirrors want regions of its peers; false after 600 s. */
 static bool mirrors(adxl_engine_t *e, uint64_t want) {
     uint64_t until = now_ns() + 600ull * 1000000000u;

@@ -1,11 +1,11 @@
 /*
- * A set of non-overlapping address ranges ordered by start address: a balanced binary
- * tree (AVL), so that insert, remove and "is [addr, addr+len) wholly inside one range?"
- * each cost O(log n) in any address order, and memory grows with the ranges held. Every
- * view of registered memory (the registry, each peer's regions, each transport's mirror
- * and key table) is one of these. A range's adxl_region_t stays at the same address
- * until it is removed, so an owner may keep a pointer to it. Not thread-safe: owners
- * wrap it in their own lock.
+ * A set of non-overlapping address ranges ordered by start address: a B+-tree whose nodes
+ * keep their keys in arrays, so that insert, remove and "is [addr, addr+len) wholly inside
+ * one range?" each cost O(log n) in any address order and touch few cache lines even with
+ * a million ranges, and memory grows with the ranges held. Every view of registered
+ * memory (the registry, each peer's regions, each transport's mirror and key table) is
+ * one of these. A range's adxl_region_t stays at the same address until it is removed,
+ * so an owner may keep a pointer to it. Not thread-safe: owners wrap it in their own lock.
  */
 #ifndef ADXL_REGION_SET_H
 #define ADXL_REGION_SET_H
@@ -20,14 +20,18 @@ typedef struct {
     void *tag;        /* owner's data (the registry keeps its handle here) */
     uint32_t refs;    /* how many times the same range was added */
     bool device;      /* device memory, reached only through the engine's device runtime */
+    uint8_t place;    /* where in its slab it lives (region_slab.c); not the owner's */
     void *device_ctx; /* the runtime context it was registered in (device only) */
 } adxl_region_t;
 
 typedef struct adxl_region_node adxl_region_node_t;
+typedef struct adxl_region_slab adxl_region_slab_t;
 
+/* All zero is an empty set. */
 typedef struct {
-    adxl_region_node_t *root;
-    size_t count;
+    adxl_region_node_t *root;  /* NULL when empty */
+    size_t count;              /* ranges held */
+    adxl_region_slab_t *slabs; /* where the ranges live: those with a free place (region_slab.h) */
 } adxl_region_set_t;
 
 /* Frees every range; the set is empty and reusable afterwards. */
@@ -49,5 +53,8 @@ void adxl_region_set_remove(adxl_region_set_t *set, adxl_region_t *r);
 /* Calls fn on each range in address order while it returns true; false when fn stopped. */
 bool adxl_region_set_each(const adxl_region_set_t *set, bool (*fn)(adxl_region_t *r, void *ctx),
                           void *ctx);
+/* For tests: the tree keeps its own rules (key order, node fill, one depth for every
+ * leaf, leaves linked in order, count right). */
+bool adxl_region_set_is_sound(const adxl_region_set_t *set);
 
 #endif

@@ -3,6 +3,9 @@
  * none held), removals and lookups, in random and in ascending and descending address
  * order; after each step every query agrees with a linear search, the walk visits every
  * range once in address order, and a range's adxl_region_t stays where it was inserted.
+ * Then the same with up to 100000 ranges, enough for a tree four nodes deep, whose nodes
+ * split, borrow and merge at every level, checked against a map of the cells each range
+ * covers, and with the tree's own rules (adxl_region_set_is_sound) checked as it goes.
  */
 #include "region_set.h"
 #include "testutil.h"
@@ -148,9 +151,129 @@ static void test_same_start(void) {
     adxl_region_set_free(&set);
 }
 
+/* The many-range model: the range over each cell, and the ranges held in any order. */
+#define MANY_CELLS 262144u
+#define MANY_MAX 100000u
+static adxl_region_t *cover[MANY_CELLS];
+static adxl_region_t *many[MANY_MAX];
+static size_t nmany;
+
+static size_t cell_of(uintptr_t addr) {
+    return (size_t)((addr - BASE) / CELL);
+}
+
+static bool many_insert(adxl_region_set_t *set, size_t cell, size_t cells) {
+    if (nmany == MANY_MAX || cell + cells > MANY_CELLS) return true;
+    for (size_t c = cell; c < cell + cells; c++)
+        if (cover[c]) return true;
+    uintptr_t addr = BASE + (uintptr_t)cell * CELL;
+    if (adxl_region_set_find_exact(set, addr, cells * CELL) ||
+        adxl_region_set_overlaps(set, addr, cells * CELL))
+        return false;
+    adxl_region_t *r = adxl_region_set_insert(set, addr, cells * CELL, NULL);
+    if (!r) return false;
+    for (size_t c = cell; c < cell + cells; c++)
+        cover[c] = r;
+    many[nmany++] = r;
+    return true;
+}
+
+static bool many_remove(adxl_region_set_t *set, size_t i) {
+    adxl_region_t *r = many[i];
+    if (adxl_region_set_find_exact(set, r->addr, r->len) != r) return false;
+    for (size_t c = cell_of(r->addr); c < cell_of(r->addr + r->len); c++)
+        cover[c] = NULL;
+    many[i] = many[--nmany];
+    adxl_region_set_remove(set, r);
+    return true;
+}
+
+/* Lookups at random points (and of random held ranges) agree with the cell map. */
+static bool many_probes_agree(const adxl_region_set_t *set, int probes) {
+    for (int k = 0; k < probes; k++) {
+        uintptr_t addr = BASE + (uintptr_t)(rnd() % ((MANY_CELLS - 4) * CELL));
+        size_t len = 1 + (size_t)(rnd() % (3 * CELL));
+        adxl_region_t *r = cover[cell_of(addr)];
+        adxl_region_t *want = r && addr + len <= r->addr + r->len ? r : NULL;
+        if (adxl_region_set_containing(set, addr, len) != want) return false;
+        bool overlap = false;
+        for (size_t c = cell_of(addr); c <= cell_of(addr + len - 1); c++)
+            overlap = overlap || cover[c];
+        if (adxl_region_set_overlaps(set, addr, len) != overlap) return false;
+        if (nmany > 0) {
+            adxl_region_t *held = many[rnd() % nmany];
+            if (adxl_region_set_find_exact(set, held->addr, held->len) != held) return false;
+        }
+    }
+    return true;
+}
+
+/* The tree keeps its rules, and the walk visits every range once in address order. */
+static bool many_whole(const adxl_region_set_t *set) {
+    walk_t w = {0, 0, true};
+    adxl_region_set_each(set, visit, &w);
+    return adxl_region_set_is_sound(set) && set->count == nmany && w.seen == nmany && w.ordered;
+}
+
+static void many_drain(adxl_region_set_t *set, bool *ok) {
+    for (size_t step = 0; nmany > 0 && *ok; step++) {
+        *ok = many_remove(set, (size_t)(rnd() % nmany));
+        if (step % 64 == 0) *ok = *ok && many_probes_agree(set, 4);
+        if (step % 4096 == 0) *ok = *ok && many_whole(set);
+    }
+}
+
+static void test_many_random(void) {
+    fprintf(stderr, "-- up to %u ranges: random fill, churn, drain\n", MANY_MAX);
+    adxl_region_set_t set = {0};
+    bool ok = true;
+    for (size_t step = 0; nmany < MANY_MAX && ok; step++) {
+        ok = many_insert(&set, (size_t)(rnd() % MANY_CELLS), 1 + (size_t)(rnd() % 2));
+        if (step % 64 == 0) ok = ok && many_probes_agree(&set, 4);
+        if (step % 4096 == 0) ok = ok && many_whole(&set);
+    }
+    CHECK(ok && many_whole(&set) && many_probes_agree(&set, 2000));
+    for (size_t step = 0; step < 200000 && ok; step++) {
+        if (rnd() % 2)
+            ok = many_remove(&set, (size_t)(rnd() % nmany));
+        else
+            ok = many_insert(&set, (size_t)(rnd() % MANY_CELLS), 1 + (size_t)(rnd() % 2));
+        if (step % 64 == 0) ok = ok && many_probes_agree(&set, 4);
+        if (step % 4096 == 0) ok = ok && many_whole(&set);
+    }
+    CHECK(ok && many_whole(&set) && many_probes_agree(&set, 2000));
+    many_drain(&set, &ok);
+    CHECK(ok && many_whole(&set) && set.root == NULL);
+    adxl_region_set_free(&set);
+}
+
+/* Fills every other cell in ascending (or descending) order, then removes the range
+ * inserted last each time: from the highest address down (or the lowest up). */
+static void many_fill_and_pop(adxl_region_set_t *set, bool descending) {
+    bool ok = true;
+    for (size_t i = 0; i < MANY_MAX && ok; i++)
+        ok = many_insert(set, 2 * (descending ? MANY_MAX - 1 - i : i), 1);
+    CHECK(ok && many_whole(set) && many_probes_agree(set, 2000));
+    while (nmany > 0 && ok) {
+        ok = many_remove(set, nmany - 1);
+        if (nmany % 4096 == 0) ok = ok && many_whole(set);
+    }
+    CHECK(ok && set->root == NULL);
+}
+
+static void test_many_sorted(void) {
+    fprintf(stderr, "-- %u ranges: ascending and descending fills and removals\n", MANY_MAX);
+    adxl_region_set_t set = {0};
+    many_fill_and_pop(&set, false);
+    many_fill_and_pop(&set, true);
+    adxl_region_set_free(&set);
+}
+
 int main(void) {
     test_random();
     test_sorted_orders();
     test_same_start();
+    test_many_random();
+    test_many_sorted();
     return tu_finish();
 }
