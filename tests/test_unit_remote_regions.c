@@ -2,63 +2,82 @@
  * src/remote_regions.c: what a peer says it registered is taken only while it overlaps
  * nothing held. A region that starts at or past the end of every region ever added skips
  * the search (a snapshot arrives in address order); one that starts before that end is
- * searched for, whatever was removed meanwhile. Checked against a plain list of ranges:
- * ascending runs with overlapping and out-of-order ranges mixed in, and removals of the
- * last range, after each step the count and every lookup agree with a linear search.
+ * searched for, whatever was removed meanwhile. Fixed cases, then ascending runs with
+ * overlapping and out-of-order ranges and removals mixed in; the count and every lookup
+ * agree with a map of which range holds each cell.
  */
 #include "remote_regions.h"
 #include "testutil.h"
 
-#include <stdlib.h>
+#include <string.h>
 
-#define SLOTS 2048u /* the address space: SLOTS cells of CELL bytes */
+#define CELLS 2048u /* the address space: CELLS cells of CELL bytes from BASE */
 #define CELL 16u
 #define BASE 0x100000u
 
-typedef struct {
-    uintptr_t addr;
-    size_t len;
-} model_range_t;
+/* The model: which range holds each cell (0: none), ranges numbered from 1 as taken. */
+static uint32_t owner[CELLS];
+static uint32_t ranges_taken, ranges_held;
+static uint64_t lcg = 12345;
 
-static model_range_t model[SLOTS];
-static size_t nmodel;
-static uint64_t seed = 0x2545f4914f6cdd1dull;
-
-static uint64_t rnd(void) {
-    seed ^= seed << 13;
-    seed ^= seed >> 7;
-    seed ^= seed << 17;
-    return seed;
+static uint64_t next_random(void) {
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return lcg >> 17;
 }
 
-static bool model_overlaps(uintptr_t addr, size_t len) {
-    for (size_t i = 0; i < nmodel; i++)
-        if (addr < model[i].addr + model[i].len && model[i].addr < addr + len) return true;
-    return false;
+static void model_reset(void) {
+    memset(owner, 0, sizeof(owner));
+    ranges_taken = ranges_held = 0;
 }
 
-static bool model_contains(uintptr_t addr, size_t len) {
-    for (size_t i = 0; i < nmodel; i++)
-        if (addr >= model[i].addr && addr + len <= model[i].addr + model[i].len) return true;
-    return false;
+/* Cell index of addr; addresses outside the modelled space are never used as ranges. */
+static size_t cell_of(uintptr_t addr) {
+    return (size_t)((addr - BASE) / CELL);
 }
 
-/* Adds to both; the set must take the range exactly when the model says it overlaps none. */
+static bool model_free(uintptr_t addr, size_t len) {
+    for (size_t c = cell_of(addr); c < cell_of(addr + len); c++)
+        if (owner[c]) return false;
+    return true;
+}
+
+/* Adds to both; the set must take the range exactly when the model has its cells free. */
 static void add(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
-    bool fits = !model_overlaps(addr, len);
-    if (fits) model[nmodel++] = (model_range_t){addr, len};
+    if (model_free(addr, len)) {
+        ranges_taken++;
+        ranges_held++;
+        for (size_t c = cell_of(addr); c < cell_of(addr + len); c++)
+            owner[c] = ranges_taken;
+    }
     adxl_remote_regions_add(rr, addr, len);
 }
 
-static void remove_range(adxl_remote_regions_t *rr, size_t i) {
-    adxl_remote_regions_remove(rr, model[i].addr, model[i].len);
-    model[i] = model[--nmodel];
+/* Removes the range holding the cell at addr, from both. */
+static void remove_at(adxl_remote_regions_t *rr, uintptr_t addr) {
+    uint32_t id = owner[cell_of(addr)];
+    if (!id) return;
+    size_t first = cell_of(addr), last = first;
+    while (first > 0 && owner[first - 1] == id)
+        first--;
+    while (last + 1 < CELLS && owner[last + 1] == id)
+        last++;
+    for (size_t c = first; c <= last; c++)
+        owner[c] = 0;
+    ranges_held--;
+    adxl_remote_regions_remove(rr, BASE + first * CELL, (last - first + 1) * CELL);
+}
+
+static bool model_contains(uintptr_t addr, size_t len) {
+    uint32_t id = owner[cell_of(addr)];
+    for (size_t c = cell_of(addr); c < cell_of(addr + len); c++)
+        if (!id || owner[c] != id) return false;
+    return true;
 }
 
 /* Every cell, and every pair of neighbouring cells, is known exactly when the model says. */
 static bool agrees(adxl_remote_regions_t *rr) {
-    if (adxl_remote_regions_count(rr) != nmodel) return false;
-    for (uintptr_t a = BASE; a < BASE + (uintptr_t)SLOTS * CELL; a += CELL)
+    if (adxl_remote_regions_count(rr) != ranges_held) return false;
+    for (uintptr_t a = BASE; a + 2 * CELL <= BASE + (uintptr_t)CELLS * CELL; a += CELL)
         for (size_t len = CELL; len <= 2 * CELL; len += CELL) {
             adxl_transfer_op_desc_t d = {0, a, len};
             if (adxl_remote_regions_contain_all(rr, &d, 1) != model_contains(a, len)) return false;
@@ -70,7 +89,7 @@ static void fixed_cases(void) {
     fprintf(stderr, "-- ranges at, past and before the end of those held\n");
     adxl_remote_regions_t rr;
     adxl_remote_regions_init(&rr);
-    nmodel = 0;
+    model_reset();
     add(&rr, BASE + 4 * CELL, 4 * CELL);  /* the first */
     add(&rr, BASE + 8 * CELL, 4 * CELL);  /* starts exactly at the end: taken */
     add(&rr, BASE + 11 * CELL, 2 * CELL); /* starts before the end, overlaps: refused */
@@ -80,10 +99,7 @@ static void fixed_cases(void) {
     CHECK(agrees(&rr));
     /* The last range goes; its room lies below the end of every range ever held, so a
      * range there is searched for, and taken or refused as it overlaps. */
-    size_t last = 0;
-    for (size_t i = 1; i < nmodel; i++)
-        if (model[i].addr > model[last].addr) last = i;
-    remove_range(&rr, last);
+    remove_at(&rr, BASE + 8 * CELL);
     add(&rr, BASE + 9 * CELL, 2 * CELL);  /* in the freed room: taken */
     add(&rr, BASE + 10 * CELL, 2 * CELL); /* overlaps that: refused */
     add(&rr, BASE + 7 * CELL, 2 * CELL);  /* overlaps the first: refused */
@@ -104,22 +120,21 @@ static void mixed_runs(void) {
     for (int round = 0; round < 10; round++) {
         adxl_remote_regions_t rr;
         adxl_remote_regions_init(&rr);
-        nmodel = 0;
-        uintptr_t next = BASE;
+        model_reset();
+        uintptr_t next = BASE + CELL, limit = BASE + (uintptr_t)(CELLS - 4) * CELL;
         bool ok = true;
-        for (int step = 0; step < 400 && next < BASE + (SLOTS - 4) * CELL; step++) {
-            uint64_t r = rnd();
+        for (int step = 0; step < 400 && next < limit; step++) {
+            uint64_t r = next_random();
             size_t len = (size_t)(1 + r % 3) * CELL;
             switch ((r >> 8) % 8) {
             case 0: /* reaches back into what is held */
                 add(&rr, next - CELL, len);
                 break;
             case 1: /* anywhere */
-                add(&rr, BASE + (uintptr_t)((r >> 16) % (SLOTS - 3)) * CELL, len);
+                add(&rr, BASE + (uintptr_t)((r >> 16) % (CELLS - 3)) * CELL, len);
                 break;
-            case 2: /* the last range added goes, if it is still there */
-                if (nmodel > 0 && model[nmodel - 1].addr + model[nmodel - 1].len == next)
-                    remove_range(&rr, nmodel - 1);
+            case 2: /* the range just below next goes, if there is one */
+                remove_at(&rr, next - CELL);
                 break;
             default: /* the next in address order, perhaps after a gap */
                 next += (uintptr_t)((r >> 16) % 2) * CELL;
