@@ -2,7 +2,7 @@
  * region_scale: how registration, connecting and transfers behave as the number of
  * registered regions grows (docs/PERFORMANCE.md, "A million regions").
  *
- *   region_scale [-t tcp|shm|ucx] [-n REGIONS] [-p PEERS] [-w WINDOW]
+ *   region_scale [-t tcp|shm|ucx] [-n REGIONS] [-p PEERS] [-w WINDOW] [-C PERF_CONTROL]
  *
  * One target engine and PEERS initiator engines, in this process, linked over the given
  * transport before anything is registered. The target registers REGIONS regions of 4 KiB
@@ -16,6 +16,10 @@
  * Prints one line of key=value pairs; exits 1 when a call failed, a link dropped or a
  * peer's view missed regions. Over UCX peers learn of a region only when a transfer
  * first reaches it (they ask for its key), so there they are expected to mirror none.
+ *
+ * -C names perf's control FIFO (perf record --control=fifo:PERF_CONTROL -D -1 ...): the
+ * probe writes "enable" to it just before the newcomer connects and "disable" just after,
+ * so that the profile holds the connect and nothing else.
  */
 #include "region_bench.h"
 
@@ -43,6 +47,15 @@ static bool mirrors(adxl_engine_t *e, uint64_t want) {
         nanosleep(&nap, NULL);
     }
     return true;
+}
+
+/* Sends perf a control command (enable, disable) and waits a moment for it to act. */
+static void perf_control(FILE *fifo, const char *cmd) {
+    if (!fifo) return;
+    fprintf(fifo, "%s\n", cmd);
+    fflush(fifo);
+    struct timespec settle = {0, 50000000};
+    nanosleep(&settle, NULL);
 }
 
 static const char *path_of(const adxl_stats_t *before, const adxl_stats_t *after) {
@@ -76,7 +89,8 @@ int main(int argc, char **argv) {
     const char *transport = "tcp";
     size_t n = 1000000, window = 1000;
     int npeers = 4;
-    for (int opt; (opt = getopt(argc, argv, "t:n:p:w:")) != -1;) {
+    FILE *perf = NULL;
+    for (int opt; (opt = getopt(argc, argv, "t:n:p:w:C:")) != -1;) {
         if (opt == 't')
             transport = optarg;
         else if (opt == 'n')
@@ -85,6 +99,8 @@ int main(int argc, char **argv) {
             npeers = atoi(optarg);
         else if (opt == 'w')
             window = strtoull(optarg, NULL, 10);
+        else if (opt == 'C' && (perf = fopen(optarg, "w")) != NULL)
+            continue;
         else
             return 2;
     }
@@ -128,9 +144,11 @@ int main(int argc, char **argv) {
     /* A newcomer, and 8-byte writes into the first and last registered regions. */
     adxl_engine_t *late = engine_new(transport);
     if (!late) return 1;
+    perf_control(perf, "enable");
     uint64_t t0 = now_ns();
     ok &= adxl_connect(late, tname, 30000) == ADXL_SUCCESS;
     double connect_ms = (double)(now_ns() - t0) / 1e6;
+    perf_control(perf, "disable");
     ok &= stats_of(late).regions_mirrored == told;
     const char *first_path = "", *last_path = "";
     write_us(late, tname, mem + order[n / 2] * REGION_BYTES, &first_path, &ok); /* warm-up */
@@ -176,6 +194,7 @@ int main(int argc, char **argv) {
         adxl_engine_destroy(peers[p]);
     adxl_engine_destroy(target);
     munmap(mem, n * REGION_BYTES);
+    if (perf) fclose(perf);
     free(order);
     free(handles);
     return ok && dropped == 0 ? 0 : 1;

@@ -3,6 +3,7 @@
 void adxl_remote_regions_init(adxl_remote_regions_t *rr) {
     pthread_mutex_init(&rr->lock, NULL);
     rr->regions = (adxl_region_set_t){0};
+    rr->end = 0;
 }
 
 void adxl_remote_regions_destroy(adxl_remote_regions_t *rr) {
@@ -14,8 +15,9 @@ void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t l
     if (len == 0 || addr + len < addr) return;
     pthread_mutex_lock(&rr->lock);
     if (rr->regions.count < ADXL_REMOTE_REGIONS_MAX &&
-        !adxl_region_set_overlaps(&rr->regions, addr, len))
-        adxl_region_set_insert(&rr->regions, addr, len, NULL);
+        (addr >= rr->end || !adxl_region_set_overlaps(&rr->regions, addr, len)) &&
+        adxl_region_set_insert(&rr->regions, addr, len, NULL) && addr + len > rr->end)
+        rr->end = addr + len;
     pthread_mutex_unlock(&rr->lock);
 }
 

@@ -20,17 +20,15 @@ typedef enum { PATH_STAGING, PATH_MAPPED, PATH_CMA, PATH_IPC, PATH_NONE } copy_p
  * handed to the link thread, so that completions never nest without bound. */
 static _Thread_local int completing;
 
-/* The mirror entry holding [addr, addr+len) whole, or NULL. With view_lock held. */
-static const shm_mirror_t *find_region(const shm_link_t *link, uint64_t addr, uint64_t len) {
-    const adxl_region_t *r =
-        adxl_region_set_containing(&link->mirror, (uintptr_t)addr, (size_t)len);
-    return r ? r->tag : NULL;
+/* The mirror range holding [addr, addr+len) whole, or NULL. With view_lock held. */
+static const adxl_region_t *find_region(const shm_link_t *link, uint64_t addr, uint64_t len) {
+    return adxl_region_set_containing(&link->mirror, (uintptr_t)addr, (size_t)len);
 }
 
 /* Which path carries the chunk; regions[i] is segment i's region (NULL when the target
  * serves unregistered memory and it lies outside every region). With view_lock held. */
 static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
-                          const shm_mirror_t **regions) {
+                          const adxl_region_t **regions) {
     /* Local device memory goes only where the runtime copies it: into a mapping. */
     copy_path_t fallback = chunk->local_ctx ? PATH_NONE : PATH_STAGING;
     if (link->path == ADXL_SHM_PATH_STAGING) return fallback;
@@ -42,8 +40,9 @@ static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
          * target's own check on the staging path has the last word. */
         if (!regions[i] && !link->allow_unregistered) return fallback;
         /* Device memory is a runtime's to touch: through IPC, never CMA or a memfd. */
-        if (regions[i] && regions[i]->device && !regions[i]->dev_map) return fallback;
-        if (!regions[i] || (!regions[i]->map && !regions[i]->dev_map)) all_mapped = false;
+        if (regions[i] && regions[i]->device && !shm_mirror_dev_map(regions[i])) return fallback;
+        if (!regions[i] || (!shm_mirror_map(regions[i]) && !shm_mirror_dev_map(regions[i])))
+            all_mapped = false;
         if (regions[i] && regions[i]->device) any_device = true;
     }
     if (all_mapped && any_device) return PATH_IPC;
@@ -56,19 +55,19 @@ static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
 
 /* Inside the reader count: are the regions still what the target published? */
 static bool still_published(const shm_link_t *link, const adxl_chunk_t *chunk,
-                            const shm_mirror_t **regions) {
+                            const adxl_region_t **regions) {
     for (uint32_t i = 0; i < chunk->nsegs; i++)
-        if (regions[i] &&
-            atomic_load(&link->shared->region_gen[regions[i]->slot]) != regions[i]->gen)
+        if (regions[i] && atomic_load(&link->shared->region_gen[shm_mirror_slot(regions[i])]) !=
+                              shm_mirror_gen(regions[i]))
             return false;
     return true;
 }
 
-static adxl_status_t copy_mapped(const adxl_chunk_t *chunk, const shm_mirror_t **regions) {
+static adxl_status_t copy_mapped(const adxl_chunk_t *chunk, const adxl_region_t **regions) {
     bool write = chunk->kind == ADXL_CHUNK_WRITE;
     for (uint32_t i = 0; i < chunk->nsegs; i++) {
         const adxl_segment_t *s = &chunk->segs[i];
-        uint8_t *remote = regions[i]->map + (s->remote - regions[i]->addr);
+        uint8_t *remote = shm_mirror_map(regions[i]) + (s->remote - regions[i]->addr);
         if (write)
             memcpy(remote, s->local, s->len);
         else
@@ -81,7 +80,7 @@ static adxl_status_t copy_mapped(const adxl_chunk_t *chunk, const shm_mirror_t *
  * region through the runtime's IPC, a host block through its memfd, and the runtime
  * copies in the direction the two sides call for (host to host stays a memcpy). */
 static adxl_status_t copy_ipc(const shm_link_t *link, const adxl_chunk_t *chunk,
-                              const shm_mirror_t **regions) {
+                              const adxl_region_t **regions) {
     void *engine_ctx;
     const adxl_device_runtime_t *rt = adxl_engine_device(link->engine, &engine_ctx);
     bool write = chunk->kind == ADXL_CHUNK_WRITE, local_dev = chunk->local_ctx != NULL;
@@ -89,11 +88,12 @@ static adxl_status_t copy_ipc(const shm_link_t *link, const adxl_chunk_t *chunk,
     adxl_status_t st = adxl_device_enter(rt, local_dev ? chunk->local_ctx : engine_ctx, &scope);
     for (uint32_t i = 0; st == ADXL_SUCCESS && i < chunk->nsegs; i++) {
         const adxl_segment_t *s = &chunk->segs[i];
-        const shm_mirror_t *r = regions[i];
-        uint8_t *remote = (r->dev_map ? r->dev_map : r->map) + (s->remote - r->addr);
+        const adxl_region_t *r = regions[i];
+        uint8_t *dev_map = shm_mirror_dev_map(r);
+        uint8_t *remote = (dev_map ? dev_map : shm_mirror_map(r)) + (s->remote - r->addr);
         uint8_t *dst = write ? remote : s->local, *src = write ? s->local : remote;
-        bool dst_dev = write ? r->dev_map != NULL : local_dev;
-        bool src_dev = write ? local_dev : r->dev_map != NULL;
+        bool dst_dev = write ? dev_map != NULL : local_dev;
+        bool src_dev = write ? local_dev : dev_map != NULL;
         if (!dst_dev && !src_dev)
             memcpy(dst, src, s->len);
         else
@@ -145,8 +145,8 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
         adxl_chunk_complete(chunk, atomic_load(&link->fail_status));
         return true;
     }
-    const shm_mirror_t *stack_regions[64];
-    const shm_mirror_t **regions =
+    const adxl_region_t *stack_regions[64];
+    const adxl_region_t **regions =
         chunk->nsegs <= 64 ? stack_regions : malloc(chunk->nsegs * sizeof(*regions));
     if (!regions) {
         adxl_chunk_complete(chunk, ADXL_RESOURCE_EXHAUSTED);
@@ -224,8 +224,8 @@ bool shm_device_direct(adxl_link_t *l, const adxl_transfer_op_desc_t *descs, siz
     bool all = true;
     pthread_rwlock_rdlock(&link->view_lock);
     for (size_t i = 0; all && i < num_descs; i++) {
-        const shm_mirror_t *m = find_region(link, descs[i].remote_addr, descs[i].len);
-        all = m && (m->dev_map || m->map);
+        const adxl_region_t *r = find_region(link, descs[i].remote_addr, descs[i].len);
+        all = r && (shm_mirror_dev_map(r) || shm_mirror_map(r));
     }
     pthread_rwlock_unlock(&link->view_lock);
     return all;

@@ -226,18 +226,53 @@ void shm_inbound_free(shm_inbound_t *in);
 
 /* ---- The initiator's side of a link (shm_link.c, shm_copy.c, shm_staging.c) ---- */
 
-/* A target region as this initiator knows it. */
+/* A target region as this initiator knows it, when it comes with a mapping: the range and
+ * whether it is device memory are the mirror's adxl_region_t's own. */
 typedef struct {
-    uintptr_t addr;
-    size_t len;
     uint32_t slot;
     uint32_t gen;
     uint8_t *map; /* the target's block mapped here, or NULL */
     size_t map_len;
-    bool device;      /* the target's device memory: IPC or staging */
     uint8_t *dev_map; /* with IPC: where the region is in our address space, or NULL */
     void *ipc_base;   /* what the runtime's IPC open returned (closed with the entry) */
 } shm_mirror_t;
+
+/*
+ * The tag of a range in the mirror. A plain region (no block mapped, no IPC: all a REGIONS
+ * entry can describe, and nearly every region) needs only its slot and generation: they
+ * ride in the tag itself, its low bit set, rather than in an allocation of their own (a
+ * million regions, a million allocations and 64 MB fewer). Any other tag points to a
+ * shm_mirror_t, whose alignment keeps that bit clear.
+ */
+_Static_assert(sizeof(uintptr_t) >= 8, "a plain mirror tag holds a slot and a generation");
+_Static_assert(SHM_MAX_REGIONS <= (1u << 31), "a plain mirror tag holds 31 bits of slot");
+
+static inline void *shm_mirror_plain_tag(uint32_t slot, uint32_t gen) {
+    return (void *)(((uintptr_t)gen << 32) | ((uintptr_t)slot << 1) | 1u);
+}
+/* The mapping record a mirror tag points to, NULL for a plain one. */
+static inline shm_mirror_t *shm_mirror_record(void *tag) {
+    return ((uintptr_t)tag & 1u) ? NULL : (shm_mirror_t *)tag;
+}
+static inline shm_mirror_t *shm_mirror_of(const adxl_region_t *r) {
+    return shm_mirror_record(r->tag);
+}
+static inline uint32_t shm_mirror_slot(const adxl_region_t *r) {
+    const shm_mirror_t *m = shm_mirror_of(r);
+    return m ? m->slot : (uint32_t)(((uintptr_t)r->tag >> 1) & 0x7fffffffu);
+}
+static inline uint32_t shm_mirror_gen(const adxl_region_t *r) {
+    const shm_mirror_t *m = shm_mirror_of(r);
+    return m ? m->gen : (uint32_t)((uintptr_t)r->tag >> 32);
+}
+static inline uint8_t *shm_mirror_map(const adxl_region_t *r) {
+    const shm_mirror_t *m = shm_mirror_of(r);
+    return m ? m->map : NULL;
+}
+static inline uint8_t *shm_mirror_dev_map(const adxl_region_t *r) {
+    const shm_mirror_t *m = shm_mirror_of(r);
+    return m ? m->dev_map : NULL;
+}
 
 /* A staged chunk: cut into slot-sized parts as slots come free. */
 typedef struct shm_job {
@@ -281,11 +316,14 @@ struct shm_link {
     uint64_t peer_timeout_ns;
     uint64_t heartbeat_ms;
 
-    /* The mirror of the target's regions: each range's tag is its shm_mirror_t. Copies
-     * hold it read-locked for as long as they use a mapping; the link thread write-locks
-     * it to change it. */
+    /* The mirror of the target's regions (each range's tag: see shm_mirror_plain_tag).
+     * Copies hold it read-locked for as long as they use a mapping; the link thread
+     * write-locks it to change it. */
     pthread_rwlock_t view_lock;
     adxl_region_set_t mirror;
+    /* Past the end of every range the mirror ever held: a range that starts here or later
+     * overlaps none, with no search (a snapshot arrives in address order). */
+    uintptr_t mirror_end;
 
     pthread_mutex_t lock;             /* staging and notifies */
     bool closed;                      /* failed and drained: posts complete at once */

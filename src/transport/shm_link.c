@@ -56,7 +56,6 @@ bool shm_link_target_alive(shm_link_t *link) {
 
 /* ---- The region mirror ---- */
 
-/* Index of the first entry at or after addr. With view_lock held. */
 /* Maps the target's block when it sent one that is safe to map: a memfd sealed against
  * shrinking (so that no truncate can ever fault our copies) at least as long as the
  * region says. */
@@ -108,32 +107,55 @@ static void close_ipc(shm_link_t *link, void *base) {
     adxl_device_leave(rt, &scope);
 }
 
-/* Takes one announced region into the mirror; block_len: the length of the block whose
- * memfd came with it (fd), 0 for none; ipc: the REGION_ADD carrying a device region's IPC
- * handle (and its offset in arg4), else NULL. */
+/* With view_lock write-held: takes a range the target announced into the mirror, unless
+ * the mirror is full or the range overlaps one it holds (a target announces only ranges
+ * that overlap none it still has published). */
+static bool mirror_insert_locked(shm_link_t *link, const shm_region_entry_t *e, void *tag) {
+    uintptr_t addr = (uintptr_t)e->addr;
+    size_t len = (size_t)e->len;
+    if (link->mirror.count >= SHM_MAX_REGIONS ||
+        (addr < link->mirror_end && adxl_region_set_overlaps(&link->mirror, addr, len)))
+        return false;
+    adxl_region_t *r = adxl_region_set_insert(&link->mirror, addr, len, tag);
+    if (!r) return false;
+    r->device = (e->flags & SHM_REGION_DEVICE) != 0;
+    if (addr + len > link->mirror_end) link->mirror_end = addr + len;
+    return true;
+}
+
+static void mirror_free(shm_link_t *link, void *tag) {
+    shm_mirror_t *m = shm_mirror_record(tag);
+    if (!m) return;
+    if (m->map) munmap(m->map, m->map_len);
+    close_ipc(link, m->ipc_base);
+    free(m);
+}
+
+/* Takes one region a REGION_ADD announced into the mirror; block_len: the length of the
+ * block whose memfd came with it (fd), 0 for none; ipc: the message when it carries a
+ * device region's IPC handle (and its offset in arg4), else NULL. */
 static void mirror_add(shm_link_t *link, const shm_region_entry_t *e, int fd, uint64_t block_len,
                        const shm_msg_t *ipc) {
     bool device = (e->flags & SHM_REGION_DEVICE) != 0;
     uint8_t *map = fd >= 0 && !device ? map_block(fd, e->len, block_len) : NULL;
     void *ipc_base = ipc ? open_ipc(link, ipc) : NULL;
-    shm_mirror_t *m = malloc(sizeof(*m));
-    if (m)
-        *m = (shm_mirror_t){
-            .addr = (uintptr_t)e->addr,
-            .len = (size_t)e->len,
-            .slot = e->slot,
-            .gen = e->gen,
-            .map = map,
-            .map_len = map ? (size_t)block_len : 0,
-            .device = device,
-            .dev_map = ipc_base ? (uint8_t *)ipc_base + ipc->arg[4] : NULL,
-            .ipc_base = ipc_base,
-        };
+    void *tag = shm_mirror_plain_tag(e->slot, e->gen);
+    shm_mirror_t *m = NULL;
+    if (map || ipc_base) {
+        m = malloc(sizeof(*m));
+        if (m)
+            *m = (shm_mirror_t){
+                .slot = e->slot,
+                .gen = e->gen,
+                .map = map,
+                .map_len = map ? (size_t)block_len : 0,
+                .dev_map = ipc_base ? (uint8_t *)ipc_base + ipc->arg[4] : NULL,
+                .ipc_base = ipc_base,
+            };
+        tag = m;
+    }
     pthread_rwlock_wrlock(&link->view_lock);
-    /* A target announces only ranges that overlap none it still has published. */
-    bool ok = m && link->mirror.count < SHM_MAX_REGIONS &&
-              !adxl_region_set_overlaps(&link->mirror, (uintptr_t)e->addr, (size_t)e->len) &&
-              adxl_region_set_insert(&link->mirror, (uintptr_t)e->addr, (size_t)e->len, m);
+    bool ok = tag && mirror_insert_locked(link, e, tag);
     pthread_rwlock_unlock(&link->view_lock);
     if (!ok) {
         if (map) munmap(map, (size_t)block_len);
@@ -144,27 +166,21 @@ static void mirror_add(shm_link_t *link, const shm_region_entry_t *e, int fd, ui
     adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)e->addr, (size_t)e->len);
 }
 
-static void mirror_free(shm_link_t *link, shm_mirror_t *m) {
-    if (m->map) munmap(m->map, m->map_len);
-    close_ipc(link, m->ipc_base);
-    free(m);
-}
-
-static void mirror_remove(shm_link_t *link, uint64_t addr, uint64_t len, uint64_t slot) {
-    adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
-    /* Write-locked: no copy is using the mapping when it goes. */
-    pthread_rwlock_wrlock(&link->view_lock);
-    adxl_region_t *r = adxl_region_set_find_exact(&link->mirror, (uintptr_t)addr, (size_t)len);
-    shm_mirror_t *m = r ? r->tag : NULL;
-    if (m && m->slot == slot) {
+/* With view_lock write-held (no copy is using a mapping when it goes). */
+static void mirror_remove_locked(shm_link_t *link, const shm_region_entry_t *e) {
+    adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)e->addr, (size_t)e->len);
+    adxl_region_t *r =
+        adxl_region_set_find_exact(&link->mirror, (uintptr_t)e->addr, (size_t)e->len);
+    if (r && shm_mirror_slot(r) == e->slot) {
+        void *tag = r->tag;
         adxl_region_set_remove(&link->mirror, r);
-        mirror_free(link, m);
+        mirror_free(link, tag);
     }
-    pthread_rwlock_unlock(&link->view_lock);
 }
 
 /* A REGION_ADD (with a block's memfd, perhaps) or a REGIONS batch; false when the message
- * is malformed. An entry that is not valid is skipped, as a REGION_ADD that is not. */
+ * is malformed. An entry that is not valid is skipped, as a REGION_ADD that is not. A
+ * batch is applied under one hold of the view lock, in order. */
 static bool apply_regions(shm_link_t *link, const shm_msg_t *msg, int fd) {
     if (msg->type == SHM_MSG_REGION_ADD) {
         shm_region_entry_t e = {msg->arg[0],
@@ -179,14 +195,17 @@ static bool apply_regions(shm_link_t *link, const shm_msg_t *msg, int fd) {
     }
     uint32_t count;
     if (!shm_regions_valid(msg, &count)) return false;
+    adxl_remote_regions_t *rr = adxl_peer_regions(link->peer);
+    pthread_rwlock_wrlock(&link->view_lock);
     for (uint32_t i = 0; i < count; i++) {
         shm_region_entry_t e;
         if (!shm_region_entry(msg, i, &e)) continue;
         if (e.flags & SHM_REGION_REMOVED)
-            mirror_remove(link, e.addr, e.len, e.slot);
-        else
-            mirror_add(link, &e, -1, 0, NULL);
+            mirror_remove_locked(link, &e);
+        else if (mirror_insert_locked(link, &e, shm_mirror_plain_tag(e.slot, e.gen)))
+            adxl_remote_regions_add(rr, (uintptr_t)e.addr, (size_t)e.len);
     }
+    pthread_rwlock_unlock(&link->view_lock);
     return true;
 }
 

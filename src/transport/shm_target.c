@@ -141,10 +141,13 @@ static bool export_ipc(shm_inbound_t *in, uintptr_t addr, size_t len,
     return ok;
 }
 
-static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bool device) {
+/* snapshot: the range comes from the snapshot, whose ranges are distinct and which is
+ * published before anything else (no need to look for it among those published). */
+static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bool device,
+                               bool snapshot) {
     uint32_t slot;
     /* Registered while the snapshot was taken: in it, and announced again now. */
-    if (adxl_region_set_find_exact(&in->published, addr, len)) return;
+    if (!snapshot && adxl_region_set_find_exact(&in->published, addr, len)) return;
     if (!alloc_slot(in, &slot)) {
         LOG_WARN("shared memory: more than %u regions; a peer will not see 0x%lx+%zu",
                  SHM_MAX_REGIONS, (unsigned long)addr, len);
@@ -222,7 +225,7 @@ void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool dev
     if (added) {
         pthread_mutex_lock(&in->lock);
         bool idle = in->out_head == NULL;
-        if (in->publishes) publish_add_locked(in, addr, len, device);
+        if (in->publishes) publish_add_locked(in, addr, len, device, false);
         bool wake = idle && in->out_head != NULL;
         pthread_mutex_unlock(&in->lock);
         if (wake) adxl_wake(in->wake_fd);
@@ -342,6 +345,20 @@ static bool authenticate(shm_inbound_t *in, const shm_msg_t *hello, uint64_t dea
     return false;
 }
 
+/* During the snapshot (this is the serving thread, in->lock held): sends what is queued
+ * but the message still filling, as far as the socket takes it without waiting, so that
+ * the initiator works through the snapshot while it is being built. The rest goes out
+ * from serve(), which also sees a socket that failed. */
+static void send_ahead_locked(shm_inbound_t *in) {
+    while (in->out_head && in->out_head != in->out_tail) {
+        shm_out_t *o = in->out_head;
+        if (!shm_msg_send(in->fd, &o->msg, &o->fd, o->fd >= 0 ? 1 : 0, false)) return;
+        in->out_head = o->next;
+        if (o->fd >= 0) close(o->fd);
+        free(o);
+    }
+}
+
 static bool handshake(shm_inbound_t *in) {
     shm_transport_t *t = in->transport;
     uint64_t deadline = adxl_now_ns() + (uint64_t)t->config->peer_timeout_ms * ADXL_NS_PER_MS;
@@ -395,8 +412,10 @@ static bool handshake(shm_inbound_t *in) {
     in->publishes = true;
     bool ok =
         adxl_registry_snapshot(adxl_engine_registry(t->engine), &regions, &count) == ADXL_SUCCESS;
-    for (size_t i = 0; ok && i < count; i++)
-        publish_add_locked(in, regions[i].addr, regions[i].len, regions[i].device);
+    for (size_t i = 0; ok && i < count; i++) {
+        publish_add_locked(in, regions[i].addr, regions[i].len, regions[i].device, true);
+        if (i % SHM_REGIONS_PER_MSG == SHM_REGIONS_PER_MSG - 1) send_ahead_locked(in);
+    }
     shm_msg_t end = {.type = SHM_MSG_SNAPSHOT_END};
     if (ok) queue_out(in, &end, -1);
     pthread_mutex_unlock(&in->lock);
