@@ -9,7 +9,6 @@
 #include "thread_util.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +61,15 @@ static shm_inbound_t *inbound_new(shm_transport_t *t, int fd) {
     return in;
 }
 
-static void accept_one(shm_transport_t *t) {
-    int fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0) return;
+static void reap_finished(void *t) {
+    reap_inbound(t, false);
+}
+
+/* A link the listener accepted (listener.c): the peer is on this host, by the socket. */
+static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t from_len) {
+    shm_transport_t *t = ctx;
+    (void)from;
+    (void)from_len;
     pthread_mutex_lock(&t->inbound_lock);
     bool room = t->inbound_count < SHM_MAX_INBOUND;
     shm_inbound_t *in = room ? inbound_new(t, fd) : NULL;
@@ -84,21 +89,6 @@ static void accept_one(shm_transport_t *t) {
         }
         close(fd);
     }
-}
-
-static void *accept_main(void *arg) {
-    shm_transport_t *t = arg;
-    while (!atomic_load(&t->stopping)) {
-        struct pollfd pfd[2] = {{.fd = t->listen_fd, .events = POLLIN},
-                                {.fd = t->stop_fd, .events = POLLIN}};
-        /* The timeout only bounds how long finished links wait to be freed. */
-        int rc = poll(pfd, 2, 1000);
-        if (rc < 0 && errno != EINTR) break;
-        if (rc > 0 && (pfd[1].revents & POLLIN)) break;
-        if (rc > 0 && (pfd[0].revents & POLLIN)) accept_one(t);
-        reap_inbound(t, false);
-    }
-    return NULL;
 }
 
 /* An abstract socket: no file to clean up, and it lives in this network namespace only,
@@ -135,8 +125,13 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     if (getrandom((void *)&t->cma_probe, sizeof(t->cma_probe), 0) != sizeof(t->cma_probe))
         t->cma_probe = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
     t->listen_fd = t->stop_fd >= 0 ? open_listener(bound_name) : -1;
-    if (t->listen_fd >= 0) t->accept_started = adxl_thread_start(&t->accept_thread, accept_main, t);
-    if (!t->accept_started) {
+    t->listener = (adxl_listener_t){.listen_fd = t->listen_fd,
+                                    .stop_fd = t->stop_fd,
+                                    .what = "shared memory",
+                                    .take = take_link,
+                                    .reap = reap_finished,
+                                    .ctx = t};
+    if (t->listen_fd < 0 || !adxl_listener_start(&t->listener)) {
         if (t->listen_fd >= 0) close(t->listen_fd);
         if (t->stop_fd >= 0) close(t->stop_fd);
         pthread_mutex_destroy(&t->inbound_lock);
@@ -152,7 +147,7 @@ static void shm_stop(adxl_transport_t *transport) {
     shm_transport_t *t = (shm_transport_t *)transport;
     atomic_store(&t->stopping, true);
     adxl_wake(t->stop_fd);
-    pthread_join(t->accept_thread, NULL);
+    adxl_listener_join(&t->listener);
     /* Every serving thread watches stop_fd, so they all end promptly. */
     reap_inbound(t, true);
     close(t->listen_fd);

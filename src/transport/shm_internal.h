@@ -19,6 +19,7 @@
 #define ADXL_SHM_INTERNAL_H
 
 #include "region_set.h"
+#include "listener.h"
 #include "transport.h"
 
 #include <pthread.h>
@@ -172,8 +173,7 @@ typedef struct {
     int listen_fd;
     int stop_fd;
     atomic_bool stopping;
-    pthread_t accept_thread;
-    bool accept_started;
+    adxl_listener_t listener;
     pthread_mutex_t inbound_lock;
     shm_inbound_t *inbound;
     int inbound_count;

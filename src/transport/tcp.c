@@ -11,15 +11,12 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define TX_META_BYTES (TCP_FRAME_HEADER + TCP_MAX_ITEMS * TCP_PIECE_SIZE)
-/* How long the listener rests when accepting fails for want of descriptors or memory. */
-#define ACCEPT_PAUSE_MS 100
 
 static void inbound_free(tcp_inbound_t *in) {
     close(in->fd);
@@ -57,23 +54,20 @@ static void reap_inbound(adxl_transport_t *t, bool all) {
     }
 }
 
-/* false: out of descriptors or memory, so the pending connection stays queued and the
- * listener stays readable; the caller must pause rather than spin on it. */
-static bool accept_one(adxl_transport_t *t) {
-    struct sockaddr_storage from;
-    socklen_t from_len = sizeof(from);
-    int fd = accept4(t->listen_fd, (struct sockaddr *)&from, &from_len, SOCK_CLOEXEC);
-    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
-        LOG_WARN("cannot accept a connection: %s", strerror(errno));
-        return false;
-    }
-    if (fd < 0) return true; /* the peer gave up already, or a signal: nothing queued */
-    if (!adxl_peer_filter_allows(&t->config->allowed_peers, (struct sockaddr *)&from)) {
+static void reap_finished(void *t) {
+    reap_inbound(t, false);
+}
+
+/* A connection the listener accepted (listener.c). */
+static void take_connection(void *ctx, int fd, const struct sockaddr *from, socklen_t from_len) {
+    adxl_transport_t *t = ctx;
+    (void)from_len;
+    if (!adxl_peer_filter_allows(&t->config->allowed_peers, from)) {
         char who[ADXL_NAME_MAX];
-        adxl_engine_name_format((struct sockaddr *)&from, false, who);
+        adxl_engine_name_format(from, false, who);
         LOG_WARN("refused a connection from %s: not in AllowedPeers", who);
         close(fd);
-        return true;
+        return;
     }
     tcp_io_tune(fd, t->config->tcp_sockbuf_kb);
     tcp_inbound_t *in = calloc(1, sizeof(*in));
@@ -96,7 +90,7 @@ static bool accept_one(adxl_transport_t *t) {
             free(in);
         }
         close(fd);
-        return true;
+        return;
     }
     in->transport = t;
     in->fd = fd;
@@ -107,29 +101,12 @@ static bool accept_one(adxl_transport_t *t) {
         pthread_mutex_unlock(&t->inbound_lock);
         in->notify_source = NULL;
         inbound_free(in);
-        return true;
+        return;
     }
     in->next = t->inbound;
     t->inbound = in;
     t->inbound_count++;
     pthread_mutex_unlock(&t->inbound_lock);
-    return true;
-}
-
-static void *accept_main(void *arg) {
-    adxl_transport_t *t = arg;
-    while (!atomic_load(&t->stopping)) {
-        struct pollfd pfd[2] = {{.fd = t->listen_fd, .events = POLLIN},
-                                {.fd = t->stop_fd, .events = POLLIN}};
-        /* The timeout only bounds how long finished connections wait to be freed. */
-        int rc = poll(pfd, 2, 1000);
-        if (rc < 0 && errno != EINTR) break;
-        if (rc > 0 && (pfd[1].revents & POLLIN)) break;
-        bool pause = rc > 0 && (pfd[0].revents & POLLIN) && !accept_one(t);
-        reap_inbound(t, false);
-        if (pause) poll(&pfd[1], 1, ACCEPT_PAUSE_MS); /* wakes at once when stopping */
-    }
-    return NULL;
 }
 
 static adxl_status_t open_listener(adxl_transport_t *t, const adxl_engine_addr_t *addr,
@@ -167,10 +144,13 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     adxl_status_t st = t->stop_fd >= 0 ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
     if (st == ADXL_SUCCESS && listen_addr->has_port) {
         st = open_listener(t, listen_addr, bound_name);
-        if (st == ADXL_SUCCESS) {
-            t->accept_started = tcp_io_thread(&t->accept_thread, accept_main, t);
-            if (!t->accept_started) st = ADXL_RESOURCE_EXHAUSTED;
-        }
+        t->listener = (adxl_listener_t){.listen_fd = t->listen_fd,
+                                        .stop_fd = t->stop_fd,
+                                        .what = "TCP",
+                                        .take = take_connection,
+                                        .reap = reap_finished,
+                                        .ctx = t};
+        if (st == ADXL_SUCCESS && !adxl_listener_start(&t->listener)) st = ADXL_RESOURCE_EXHAUSTED;
     } else if (st == ADXL_SUCCESS) {
         adxl_engine_name_format((const struct sockaddr *)&listen_addr->addr, false, bound_name);
     }
@@ -188,7 +168,7 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
 static void tcp_stop(adxl_transport_t *t) {
     atomic_store(&t->stopping, true);
     tcp_io_wake(t->stop_fd);
-    if (t->accept_started) pthread_join(t->accept_thread, NULL);
+    adxl_listener_join(&t->listener);
     /* Every serving thread watches stop_fd, so they all end promptly. */
     reap_inbound(t, true);
     if (t->listen_fd >= 0) close(t->listen_fd);

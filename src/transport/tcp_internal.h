@@ -3,6 +3,7 @@
 #define ADXL_TCP_INTERNAL_H
 
 #include "tcp_wire.h"
+#include "listener.h"
 #include "transport.h"
 
 #include <pthread.h>
@@ -110,8 +111,7 @@ struct adxl_transport {
     int listen_fd; /* -1: client only */
     int stop_fd;
     atomic_bool stopping;
-    pthread_t accept_thread;
-    bool accept_started;
+    adxl_listener_t listener;
     pthread_mutex_t inbound_lock;
     tcp_inbound_t *inbound;
     int inbound_count;

@@ -20,6 +20,7 @@
 #define ADXL_UCX_INTERNAL_H
 
 #include "../notify_queue.h"
+#include "listener.h"
 #include "transport.h"
 #include "ucx_wire.h"
 
@@ -116,8 +117,7 @@ struct ucx_transport {
     /* Control listener. */
     int listen_fd;
     int stop_fd;
-    pthread_t accept_thread;
-    bool accept_started;
+    adxl_listener_t listener;
     pthread_mutex_t inbound_lock;
     ucx_inbound_t *inbound;
     int inbound_count;

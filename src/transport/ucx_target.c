@@ -248,14 +248,17 @@ static void reap_inbound(ucx_transport_t *t, bool all) {
     }
 }
 
-static void accept_one(ucx_transport_t *t) {
-    struct sockaddr_storage from;
-    socklen_t from_len = sizeof(from);
-    int fd = accept4(t->listen_fd, (struct sockaddr *)&from, &from_len, SOCK_CLOEXEC);
-    if (fd < 0) return;
+static void reap_finished(void *t) {
+    reap_inbound(t, false);
+}
+
+/* A control link the listener accepted (listener.c). */
+static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t from_len) {
+    ucx_transport_t *t = ctx;
+    (void)from_len;
     char who[ADXL_NAME_MAX];
-    adxl_engine_name_format((struct sockaddr *)&from, true, who);
-    if (!adxl_peer_filter_allows(&t->config->allowed_peers, (struct sockaddr *)&from)) {
+    adxl_engine_name_format(from, true, who);
+    if (!adxl_peer_filter_allows(&t->config->allowed_peers, from)) {
         LOG_WARN("UCX: refused a control link from %s: not in AllowedPeers", who);
         close(fd);
         return;
@@ -292,19 +295,6 @@ static void accept_one(ucx_transport_t *t) {
         close(fd);
 }
 
-static void *accept_main(void *arg) {
-    ucx_transport_t *t = arg;
-    while (!atomic_load(&t->stopping)) {
-        struct pollfd pfd[2] = {{.fd = t->listen_fd, .events = POLLIN},
-                                {.fd = t->stop_fd, .events = POLLIN}};
-        int rc = poll(pfd, 2, -1);
-        if (rc < 0 && errno != EINTR) break;
-        if (rc > 0 && (pfd[1].revents & POLLIN)) break;
-        if (rc > 0 && (pfd[0].revents & POLLIN)) accept_one(t);
-    }
-    return NULL;
-}
-
 adxl_status_t ucx_target_listen(ucx_transport_t *t, const adxl_engine_addr_t *listen_addr,
                                 uint16_t *port) {
     adxl_engine_addr_t addr = *listen_addr;
@@ -331,15 +321,19 @@ adxl_status_t ucx_target_listen(ucx_transport_t *t, const adxl_engine_addr_t *li
     t->listen_fd = fd;
     t->stop_fd = adxl_wake_fd_new();
     if (t->stop_fd < 0) return ADXL_RESOURCE_EXHAUSTED;
-    t->accept_started = adxl_thread_start(&t->accept_thread, accept_main, t);
-    return t->accept_started ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
+    t->listener = (adxl_listener_t){.listen_fd = t->listen_fd,
+                                    .stop_fd = t->stop_fd,
+                                    .what = "UCX control",
+                                    .take = take_link,
+                                    .reap = reap_finished,
+                                    .ctx = t};
+    return adxl_listener_start(&t->listener) ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
 }
 
 void ucx_target_stop(ucx_transport_t *t) {
-    if (t->accept_started) {
+    if (t->listener.started) {
         adxl_wake(t->stop_fd);
-        pthread_join(t->accept_thread, NULL);
-        t->accept_started = false;
+        adxl_listener_join(&t->listener);
     }
     reap_inbound(t, true);
     if (t->listen_fd >= 0) close(t->listen_fd);
