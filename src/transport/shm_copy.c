@@ -63,6 +63,25 @@ static bool still_published(const shm_link_t *link, const adxl_chunk_t *chunk,
     return true;
 }
 
+/* The buckets (shm_busy_bucket) of the regions the chunk's pieces lie in, one bit each. */
+static uint64_t busy_buckets(const adxl_chunk_t *chunk, const adxl_region_t **regions) {
+    uint64_t mask = 0;
+    for (uint32_t i = 0; i < chunk->nsegs; i++)
+        if (regions[i]) mask |= 1ull << shm_busy_bucket(shm_mirror_slot(regions[i]));
+    return mask;
+}
+
+/* Counts a copy in (delta 1) or out (-1) of each of its buckets in one epoch. */
+static void count_busy(shm_shared_t *sh, uint32_t epoch, uint64_t mask, int delta) {
+    for (uint64_t m = mask; m; m &= m - 1) {
+        _Atomic uint32_t *b = &sh->busy[epoch][__builtin_ctzll(m)];
+        if (delta > 0)
+            atomic_fetch_add(b, 1);
+        else
+            atomic_fetch_sub(b, 1);
+    }
+}
+
 static adxl_status_t copy_mapped(const adxl_chunk_t *chunk, const adxl_region_t **regions) {
     bool write = chunk->kind == ADXL_CHUNK_WRITE;
     for (uint32_t i = 0; i < chunk->nsegs; i++) {
@@ -165,7 +184,8 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
             st = ADXL_TIMEOUT; /* the caller gave up; its memory is no longer ours */
         } else {
             uint32_t epoch = atomic_load(&sh->epoch) & 1u;
-            atomic_fetch_add(&sh->busy[epoch], 1);
+            uint64_t buckets = busy_buckets(chunk, regions);
+            count_busy(sh, epoch, buckets, 1);
             if (still_published(link, chunk, regions))
                 st = path == PATH_MAPPED ? copy_mapped(chunk, regions)
                      : path == PATH_IPC  ? copy_ipc(link, chunk, regions)
@@ -174,7 +194,7 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
                 path = PATH_NONE; /* revoked meanwhile, and staging cannot take it */
             else
                 path = PATH_STAGING; /* revoked meanwhile: the target answers for it */
-            atomic_fetch_sub(&sh->busy[epoch], 1);
+            count_busy(sh, epoch, buckets, -1);
             if (user) adxl_req_guard_leave(chunk->req);
         }
     }

@@ -31,8 +31,8 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#define SHM_WIRE_MAGIC 0x4D485341u   /* "ASHM" */
-#define SHM_WIRE_VERSION 2u          /* 2: 16M generation slots */
+#define SHM_WIRE_MAGIC 0x4D485341u /* "ASHM" */
+#define SHM_WIRE_VERSION 3u        /* 2: 16M generation slots; 3: copies counted per slot bucket */
 #define SHM_SHARED_MAGIC 0x52485341u /* "ASHR" */
 
 /* Generation slots per link: the table lies in the link's shared memfd, whose pages the
@@ -66,6 +66,15 @@ typedef struct {
     shm_piece_t pieces[SHM_SLOT_PIECES];
 } shm_slot_t;
 
+/* Buckets of region slots for the counts of copies in progress (a power of two: one bit
+ * each in a 64-bit mask). */
+#define SHM_BUSY_BUCKETS 64u
+_Static_assert(SHM_BUSY_BUCKETS <= 64 && (SHM_BUSY_BUCKETS & (SHM_BUSY_BUCKETS - 1)) == 0,
+               "a copy's buckets fit one uint64_t mask");
+static inline uint32_t shm_busy_bucket(uint32_t slot) {
+    return slot & (SHM_BUSY_BUCKETS - 1);
+}
+
 typedef struct {
     uint32_t magic;
     uint32_t version;
@@ -75,7 +84,10 @@ typedef struct {
     pthread_mutex_t target_alive;
     _Atomic uint64_t target_beat; /* bumped by the target's thread at least every heartbeat */
     alignas(64) _Atomic uint32_t epoch;
-    alignas(64) _Atomic uint32_t busy[2];        /* one-sided copies in progress, per epoch */
+    /* One-sided copies in progress, per epoch and per bucket of the region slots they
+     * touch (shm_busy_bucket), so that a revocation waits only for copies that may be
+     * in the revoked region, not for every copy of every region. */
+    alignas(64) _Atomic uint32_t busy[2][SHM_BUSY_BUCKETS];
     alignas(64) _Atomic uint32_t target_waiting; /* the target sleeps: ring its doorbell */
     alignas(64) shm_slot_t slots[SHM_RING_SLOTS];
     /* Generation of each published region, 0 when revoked; a copy re-checks it. */

@@ -189,15 +189,24 @@ static bool initiator_dead(shm_inbound_t *in) {
     return poll(&p, 1, 0) > 0;
 }
 
-/* Waits until no one-sided copy that might have seen a revoked generation is still
- * running: flips the epoch and waits for the old epoch's count to drain. A copy that
- * starts after the flip sees the zeroed generation and stays away. */
-static void drain_copies(shm_inbound_t *in) {
+/* Whether a copy of the old epoch is still counted in one of the buckets. */
+static bool copies_running(shm_shared_t *sh, uint32_t old, uint64_t buckets) {
+    for (uint64_t m = buckets; m; m &= m - 1)
+        if (atomic_load(&sh->busy[old][__builtin_ctzll(m)]) != 0) return true;
+    return false;
+}
+
+/* Waits until no one-sided copy that might have seen a revoked generation in one of the
+ * buckets (of the revoked slots) is still running: flips the epoch and waits for the old
+ * epoch's counts of those buckets to drain. A copy that starts after the flip sees the
+ * zeroed generation and stays away; copies in other buckets touch other regions, and go
+ * on. */
+static void drain_copies(shm_inbound_t *in, uint64_t buckets) {
     shm_shared_t *sh = in->shared;
     uint32_t old = atomic_fetch_add(&sh->epoch, 1) & 1u;
     uint64_t start = adxl_now_ns();
     bool warned = false;
-    for (unsigned spins = 0; atomic_load(&sh->busy[old]) != 0; spins++) {
+    for (unsigned spins = 0; copies_running(sh, old, buckets); spins++) {
         if (spins < 64) {
             sched_yield();
             continue;
@@ -236,8 +245,9 @@ void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool dev
     bool idle = in->out_head == NULL;
     adxl_region_t *r = adxl_region_set_find_exact(&in->published, addr, len);
     bool revoked = r != NULL;
+    uint32_t slot = 0;
     if (r) {
-        uint32_t slot = (uint32_t)(uintptr_t)r->tag;
+        slot = (uint32_t)(uintptr_t)r->tag;
         atomic_store(&in->shared->region_gen[slot], 0);
         adxl_region_set_remove(&in->published, r);
         free_slot(in, slot);
@@ -248,7 +258,7 @@ void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool dev
     }
     bool wake = idle && in->out_head != NULL;
     pthread_mutex_unlock(&in->lock);
-    if (revoked) drain_copies(in);
+    if (revoked) drain_copies(in, 1ull << shm_busy_bucket(slot));
     pthread_mutex_unlock(&in->revoke_lock);
     if (wake) adxl_wake(in->wake_fd);
 }
@@ -576,7 +586,7 @@ static void revoke_all(shm_inbound_t *in) {
     adxl_region_set_each(&in->published, revoke_one, in->shared);
     adxl_region_set_free(&in->published);
     pthread_mutex_unlock(&in->lock);
-    if (any) drain_copies(in);
+    if (any) drain_copies(in, ~0ull >> (64 - SHM_BUSY_BUCKETS));
     pthread_mutex_unlock(&in->revoke_lock);
 }
 
