@@ -15,7 +15,6 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -692,21 +691,6 @@ static void round_slowloris(void) {
     CHECK(after <= before);
 }
 
-static int highest_fd(void) {
-    DIR *d = opendir("/proc/self/fd");
-    int high = -1;
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (e->d_name[0] != '.' && atoi(e->d_name) > high) high = atoi(e->d_name);
-    if (d) closedir(d);
-    return high;
-}
-
-static double cpu_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Connections arrive while the process has no descriptor left, so the target cannot
  * accept them and its listener stays readable: it must not spin on it, and must take
  * the connections once descriptors are back. */
@@ -716,7 +700,7 @@ static void round_out_of_descriptors(void) {
     struct rlimit saved, low;
     REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
     low = saved;
-    low.rlim_cur = (rlim_t)highest_fd() + 1;
+    low.rlim_cur = (rlim_t)tu_highest_fd() + 1;
     REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
     int fillers[4096], nfill = 0; /* every free number below the limit */
     while (nfill < 4096 && (fillers[nfill] = dup(c1)) >= 0)
@@ -724,9 +708,9 @@ static void round_out_of_descriptors(void) {
     bool exhausted = nfill < 4096 && errno == EMFILE;
     bool connected = connect(c1, (const struct sockaddr *)&target_addr, sizeof(target_addr)) == 0;
     /* A window to measure in, not a wait for anything. */
-    double cpu0 = cpu_ms();
+    double cpu0 = tu_process_cpu_ms();
     sleep_ms(1000);
-    double used = cpu_ms() - cpu0;
+    double used = tu_process_cpu_ms() - cpu0;
     for (int i = 0; i < nfill; i++)
         close(fillers[i]);
     setrlimit(RLIMIT_NOFILE, &saved);

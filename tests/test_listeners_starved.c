@@ -11,7 +11,6 @@
 #include "test_api_util.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stddef.h>
@@ -23,21 +22,6 @@
 #include <unistd.h>
 
 #define FILLERS 4096
-
-static int highest_fd(void) {
-    DIR *d = opendir("/proc/self/fd");
-    int high = -1;
-    for (struct dirent *e; d && (e = readdir(d));)
-        if (e->d_name[0] != '.' && atoi(e->d_name) > high) high = atoi(e->d_name);
-    if (d) closedir(d);
-    return high;
-}
-
-static double cpu_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Whether the peer closes the connection within wait_ms. */
 static bool closed_within(int fd, int wait_ms) {
@@ -57,7 +41,7 @@ static bool starve(int sock, const struct sockaddr *addr, socklen_t addr_len, do
     struct rlimit saved, low;
     REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
     low = saved;
-    low.rlim_cur = (rlim_t)highest_fd() + 1;
+    low.rlim_cur = (rlim_t)tu_highest_fd() + 1;
     REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
     static int fillers[FILLERS]; /* every free number below the limit */
     int nfill = 0;
@@ -66,9 +50,9 @@ static bool starve(int sock, const struct sockaddr *addr, socklen_t addr_len, do
     bool exhausted = nfill < FILLERS && errno == EMFILE;
     bool connected = connect(sock, addr, addr_len) == 0;
     /* A window to measure in, not a wait for anything. */
-    double cpu0 = cpu_ms();
+    double cpu0 = tu_process_cpu_ms();
     ta_sleep_ms(1000);
-    *used = cpu_ms() - cpu0;
+    *used = tu_process_cpu_ms() - cpu0;
     for (int i = 0; i < nfill; i++)
         close(fillers[i]);
     setrlimit(RLIMIT_NOFILE, &saved);

@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -189,4 +190,19 @@ bool tu_cont_child(pid_t pid) {
         r = waitpid(pid, &status, WCONTINUED);
     while (r < 0 && errno == EINTR);
     return r == pid && WIFCONTINUED(status);
+}
+
+double tu_process_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int tu_highest_fd(void) {
+    DIR *d = opendir("/proc/self/fd");
+    int high = -1;
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.' && atoi(e->d_name) > high) high = atoi(e->d_name);
+    if (d) closedir(d);
+    return high;
 }

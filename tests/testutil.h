@@ -80,6 +80,10 @@ adxl_engine_t *tu_engine(const char *local_name, const adxl_option_t *opts, size
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t tu_now_ms(void);
+/* CPU time this process has used, in ms (all its threads). */
+double tu_process_cpu_ms(void);
+/* The highest descriptor number open in this process. */
+int tu_highest_fd(void);
 
 /*
  * A child process for tests that need a peer in another process. The child runs
