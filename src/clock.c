@@ -25,3 +25,11 @@ struct timespec adxl_deadline_timespec(uint64_t deadline) {
     ts.tv_nsec = (long)(deadline % 1000000000ull);
     return ts;
 }
+
+void adxl_cond_init_monotonic(pthread_cond_t *cond) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+}

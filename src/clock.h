@@ -2,6 +2,7 @@
 #ifndef ADXL_CLOCK_H
 #define ADXL_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -15,5 +16,7 @@ uint64_t adxl_deadline_after_ms(int64_t timeout_ms);
 int adxl_poll_timeout_ms(uint64_t deadline);
 /* The absolute CLOCK_MONOTONIC timespec of a deadline, for pthread_cond_timedwait. */
 struct timespec adxl_deadline_timespec(uint64_t deadline);
+/* A condition variable whose timed waits take adxl_deadline_timespec's CLOCK_MONOTONIC. */
+void adxl_cond_init_monotonic(pthread_cond_t *cond);
 
 #endif

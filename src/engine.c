@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include "clock.h"
 #include "connector.h"
 #include "log.h"
 #include "peer.h"
@@ -54,11 +55,7 @@ adxl_status_t adxl_engine_start(adxl_engine_t *engine, const char *local_name,
     adxl_notify_queue_init(&engine->notifies);
     pthread_mutex_init(&engine->transit_wait_lock, NULL);
     pthread_mutex_init(&engine->peers_lock, NULL);
-    pthread_condattr_t cond_attr;
-    pthread_condattr_init(&cond_attr);
-    pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&engine->peers_changed, &cond_attr);
-    pthread_condattr_destroy(&cond_attr);
+    adxl_cond_init_monotonic(&engine->peers_changed);
     pthread_mutex_init(&engine->reqs_lock, NULL);
     engine->transit_wait_head = engine->transit_wait_tail = NULL;
     engine->peers = engine->graveyard = NULL;

@@ -23,11 +23,7 @@ adxl_req_t *adxl_req_new(adxl_engine_t *engine, adxl_peer_t *peer, adxl_transfer
     req->deadline = deadline;
     pthread_mutex_init(&req->guard, NULL);
     pthread_mutex_init(&req->wait_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&req->wait_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    adxl_cond_init_monotonic(&req->wait_cond);
     atomic_init(&req->refs, 2); /* the owner and the planner's hold */
     atomic_init(&req->pending, 1);
     atomic_init(&req->first_error, ADXL_SUCCESS);

@@ -850,11 +850,7 @@ adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const 
     pthread_mutex_init(&link->write_lock, NULL);
     pthread_mutex_init(&link->notify_lock, NULL);
     pthread_mutex_init(&link->keys_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&link->keys_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    adxl_cond_init_monotonic(&link->keys_cond);
     atomic_init(&link->failed, false);
     atomic_init(&link->fail_status, ADXL_SUCCESS);
     atomic_init(&link->ep_failed, false);

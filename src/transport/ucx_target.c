@@ -28,11 +28,7 @@
 void ucx_target_init(ucx_transport_t *t) {
     pthread_mutex_init(&t->inbound_lock, NULL);
     pthread_mutex_init(&t->regions_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&t->regions_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    adxl_cond_init_monotonic(&t->regions_cond);
 }
 
 static uint64_t io_deadline(const ucx_transport_t *t) {
