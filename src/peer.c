@@ -40,7 +40,11 @@ bool adxl_peer_buffered_in_place(const adxl_peer_t *peer) {
 
 void adxl_peer_learn_regions(adxl_peer_t *peer, const adxl_transfer_op_desc_t *descs,
                              size_t num_descs, uint64_t deadline) {
-    if (peer->ops->learn_regions) peer->ops->learn_regions(peer->link, descs, num_descs, deadline);
+    /* The peer's view takes every region the link learns: only a batch that reaches past
+     * it costs the transport a look (under its own, busier locks) and a round trip. */
+    if (peer->ops->learn_regions &&
+        !adxl_remote_regions_contain_all(&peer->regions, descs, num_descs))
+        peer->ops->learn_regions(peer->link, descs, num_descs, deadline);
 }
 
 adxl_remote_regions_t *adxl_peer_regions(adxl_peer_t *peer) {
