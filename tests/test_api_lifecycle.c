@@ -203,6 +203,15 @@ static void *race_lifecycle(void *arg) {
     return NULL;
 }
 
+/* Waits (up to 10 s, for valgrind's pace) until the process holds `fds` descriptors and
+ * `threads` threads: threads that were joined or told to stop leave the count a little
+ * after. The caller checks the counts afterwards. */
+static void settle_counts(int fds, int threads) {
+    uint64_t deadline = tu_now_ms() + 10000;
+    while ((count_fds() != fds || count_threads() != threads) && tu_now_ms() < deadline)
+        ta_sleep_ms(10);
+}
+
 /* RACERS threads call initialize (or finalize) on one engine at once. */
 static void race(adxl_engine_t *e, bool finalize, racer_t *racers) {
     pthread_t threads[RACERS];
@@ -227,10 +236,7 @@ static void test_concurrent_initialize(void) {
     int one_start_fds = count_fds() - fds_before,
         one_start_threads = count_threads() - threads_before;
     adxl_engine_destroy(ref);
-    uint64_t deadline = tu_now_ms() + 5000;
-    while ((count_fds() != fds_before || count_threads() != threads_before) &&
-           tu_now_ms() < deadline)
-        ta_sleep_ms(10);
+    settle_counts(fds_before, threads_before);
 
     adxl_engine_t *e = NULL;
     REQUIRE(adxl_engine_create(&e) == ADXL_SUCCESS);
@@ -241,16 +247,17 @@ static void test_concurrent_initialize(void) {
         race(e, false, racers);
         for (int i = 0; i < RACERS; i++)
             CHECK_STATUS(racers[i].status, ADXL_SUCCESS);
-        /* Started once: one engine's descriptors and threads, not several. */
+        /* Started once: one engine's descriptors and threads, not several. pthread_join
+         * returns when the kernel clears a racer's thread id, before that thread leaves
+         * the process's thread count, so the count is awaited rather than read once; an
+         * engine started twice keeps its extra threads and never matches. */
+        settle_counts(fds_before + one_start_fds, threads_before + one_start_threads);
         CHECK(count_fds() - fds_before == one_start_fds);
         CHECK(count_threads() - threads_before == one_start_threads);
         CHECK(adxl_local_engine(e) != NULL);
         race(e, true, racers);
         CHECK(adxl_local_engine(e) == NULL);
-        deadline = tu_now_ms() + 5000;
-        while ((count_fds() != fds_before || count_threads() != threads_before) &&
-               tu_now_ms() < deadline)
-            ta_sleep_ms(10);
+        settle_counts(fds_before, threads_before);
         CHECK(count_fds() == fds_before && count_threads() == threads_before);
     }
     adxl_engine_destroy(e);
@@ -599,9 +606,7 @@ int main(void) {
 
     /* Nothing leaks: every engine is gone, so threads and descriptors are back to where
      * they were (threads may take a moment to be reaped). */
-    uint64_t deadline = tu_now_ms() + 5000;
-    while ((count_threads() != threads0 || count_fds() != fds0) && tu_now_ms() < deadline)
-        ta_sleep_ms(10);
+    settle_counts(fds0, threads0);
     int fds1 = count_fds(), threads1 = count_threads();
     if (fds1 != fds0 || threads1 != threads0)
         fprintf(stderr, "leak: fds %d -> %d, threads %d -> %d\n", fds0, fds1, threads0, threads1);
