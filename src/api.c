@@ -124,21 +124,22 @@ adxl_status_t adxl_register_mem(adxl_engine_t *engine, const adxl_mem_desc_t *me
                                  "memory: use ADXL_MEM_DEVICE",
                                  (unsigned long)mem->addr, mem->len, engine->device->name);
     }
-    bool added = false;
+    adxl_region_t added;
     adxl_status_t st =
         adxl_registry_add(&engine->registry, mem->addr, mem->len, ctx, handle, &added);
-    if (st == ADXL_SUCCESS && added)
-        adxl_transports_publish(engine, mem->addr, mem->len, ctx != NULL, true);
+    if (st == ADXL_SUCCESS && added.len > 0) adxl_transports_publish(engine, &added, true);
     return st;
 }
 
 adxl_status_t adxl_deregister_mem(adxl_engine_t *engine, adxl_mem_handle_t handle) {
     REQUIRE_ENGINE(engine);
     if (!handle) return PARAM_INVALID("handle is NULL");
-    uintptr_t addr = 0;
-    size_t len = 0;
-    adxl_status_t st = adxl_registry_remove(&engine->registry, handle, &addr, &len);
-    if (st == ADXL_SUCCESS && len > 0) adxl_transports_publish(engine, addr, len, false, false);
+    adxl_region_t removed;
+    adxl_status_t st = adxl_registry_remove(&engine->registry, handle, &removed);
+    if (st == ADXL_SUCCESS && removed.len > 0) {
+        adxl_transports_publish(engine, &removed, false);
+        adxl_registry_release_slot(&engine->registry, removed.slot);
+    }
     return st;
 }
 

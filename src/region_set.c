@@ -158,16 +158,22 @@ adxl_region_t *adxl_region_set_find_exact(const adxl_region_set_t *set, uintptr_
     return NULL;
 }
 
-bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size_t len) {
-    if (!set->root) return false;
+adxl_region_t *adxl_region_set_overlapping(const adxl_region_set_t *set, uintptr_t addr,
+                                           size_t len) {
+    if (!set->root) return NULL;
     const leaf_t *l = descend(set, addr, SIZE_MAX, NULL, NULL);
     unsigned r = rank(&l->keys, addr, SIZE_MAX);
     /* The range starting at or before addr may reach into it... */
     entry_t e = last_at_or_before(l, r);
-    if (e.leaf && e.leaf->keys.len[e.i] > addr - e.leaf->keys.addr[e.i]) return true;
+    if (e.leaf && e.leaf->keys.len[e.i] > addr - e.leaf->keys.addr[e.i]) return e.leaf->region[e.i];
     /* ...and so may the first one starting after it. */
     e = first_after(l, r);
-    return e.leaf && e.leaf->keys.addr[e.i] - addr < len;
+    if (e.leaf && e.leaf->keys.addr[e.i] - addr < len) return e.leaf->region[e.i];
+    return NULL;
+}
+
+bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size_t len) {
+    return adxl_region_set_overlapping(set, addr, len) != NULL;
 }
 
 adxl_region_t *adxl_region_set_containing(const adxl_region_set_t *set, uintptr_t addr,
@@ -226,18 +232,37 @@ static void inner_put(inner_t *x, unsigned at, const node_t *src, unsigned i, no
     x->keys.n++;
 }
 
-adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, size_t len,
-                                      void *tag) {
-    adxl_region_t *r = adxl_region_slab_take(&set->slabs);
-    if (!r) return NULL;
-    *r = (adxl_region_t){.addr = addr, .len = len, .tag = tag, .refs = 1, .place = r->place};
-    if (!set->root && !(set->root = node_new(true))) {
-        adxl_region_slab_give(&set->slabs, r, false);
-        return NULL;
-    }
+/* The range next to where (addr, len) goes in leaf l (at its rank `at`) that overlaps
+ * it, or NULL: in a set without overlaps only a neighbour can. */
+static adxl_region_t *neighbour_overlapping(const leaf_t *l, unsigned at, uintptr_t addr,
+                                            size_t len) {
+    entry_t e = last_at_or_before(l, at);
+    if (e.leaf && e.leaf->keys.len[e.i] > addr - e.leaf->keys.addr[e.i]) return e.leaf->region[e.i];
+    e = first_after(l, at);
+    if (e.leaf && e.leaf->keys.addr[e.i] - addr < len) return e.leaf->region[e.i];
+    return NULL;
+}
+
+/* overlap: when not NULL, a range overlapping one held is not inserted; *overlap names
+ * that one (NULL when the insert failed for memory). */
+static adxl_region_t *insert(adxl_region_set_t *set, uintptr_t addr, size_t len, void *tag,
+                             adxl_region_t **overlap) {
+    if (overlap) *overlap = NULL;
+    if (!set->root && !(set->root = node_new(true))) return NULL;
     step_t path[DEPTH_MAX];
     unsigned depth;
     leaf_t *l = descend(set, addr, len, path, &depth);
+    if (overlap && (*overlap = neighbour_overlapping(l, rank(&l->keys, addr, len), addr, len)))
+        return NULL;
+    adxl_region_t *r = adxl_region_slab_take(&set->slabs);
+    if (!r) {
+        if (set->count == 0) { /* the root this call made: empty is NULL */
+            free(set->root);
+            set->root = NULL;
+        }
+        return NULL;
+    }
+    *r = (adxl_region_t){.addr = addr, .len = len, .tag = tag, .refs = 1, .place = r->place};
     /* Every node the insert splits off is allocated first, so that running out of memory
      * leaves the set as it was. */
     node_t *fresh[DEPTH_MAX + 1];
@@ -282,6 +307,16 @@ adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, si
     root->child[1] = right;
     set->root = &root->keys;
     return r;
+}
+
+adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, size_t len,
+                                      void *tag) {
+    return insert(set, addr, len, tag, NULL);
+}
+
+adxl_region_t *adxl_region_set_insert_disjoint(adxl_region_set_t *set, uintptr_t addr, size_t len,
+                                               void *tag, adxl_region_t **overlap) {
+    return insert(set, addr, len, tag, overlap);
 }
 
 /* Removes key i of x and the child to its right. */
@@ -358,11 +393,10 @@ static void fix_inner(inner_t *p, unsigned ci) {
     }
 }
 
-void adxl_region_set_remove(adxl_region_set_t *set, adxl_region_t *r) {
-    step_t path[DEPTH_MAX];
-    unsigned depth;
-    leaf_t *l = descend(set, r->addr, r->len, path, &depth);
-    unsigned at = rank(&l->keys, r->addr, r->len) - 1;
+/* Removes range `at` of leaf l, which path (depth steps) led to. */
+static void remove_at(adxl_region_set_t *set, leaf_t *l, unsigned at, step_t *path,
+                      unsigned depth) {
+    adxl_region_t *r = l->region[at];
     keys_move(&l->keys, at, &l->keys, at + 1, l->keys.n - at - 1);
     memmove(&l->region[at], &l->region[at + 1], (l->keys.n - at - 1) * sizeof(l->region[0]));
     l->keys.n--;
@@ -388,6 +422,25 @@ void adxl_region_set_remove(adxl_region_set_t *set, adxl_region_t *r) {
         set->root = NULL;
         free(root);
     }
+}
+
+void adxl_region_set_remove(adxl_region_set_t *set, adxl_region_t *r) {
+    step_t path[DEPTH_MAX];
+    unsigned depth;
+    leaf_t *l = descend(set, r->addr, r->len, path, &depth);
+    remove_at(set, l, rank(&l->keys, r->addr, r->len) - 1, path, depth);
+}
+
+bool adxl_region_set_remove_exact(adxl_region_set_t *set, uintptr_t addr, size_t len, void **tag) {
+    if (!set->root) return false;
+    step_t path[DEPTH_MAX];
+    unsigned depth;
+    leaf_t *l = descend(set, addr, len, path, &depth);
+    unsigned r = rank(&l->keys, addr, len);
+    if (r == 0 || l->keys.addr[r - 1] != addr || l->keys.len[r - 1] != len) return false;
+    if (tag) *tag = l->region[r - 1]->tag;
+    remove_at(set, l, r - 1, path, depth);
+    return true;
 }
 
 bool adxl_region_set_each(const adxl_region_set_t *set, bool (*fn)(adxl_region_t *r, void *ctx),

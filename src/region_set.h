@@ -22,6 +22,10 @@ typedef struct {
     bool device;      /* device memory, reached only through the engine's device runtime */
     uint8_t place;    /* where in its slab it lives (region_slab.c); not the owner's */
     void *device_ctx; /* the runtime context it was registered in (device only) */
+    /* The registry's names for one registration (registry.h): its slot, dense and reused,
+     * and its generation, never reused. Other owners may keep their own here. */
+    uint32_t slot;
+    uint32_t gen;
 } adxl_region_t;
 
 typedef struct adxl_region_node adxl_region_node_t;
@@ -40,6 +44,11 @@ void adxl_region_set_free(adxl_region_set_t *set);
 adxl_region_t *adxl_region_set_find_exact(const adxl_region_set_t *set, uintptr_t addr, size_t len);
 /* True when [addr, addr+len) overlaps any range. */
 bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size_t len);
+/* A range that overlaps [addr, addr+len), or NULL: the one that starts at or before addr
+ * if that one reaches into it, else the first that starts inside it. In a set whose ranges
+ * do not overlap, a range equal to [addr, addr+len) is the only one it can return. */
+adxl_region_t *adxl_region_set_overlapping(const adxl_region_set_t *set, uintptr_t addr,
+                                           size_t len);
 /* The range wholly containing [addr, addr+len), or NULL. */
 adxl_region_t *adxl_region_set_containing(const adxl_region_set_t *set, uintptr_t addr, size_t len);
 /* Inserts a range (refs 1, host memory); NULL when out of memory. Lookups by address
@@ -48,8 +57,16 @@ adxl_region_t *adxl_region_set_containing(const adxl_region_set_t *set, uintptr_
  * same start and length as one held must not be inserted. */
 adxl_region_t *adxl_region_set_insert(adxl_region_set_t *set, uintptr_t addr, size_t len,
                                       void *tag);
+/* Inserts a range unless it overlaps one held, with one search: then NULL, and *overlap
+ * names a range it overlaps (one equal to it, if held). NULL with *overlap NULL: out of
+ * memory. */
+adxl_region_t *adxl_region_set_insert_disjoint(adxl_region_set_t *set, uintptr_t addr, size_t len,
+                                               void *tag, adxl_region_t **overlap);
 /* Removes r, which must be a range of this set; r is freed. */
 void adxl_region_set_remove(adxl_region_set_t *set, adxl_region_t *r);
+/* Removes the range with exactly this start and length, with one search; false when none
+ * is held. *tag (if tag is not NULL) gets the removed range's tag. */
+bool adxl_region_set_remove_exact(adxl_region_set_t *set, uintptr_t addr, size_t len, void **tag);
 /* Calls fn on each range in address order while it returns true; false when fn stopped. */
 bool adxl_region_set_each(const adxl_region_set_t *set, bool (*fn)(adxl_region_t *r, void *ctx),
                           void *ctx);

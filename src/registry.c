@@ -17,63 +17,104 @@ bool adxl_registry_init(adxl_registry_t *reg) {
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     int rc = pthread_rwlock_init(&reg->lock, &attr);
     pthread_rwlockattr_destroy(&attr);
-    return rc == 0;
+    if (rc != 0) return false;
+    if (pthread_mutex_init(&reg->slots_lock, NULL) != 0) {
+        pthread_rwlock_destroy(&reg->lock);
+        return false;
+    }
+    return true;
 }
 
 void adxl_registry_destroy(adxl_registry_t *reg) {
     adxl_region_set_free(&reg->regions);
     adxl_ptr_set_free(&reg->by_handle);
+    free(reg->free_slots);
+    pthread_mutex_destroy(&reg->slots_lock);
     pthread_rwlock_destroy(&reg->lock);
 }
 
-adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len, void *device_ctx,
-                                adxl_mem_handle_t *handle, bool *added) {
-    adxl_status_t st = ADXL_SUCCESS;
-    *added = false;
-    pthread_rwlock_wrlock(&reg->lock);
-    adxl_region_t *r = adxl_region_set_find_exact(&reg->regions, addr, len);
-    if (r) {
-        if (r->device != (device_ctx != NULL)) {
-            st = PARAM_INVALID("memory [0x%lx, +%zu) is registered already as %s memory",
-                               (unsigned long)addr, len, r->device ? "device" : "host");
-        } else {
-            r->refs++;
-            *handle = r->tag;
+/* A slot and a fresh generation for a new region; false when every slot is taken. The
+ * latest released slot first: its entries in transports' tables are likely in cache. */
+static bool take_slot(adxl_registry_t *reg, uint32_t *slot, uint32_t *gen) {
+    pthread_mutex_lock(&reg->slots_lock);
+    bool ok = true;
+    if (reg->nfree > 0)
+        *slot = reg->free_slots[--reg->nfree];
+    else if (atomic_load(&reg->slots_used) < UINT32_MAX)
+        *slot = atomic_fetch_add(&reg->slots_used, 1);
+    else
+        ok = false;
+    if (++reg->next_gen == 0) reg->next_gen = 1;
+    *gen = reg->next_gen;
+    pthread_mutex_unlock(&reg->slots_lock);
+    return ok;
+}
+
+/* The free list never holds more than the slots handed out; out of memory, a slot is lost
+ * rather than reused (the next one comes from slots_used). */
+void adxl_registry_release_slot(adxl_registry_t *reg, uint32_t slot) {
+    pthread_mutex_lock(&reg->slots_lock);
+    if (reg->nfree == reg->free_cap) {
+        size_t cap = reg->free_cap ? reg->free_cap * 2 : 1024;
+        uint32_t *f = realloc(reg->free_slots, cap * sizeof(*f));
+        if (f) {
+            reg->free_slots = f;
+            reg->free_cap = cap;
         }
-    } else if (adxl_region_set_overlaps(&reg->regions, addr, len)) {
+    }
+    if (reg->nfree < reg->free_cap) reg->free_slots[reg->nfree++] = slot;
+    pthread_mutex_unlock(&reg->slots_lock);
+}
+
+adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len, void *device_ctx,
+                                adxl_mem_handle_t *handle, adxl_region_t *added) {
+    adxl_status_t st = ADXL_SUCCESS;
+    added->len = 0;
+    void *tag = adxl_handle_new();
+    pthread_rwlock_wrlock(&reg->lock);
+    /* One search inserts a new range or finds what it overlaps: registered ranges never
+     * overlap, so a range equal to it is a repeat, any other a partial overlap. */
+    adxl_region_t *old = NULL;
+    adxl_region_t *r = adxl_region_set_insert_disjoint(&reg->regions, addr, len, tag, &old);
+    uint32_t slot, gen;
+    if (old && (old->addr != addr || old->len != len)) {
         st = PARAM_INVALID("memory [0x%lx, +%zu) partially overlaps a registered region",
                            (unsigned long)addr, len);
+    } else if (old && old->device != (device_ctx != NULL)) {
+        st = PARAM_INVALID("memory [0x%lx, +%zu) is registered already as %s memory",
+                           (unsigned long)addr, len, old->device ? "device" : "host");
+    } else if (old) {
+        old->refs++;
+        *handle = old->tag;
+    } else if (!r || !adxl_ptr_set_put(&reg->by_handle, tag, r)) {
+        if (r) adxl_region_set_remove(&reg->regions, r);
+        st = ADXL_RESOURCE_EXHAUSTED;
+    } else if (!take_slot(reg, &slot, &gen)) {
+        adxl_ptr_set_remove(&reg->by_handle, tag);
+        adxl_region_set_remove(&reg->regions, r);
+        st = ADXL_RESOURCE_EXHAUSTED;
     } else {
-        void *tag = adxl_handle_new();
-        r = adxl_region_set_insert(&reg->regions, addr, len, tag);
-        if (r && !adxl_ptr_set_put(&reg->by_handle, tag, r)) {
-            adxl_region_set_remove(&reg->regions, r);
-            r = NULL;
+        r->slot = slot;
+        r->gen = gen;
+        if (device_ctx) {
+            r->device = true;
+            r->device_ctx = device_ctx;
+            reg->device_regions++;
         }
-        if (!r) {
-            st = ADXL_RESOURCE_EXHAUSTED;
-        } else {
-            if (device_ctx) {
-                r->device = true;
-                r->device_ctx = device_ctx;
-                reg->device_regions++;
-            }
-            *handle = tag;
-            *added = true;
-        }
+        *handle = tag;
+        *added = *r;
     }
     pthread_rwlock_unlock(&reg->lock);
     return st;
 }
 
 adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handle,
-                                   uintptr_t *removed_addr, size_t *removed_len) {
-    *removed_len = 0;
+                                   adxl_region_t *removed) {
+    removed->len = 0;
     pthread_rwlock_wrlock(&reg->lock);
     adxl_region_t *r = handle ? adxl_ptr_set_get(&reg->by_handle, handle) : NULL;
     if (r && --r->refs == 0) {
-        *removed_addr = r->addr;
-        *removed_len = r->len;
+        *removed = *r;
         if (r->device) reg->device_regions--;
         adxl_ptr_set_remove(&reg->by_handle, handle);
         adxl_region_set_remove(&reg->regions, r);

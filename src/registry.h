@@ -15,8 +15,19 @@
 
 #include <adxl/adxl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
+/*
+ * Every registration has a slot and a generation (adxl_region_t's slot and gen), which
+ * transports use to name it to peers without a search of their own: the slot is a small
+ * index, a released one before a new one, so that tables indexed by it stay as large as
+ * the most regions held at once; the generation is never 0 and never reused, so (slot, gen)
+ * names one registration even after its slot went to another. A removed region's slot
+ * stays taken until adxl_registry_release_slot, which the engine calls once every
+ * transport has published the removal: until then no new region can appear there while
+ * a transport still revokes the old one.
+ */
 typedef struct {
     pthread_rwlock_t lock;
     adxl_region_set_t regions;
@@ -24,19 +35,32 @@ typedef struct {
     uint64_t generation;      /* bumped by every removal, so pinned readers can re-check */
     size_t device_regions;    /* how many regions are device memory */
     const adxl_device_runtime_t *device; /* the engine's device runtime, NULL for none */
+    pthread_mutex_t slots_lock;          /* the slot fields below */
+    uint32_t *free_slots;                /* released slots, the latest on top */
+    size_t nfree, free_cap;
+    _Atomic uint32_t slots_used; /* slots [0, slots_used) were handed out at least once */
+    uint32_t next_gen;
 } adxl_registry_t;
 
 bool adxl_registry_init(adxl_registry_t *reg);
 void adxl_registry_destroy(adxl_registry_t *reg);
 
-/* *added is true when the range is new (not a repeat of an existing registration).
- * device_ctx is NULL for host memory, else the device context the region belongs to;
- * repeating a range with the other memory type is ADXL_PARAM_INVALID. */
+/* *added gets a copy of the new region (with its slot and generation), or len 0 when the
+ * call repeated an existing registration. device_ctx is NULL for host memory, else the
+ * device context the region belongs to; repeating a range with the other memory type is
+ * ADXL_PARAM_INVALID. */
 adxl_status_t adxl_registry_add(adxl_registry_t *reg, uintptr_t addr, size_t len, void *device_ctx,
-                                adxl_mem_handle_t *handle, bool *added);
-/* *removed_len is non-zero when the last reference went and the range is gone. */
+                                adxl_mem_handle_t *handle, adxl_region_t *added);
+/* *removed gets a copy of the region when the last reference went and it is gone (its
+ * slot stays taken: adxl_registry_release_slot), len 0 otherwise. */
 adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handle,
-                                   uintptr_t *removed_addr, size_t *removed_len);
+                                   adxl_region_t *removed);
+/* The removal of the region in slot is published: the slot may go to a new region. */
+void adxl_registry_release_slot(adxl_registry_t *reg, uint32_t slot);
+/* Every slot handed out so far is below this. */
+static inline uint32_t adxl_registry_slots_used(const adxl_registry_t *reg) {
+    return atomic_load(&reg->slots_used);
+}
 
 /* How many ranges are registered. */
 size_t adxl_registry_count(adxl_registry_t *reg);

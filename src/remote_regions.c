@@ -3,7 +3,6 @@
 void adxl_remote_regions_init(adxl_remote_regions_t *rr) {
     pthread_mutex_init(&rr->lock, NULL);
     rr->regions = (adxl_region_set_t){0};
-    rr->end = 0;
 }
 
 void adxl_remote_regions_destroy(adxl_remote_regions_t *rr) {
@@ -14,17 +13,15 @@ void adxl_remote_regions_destroy(adxl_remote_regions_t *rr) {
 void adxl_remote_regions_add(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
     if (len == 0 || addr + len < addr) return;
     pthread_mutex_lock(&rr->lock);
-    if (rr->regions.count < ADXL_REMOTE_REGIONS_MAX &&
-        (addr >= rr->end || !adxl_region_set_overlaps(&rr->regions, addr, len)) &&
-        adxl_region_set_insert(&rr->regions, addr, len, NULL) && addr + len > rr->end)
-        rr->end = addr + len;
+    adxl_region_t *overlap;
+    if (rr->regions.count < ADXL_REMOTE_REGIONS_MAX)
+        (void)adxl_region_set_insert_disjoint(&rr->regions, addr, len, NULL, &overlap);
     pthread_mutex_unlock(&rr->lock);
 }
 
 void adxl_remote_regions_remove(adxl_remote_regions_t *rr, uintptr_t addr, size_t len) {
     pthread_mutex_lock(&rr->lock);
-    adxl_region_t *r = adxl_region_set_find_exact(&rr->regions, addr, len);
-    if (r) adxl_region_set_remove(&rr->regions, r);
+    (void)adxl_region_set_remove_exact(&rr->regions, addr, len, NULL);
     pthread_mutex_unlock(&rr->lock);
 }
 

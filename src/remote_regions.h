@@ -18,9 +18,6 @@
 typedef struct {
     pthread_mutex_t lock;
     adxl_region_set_t regions;
-    /* Past the end of every region ever held: one that starts here or later overlaps
-     * none, with no search (a peer's snapshot arrives in address order). */
-    uintptr_t end;
 } adxl_remote_regions_t;
 
 void adxl_remote_regions_init(adxl_remote_regions_t *rr);

@@ -3,6 +3,8 @@
  * none held), removals and lookups, in random and in ascending and descending address
  * order; after each step every query agrees with a linear search, the walk visits every
  * range once in address order, and a range's adxl_region_t stays where it was inserted.
+ * Inserts that must not overlap (insert_disjoint) name what they would overlap, and
+ * removals by range (remove_exact) find only a range held.
  * Then the same with up to 100000 ranges, enough for a tree four nodes deep, whose nodes
  * split, borrow and merge at every level, checked against a map of the cells each range
  * covers, and with the tree's own rules (adxl_region_set_is_sound) checked as it goes.
@@ -72,6 +74,10 @@ static bool agrees(const adxl_region_set_t *set) {
         const adxl_region_t *r = adxl_region_set_containing(set, addr, len);
         if ((m == NULL) != (r == NULL) || (m && m->where != r)) return false;
         if (adxl_region_set_overlaps(set, addr, len) != model_overlaps(addr, len)) return false;
+        const adxl_region_t *o = adxl_region_set_overlapping(set, addr, len);
+        if ((o != NULL) != model_overlaps(addr, len) ||
+            (o && !(addr < o->addr + o->len && o->addr < addr + len)))
+            return false;
     }
     for (size_t i = 0; i < nmodel; i++)
         if (adxl_region_set_find_exact(set, model[i].addr, model[i].len) != model[i].where ||
@@ -80,18 +86,48 @@ static bool agrees(const adxl_region_set_t *set) {
     return true;
 }
 
+/* Whether r is one of the model's ranges and overlaps [addr, addr+len). */
+static bool held_and_overlapping(const adxl_region_t *r, uintptr_t addr, size_t len) {
+    for (size_t i = 0; i < nmodel; i++)
+        if (model[i].where == r) return addr < r->addr + r->len && r->addr < addr + len;
+    return false;
+}
+
 static bool try_insert(adxl_region_set_t *set, uintptr_t addr, size_t len) {
-    if (model_overlaps(addr, len)) return true;
-    adxl_region_t *r = adxl_region_set_insert(set, addr, len, (void *)addr);
+    bool disjoint = rnd() % 2;
+    adxl_region_t *overlap = NULL;
+    if (model_overlaps(addr, len)) {
+        /* Refused, naming a range it overlaps, and the set is unchanged. */
+        size_t before = set->count;
+        return !disjoint || (!adxl_region_set_insert_disjoint(set, addr, len, NULL, &overlap) &&
+                             held_and_overlapping(overlap, addr, len) && set->count == before);
+    }
+    adxl_region_t *r = disjoint
+                           ? adxl_region_set_insert_disjoint(set, addr, len, (void *)addr, &overlap)
+                           : adxl_region_set_insert(set, addr, len, (void *)addr);
+    if (overlap) return false;
     if (!r || r->addr != addr || r->len != len || r->tag != (void *)addr || r->refs != 1)
         return false;
     model[nmodel++] = (model_range_t){addr, len, r};
     return true;
 }
 
-static void remove_model(adxl_region_set_t *set, size_t i) {
-    adxl_region_set_remove(set, model[i].where);
+/* Removes model range i, by its adxl_region_t or (half the time) by its range; false when
+ * the set disagreed. */
+static bool remove_model(adxl_region_set_t *set, size_t i) {
+    bool ok = true;
+    if (rnd() % 2) {
+        adxl_region_set_remove(set, model[i].where);
+    } else {
+        void *tag = NULL;
+        /* A range that starts there but is longer is not this one. */
+        ok = !adxl_region_set_remove_exact(set, model[i].addr, model[i].len + CELL, NULL) &&
+             adxl_region_set_remove_exact(set, model[i].addr, model[i].len, &tag) &&
+             tag == (void *)model[i].addr &&
+             !adxl_region_set_remove_exact(set, model[i].addr, model[i].len, NULL);
+    }
     model[i] = model[--nmodel];
+    return ok;
 }
 
 static void test_random(void) {
@@ -100,7 +136,7 @@ static void test_random(void) {
     bool ok = true;
     for (int step = 0; step < 20000 && ok; step++) {
         if (nmodel > 0 && rnd() % 100 < 45) {
-            remove_model(&set, (size_t)(rnd() % nmodel));
+            ok = remove_model(&set, (size_t)(rnd() % nmodel));
         } else {
             uintptr_t addr = BASE + (uintptr_t)(rnd() % SLOTS) * CELL;
             ok = try_insert(&set, addr, CELL * (1 + (size_t)(rnd() % 3)));
@@ -121,9 +157,9 @@ static void test_sorted_orders(void) {
     for (unsigned i = 0; i < SLOTS && ok; i++)
         ok = try_insert(&set, BASE + (uintptr_t)i * CELL, CELL);
     CHECK(ok && agrees(&set));
-    while (nmodel > 0)
-        remove_model(&set, nmodel / 2);
-    CHECK(agrees(&set) && set.root == NULL);
+    while (nmodel > 0 && ok)
+        ok = remove_model(&set, nmodel / 2);
+    CHECK(ok && agrees(&set) && set.root == NULL);
     for (unsigned i = SLOTS; i-- > 0 && ok;)
         ok = try_insert(&set, BASE + (uintptr_t)i * CELL, CELL);
     CHECK(ok && agrees(&set));
@@ -170,8 +206,11 @@ static bool many_insert(adxl_region_set_t *set, size_t cell, size_t cells) {
     if (adxl_region_set_find_exact(set, addr, cells * CELL) ||
         adxl_region_set_overlaps(set, addr, cells * CELL))
         return false;
-    adxl_region_t *r = adxl_region_set_insert(set, addr, cells * CELL, NULL);
-    if (!r) return false;
+    adxl_region_t *overlap = NULL;
+    adxl_region_t *r =
+        rnd() % 2 ? adxl_region_set_insert(set, addr, cells * CELL, NULL)
+                  : adxl_region_set_insert_disjoint(set, addr, cells * CELL, NULL, &overlap);
+    if (!r || overlap) return false;
     for (size_t c = cell; c < cell + cells; c++)
         cover[c] = r;
     many[nmany++] = r;
@@ -184,8 +223,11 @@ static bool many_remove(adxl_region_set_t *set, size_t i) {
     for (size_t c = cell_of(r->addr); c < cell_of(r->addr + r->len); c++)
         cover[c] = NULL;
     many[i] = many[--nmany];
-    adxl_region_set_remove(set, r);
-    return true;
+    if (rnd() % 2) {
+        adxl_region_set_remove(set, r);
+        return true;
+    }
+    return adxl_region_set_remove_exact(set, r->addr, r->len, NULL);
 }
 
 /* Lookups at random points (and of random held ranges) agree with the cell map. */
@@ -200,6 +242,13 @@ static bool many_probes_agree(const adxl_region_set_t *set, int probes) {
         for (size_t c = cell_of(addr); c <= cell_of(addr + len - 1); c++)
             overlap = overlap || cover[c];
         if (adxl_region_set_overlaps(set, addr, len) != overlap) return false;
+        if (overlap) {
+            adxl_region_t *o = NULL;
+            if (adxl_region_set_insert_disjoint((adxl_region_set_t *)set, addr, len, NULL, &o) ||
+                !o || !(addr < o->addr + o->len && o->addr < addr + len) ||
+                cover[cell_of(o->addr)] != o)
+                return false;
+        }
         if (nmany > 0) {
             adxl_region_t *held = many[rnd() % nmany];
             if (adxl_region_set_find_exact(set, held->addr, held->len) != held) return false;

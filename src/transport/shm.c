@@ -156,12 +156,11 @@ static void shm_stop(adxl_transport_t *transport) {
     free(t);
 }
 
-static void shm_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device,
-                        bool added) {
+static void shm_publish(adxl_transport_t *transport, const adxl_region_t *region, bool added) {
     shm_transport_t *t = (shm_transport_t *)transport;
     pthread_mutex_lock(&t->inbound_lock);
     for (shm_inbound_t *in = t->inbound; in; in = in->next)
-        shm_inbound_publish(in, addr, len, device, added);
+        shm_inbound_publish(in, region, added);
     pthread_mutex_unlock(&t->inbound_lock);
 }
 

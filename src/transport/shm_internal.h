@@ -222,18 +222,17 @@ struct shm_inbound {
     pthread_mutex_t lock; /* everything below */
     bool publishes;       /* handshake done: region changes go to this initiator */
     shm_out_t *out_head, *out_tail;
-    /* Each region published to this initiator; a range's tag is its generation slot. */
-    adxl_region_set_t published;
-    uint32_t *free_slots; /* slots given back, reused before new ones */
-    size_t nfree, free_cap;
-    uint32_t slots_used; /* slots [0, slots_used) have been handed out at least once */
-    uint32_t next_gen;
+    /* The generation this initiator was told of in each registry slot (registry.h),
+     * 0 for none: the target's own record, private, for the shared region_gen[] is
+     * the initiator's to scribble on. A lazily backed mapping of SHM_MAX_REGIONS. */
+    uint32_t *announced;
+    uint32_t announced_end;      /* past the highest slot ever announced */
     pthread_mutex_t revoke_lock; /* one revocation at a time per link */
 };
 
 void *shm_inbound_main(void *arg);
-/* Publishes or revokes [addr, len) to one initiator (see shm_internal.h's header). */
-void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool device, bool added);
+/* Publishes or revokes a registry region to one initiator (see this file's header). */
+void shm_inbound_publish(shm_inbound_t *in, const adxl_region_t *region, bool added);
 void shm_inbound_free(shm_inbound_t *in);
 
 /* ---- The initiator's side of a link (shm_link.c, shm_copy.c, shm_staging.c) ---- */
@@ -333,9 +332,6 @@ struct shm_link {
      * write-locks it to change it. */
     pthread_rwlock_t view_lock;
     adxl_region_set_t mirror;
-    /* Past the end of every range the mirror ever held: a range that starts here or later
-     * overlaps none, with no search (a snapshot arrives in address order). */
-    uintptr_t mirror_end;
 
     pthread_mutex_t lock;             /* staging and notifies */
     bool closed;                      /* failed and drained: posts complete at once */

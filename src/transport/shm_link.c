@@ -113,13 +113,11 @@ static void close_ipc(shm_link_t *link, void *base) {
 static bool mirror_insert_locked(shm_link_t *link, const shm_region_entry_t *e, void *tag) {
     uintptr_t addr = (uintptr_t)e->addr;
     size_t len = (size_t)e->len;
-    if (link->mirror.count >= SHM_MAX_REGIONS ||
-        (addr < link->mirror_end && adxl_region_set_overlaps(&link->mirror, addr, len)))
-        return false;
-    adxl_region_t *r = adxl_region_set_insert(&link->mirror, addr, len, tag);
+    if (link->mirror.count >= SHM_MAX_REGIONS) return false;
+    adxl_region_t *overlap;
+    adxl_region_t *r = adxl_region_set_insert_disjoint(&link->mirror, addr, len, tag, &overlap);
     if (!r) return false;
     r->device = (e->flags & SHM_REGION_DEVICE) != 0;
-    if (addr + len > link->mirror_end) link->mirror_end = addr + len;
     return true;
 }
 
@@ -169,13 +167,11 @@ static void mirror_add(shm_link_t *link, const shm_region_entry_t *e, int fd, ui
 /* With view_lock write-held (no copy is using a mapping when it goes). */
 static void mirror_remove_locked(shm_link_t *link, const shm_region_entry_t *e) {
     adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)e->addr, (size_t)e->len);
-    adxl_region_t *r =
-        adxl_region_set_find_exact(&link->mirror, (uintptr_t)e->addr, (size_t)e->len);
-    if (r && shm_mirror_slot(r) == e->slot) {
-        void *tag = r->tag;
-        adxl_region_set_remove(&link->mirror, r);
+    /* Removals come in order with additions, so the range held is the one meant; a
+     * target that names another slot can only shrink its own peer's view of it. */
+    void *tag;
+    if (adxl_region_set_remove_exact(&link->mirror, (uintptr_t)e->addr, (size_t)e->len, &tag))
         mirror_free(link, tag);
-    }
 }
 
 /* A REGION_ADD (with a block's memfd, perhaps) or a REGIONS batch; false when the message

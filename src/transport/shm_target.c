@@ -32,6 +32,10 @@ size_t shm_shared_size(void) {
     return shm_shared_data_offset() + (size_t)SHM_RING_SLOTS * SHM_SLOT_BYTES;
 }
 
+static size_t announced_size(void) {
+    return (size_t)SHM_MAX_REGIONS * sizeof(uint32_t);
+}
+
 void shm_inbound_free(shm_inbound_t *in) {
     if (in->fd >= 0) close(in->fd);
     if (in->wake_fd >= 0) close(in->wake_fd);
@@ -49,8 +53,7 @@ void shm_inbound_free(shm_inbound_t *in) {
     adxl_notify_source_release(in->notify_source);
     pthread_mutex_destroy(&in->lock);
     pthread_mutex_destroy(&in->revoke_lock);
-    adxl_region_set_free(&in->published);
-    free(in->free_slots);
+    if (in->announced) munmap(in->announced, announced_size());
     free(in);
 }
 
@@ -92,46 +95,18 @@ static void queue_entry(shm_inbound_t *in, const shm_region_entry_t *entry) {
     o->msg.arg[0]++;
 }
 
-/* O(1): the most recently freed slot (its page is likely resident), else a new one. */
-static bool alloc_slot(shm_inbound_t *in, uint32_t *slot) {
-    if (in->nfree > 0) {
-        *slot = in->free_slots[--in->nfree];
-        return true;
-    }
-    if (in->slots_used == SHM_MAX_REGIONS) return false;
-    *slot = in->slots_used++;
-    return true;
-}
-
-/* Every slot but the never-used ones is in published or here, so this never outgrows
- * the slots handed out; out of memory, the slot is lost rather than reused. */
-static void free_slot(shm_inbound_t *in, uint32_t slot) {
-    if (in->nfree == in->free_cap) {
-        size_t cap = in->free_cap ? in->free_cap * 2 : 1024;
-        uint32_t *f = realloc(in->free_slots, cap * sizeof(*f));
-        if (!f) return;
-        in->free_slots = f;
-        in->free_cap = cap;
-    }
-    in->free_slots[in->nfree++] = slot;
-}
-
-/* With in->lock held. */
 /* The runtime's IPC handle of the allocation holding a device region, exported in the
  * region's own context; false when the runtime has no IPC (or refuses). */
-static bool export_ipc(shm_inbound_t *in, uintptr_t addr, size_t len,
+static bool export_ipc(shm_inbound_t *in, const adxl_region_t *region,
                        uint8_t handle[ADXL_IPC_HANDLE_BYTES], uint64_t *offset) {
-    adxl_engine_t *engine = in->transport->engine;
     void *engine_ctx;
-    const adxl_device_runtime_t *rt = adxl_engine_device(engine, &engine_ctx);
+    const adxl_device_runtime_t *rt = adxl_engine_device(in->transport->engine, &engine_ctx);
     if (!rt) return false;
-    adxl_registry_t *reg = adxl_engine_registry(engine);
-    adxl_registry_pin(reg);
-    const adxl_region_t *r = adxl_region_set_containing(&reg->regions, addr, len);
-    void *ctx = r && r->device ? r->device_ctx : NULL;
-    adxl_registry_unpin(reg);
+    uintptr_t addr = region->addr;
+    size_t len = region->len;
     adxl_device_scope_t scope;
-    if (!ctx || adxl_device_enter(rt, ctx, &scope) != ADXL_SUCCESS) return false;
+    if (!region->device_ctx || adxl_device_enter(rt, region->device_ctx, &scope) != ADXL_SUCCESS)
+        return false;
     uintptr_t base = 0;
     size_t size = 0;
     bool ok = rt->ipc_export((const void *)addr, handle, &base, &size) == ADXL_SUCCESS &&
@@ -141,42 +116,37 @@ static bool export_ipc(shm_inbound_t *in, uintptr_t addr, size_t len,
     return ok;
 }
 
-/* snapshot: the range comes from the snapshot, whose ranges are distinct and which is
- * published before anything else (no need to look for it among those published). */
-static void publish_add_locked(shm_inbound_t *in, uintptr_t addr, size_t len, bool device,
-                               bool snapshot) {
-    uint32_t slot;
-    /* Registered while the snapshot was taken: in it, and announced again now. */
-    if (!snapshot && adxl_region_set_find_exact(&in->published, addr, len)) return;
-    if (!alloc_slot(in, &slot)) {
+/* With in->lock held: announces a registry region, unless this initiator was told of it
+ * already (a region registered while the snapshot was taken is in it, and is published
+ * again by its registering thread). */
+static void publish_add_locked(shm_inbound_t *in, const adxl_region_t *r) {
+    uint32_t slot = r->slot;
+    if (slot >= SHM_MAX_REGIONS) {
         LOG_WARN("shared memory: more than %u regions; a peer will not see 0x%lx+%zu",
-                 SHM_MAX_REGIONS, (unsigned long)addr, len);
+                 SHM_MAX_REGIONS, (unsigned long)r->addr, r->len);
         return;
     }
-    adxl_region_t *r = adxl_region_set_insert(&in->published, addr, len, (void *)(uintptr_t)slot);
-    if (!r) {
-        free_slot(in, slot);
-        return;
-    }
-    r->device = device;
-    /* Generations are never reused on a link, so a stale entry can never pass a check. */
-    if (++in->next_gen == 0) in->next_gen = 1;
-    atomic_store(&in->shared->region_gen[slot], in->next_gen);
+    if (in->announced[slot] == r->gen) return;
+    in->announced[slot] = r->gen;
+    if (slot >= in->announced_end) in->announced_end = slot + 1;
+    atomic_store(&in->shared->region_gen[slot], r->gen);
     size_t block_len = 0;
-    int fd = in->share_blocks && !device ? adxl_malloc_mem_share(addr, len, &block_len) : -1;
+    int fd =
+        in->share_blocks && !r->device ? adxl_malloc_mem_share(r->addr, r->len, &block_len) : -1;
     /* Like a block's memfd, an IPC handle goes only to initiators who could reach our
      * memory anyway: a mapping cannot be taken back from one that ignores revocation. A
      * region with either travels alone, in a REGION_ADD; the others are batched. */
     shm_msg_t msg = {.type = SHM_MSG_REGION_ADD,
-                     .status = device ? SHM_REGION_DEVICE : 0,
-                     .arg = {addr, len, slot, in->next_gen, fd >= 0 ? block_len : 0}};
+                     .status = r->device ? SHM_REGION_DEVICE : 0,
+                     .arg = {r->addr, r->len, slot, r->gen, fd >= 0 ? block_len : 0}};
     uint64_t offset = 0;
-    if (device && in->share_blocks && export_ipc(in, addr, len, (uint8_t *)msg.text, &offset)) {
+    if (r->device && in->share_blocks && export_ipc(in, r, (uint8_t *)msg.text, &offset)) {
         msg.status |= SHM_REGION_IPC;
         msg.text_len = ADXL_IPC_HANDLE_BYTES;
         msg.arg[4] = offset;
     } else if (fd < 0) {
-        shm_region_entry_t e = {addr, len, slot, in->next_gen, device ? SHM_REGION_DEVICE : 0, 0};
+        shm_region_entry_t e = {r->addr, r->len, slot, r->gen, r->device ? SHM_REGION_DEVICE : 0,
+                                0};
         queue_entry(in, &e);
         return;
     }
@@ -230,31 +200,28 @@ static void drain_copies(shm_inbound_t *in, uint64_t buckets) {
  * take more), so only a message queued onto an empty queue needs to wake it: during a
  * burst, one wake for many changes rather than a system call and a context switch each.
  */
-void shm_inbound_publish(shm_inbound_t *in, uintptr_t addr, size_t len, bool device, bool added) {
+void shm_inbound_publish(shm_inbound_t *in, const adxl_region_t *region, bool added) {
     if (added) {
         pthread_mutex_lock(&in->lock);
         bool idle = in->out_head == NULL;
-        if (in->publishes) publish_add_locked(in, addr, len, device, false);
+        if (in->publishes) publish_add_locked(in, region);
         bool wake = idle && in->out_head != NULL;
         pthread_mutex_unlock(&in->lock);
         if (wake) adxl_wake(in->wake_fd);
         return;
     }
+    uint32_t slot = region->slot;
     pthread_mutex_lock(&in->revoke_lock);
     pthread_mutex_lock(&in->lock);
     bool idle = in->out_head == NULL;
-    adxl_region_t *r = adxl_region_set_find_exact(&in->published, addr, len);
-    bool revoked = r != NULL;
-    uint32_t slot = 0;
-    if (r) {
-        slot = (uint32_t)(uintptr_t)r->tag;
+    /* The registry keeps the slot until every link has revoked it, so announced[slot]
+     * still names this region if this initiator was told of it. */
+    bool revoked = in->publishes && slot < SHM_MAX_REGIONS && in->announced[slot] == region->gen;
+    if (revoked) {
+        in->announced[slot] = 0;
         atomic_store(&in->shared->region_gen[slot], 0);
-        adxl_region_set_remove(&in->published, r);
-        free_slot(in, slot);
-        if (in->publishes) {
-            shm_region_entry_t e = {addr, len, slot, 0, SHM_REGION_REMOVED, 0};
-            queue_entry(in, &e);
-        }
+        shm_region_entry_t e = {region->addr, region->len, slot, 0, SHM_REGION_REMOVED, 0};
+        queue_entry(in, &e);
     }
     bool wake = idle && in->out_head != NULL;
     pthread_mutex_unlock(&in->lock);
@@ -302,7 +269,12 @@ static bool create_shared(shm_inbound_t *in) {
     int rc = pthread_mutex_init(&sh->target_alive, &attr);
     pthread_mutexattr_destroy(&attr);
     in->alive_held = rc == 0 && pthread_mutex_lock(&sh->target_alive) == 0;
-    return in->alive_held;
+    if (!in->alive_held) return false;
+    void *a = mmap(NULL, announced_size(), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (a == MAP_FAILED) return false;
+    in->announced = a;
+    return true;
 }
 
 /* With an AuthSecret, CHALLENGE out, AUTH in (src/auth.h); the HELLO_ACK that follows
@@ -423,7 +395,7 @@ static bool handshake(shm_inbound_t *in) {
     bool ok =
         adxl_registry_snapshot(adxl_engine_registry(t->engine), &regions, &count) == ADXL_SUCCESS;
     for (size_t i = 0; ok && i < count; i++) {
-        publish_add_locked(in, regions[i].addr, regions[i].len, regions[i].device, true);
+        publish_add_locked(in, &regions[i]);
         if (i % SHM_REGIONS_PER_MSG == SHM_REGIONS_PER_MSG - 1) send_ahead_locked(in);
     }
     shm_msg_t end = {.type = SHM_MSG_SNAPSHOT_END};
@@ -571,20 +543,20 @@ static void serve(shm_inbound_t *in) {
     }
 }
 
-static bool revoke_one(adxl_region_t *r, void *shared) {
-    atomic_store(&((shm_shared_t *)shared)->region_gen[(uint32_t)(uintptr_t)r->tag], 0);
-    return true;
-}
-
 /* The link is over: no one-sided copy may still be under way when the engine (and then
  * perhaps the memory) goes, so every region is revoked as by deregistration. */
 static void revoke_all(shm_inbound_t *in) {
     pthread_mutex_lock(&in->revoke_lock);
     pthread_mutex_lock(&in->lock);
     in->publishes = false;
-    bool any = in->published.count > 0;
-    adxl_region_set_each(&in->published, revoke_one, in->shared);
-    adxl_region_set_free(&in->published);
+    bool any = false;
+    for (uint32_t slot = 0; slot < in->announced_end; slot++) {
+        if (in->announced[slot] == 0) continue;
+        in->announced[slot] = 0;
+        atomic_store(&in->shared->region_gen[slot], 0);
+        any = true;
+    }
+    in->announced_end = 0;
     pthread_mutex_unlock(&in->lock);
     if (any) drain_copies(in, ~0ull >> (64 - SHM_BUSY_BUCKETS));
     pthread_mutex_unlock(&in->revoke_lock);

@@ -178,16 +178,15 @@ static void tcp_stop(adxl_transport_t *t) {
 }
 
 /* Device regions are served like any other: the target stages them (tcp_target.c). */
-static void tcp_publish(adxl_transport_t *t, uintptr_t addr, size_t len, bool device, bool added) {
-    (void)device;
+static void tcp_publish(adxl_transport_t *t, const adxl_region_t *region, bool added) {
     pthread_mutex_lock(&t->inbound_lock);
     for (tcp_inbound_t *in = t->inbound; in; in = in->next) {
         pthread_mutex_lock(&in->lock);
         bool publishes = in->publishes;
         pthread_mutex_unlock(&in->lock);
         if (publishes && !atomic_load(&in->finished))
-            tcp_inbound_queue_update(in, added ? TCP_FRAME_REGION_ADD : TCP_FRAME_REGION_DEL, addr,
-                                     len);
+            tcp_inbound_queue_update(in, added ? TCP_FRAME_REGION_ADD : TCP_FRAME_REGION_DEL,
+                                     region->addr, region->len);
     }
     pthread_mutex_unlock(&t->inbound_lock);
 }

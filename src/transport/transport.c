@@ -106,11 +106,9 @@ void adxl_transports_stop(adxl_engine_t *engine) {
     engine->ntransports = 0;
 }
 
-void adxl_transports_publish(adxl_engine_t *engine, uintptr_t addr, size_t len, bool device,
-                             bool added) {
+void adxl_transports_publish(adxl_engine_t *engine, const adxl_region_t *region, bool added) {
     for (int i = 0; i < engine->ntransports; i++)
-        engine->transports[i].ops->publish(engine->transports[i].instance, addr, len, device,
-                                           added);
+        engine->transports[i].ops->publish(engine->transports[i].instance, region, added);
 }
 
 /* Whether this link should go over UCX: always with Transport=ucx; with auto, between

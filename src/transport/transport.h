@@ -96,11 +96,11 @@ typedef struct {
     void (*destroy)(adxl_link_t *link);
     /* Takes the chunk. A link that is down completes it with an error (maybe at once). */
     void (*post)(adxl_link_t *link, adxl_chunk_t *chunk);
-    /* Tells every inbound peer that a local range was registered or deregistered (device:
-     * it is device memory, reached only through the engine's device runtime). A removal
-     * returns only once no peer of this transport can still touch the range. */
-    void (*publish)(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device,
-                    bool added);
+    /* Tells every inbound peer that a local range was registered or deregistered: the
+     * registry's copy of the region, with its slot and generation (registry.h), and
+     * whether it is device memory, reached only through the engine's device runtime. A
+     * removal returns only once no peer of this transport can still touch the range. */
+    void (*publish)(adxl_transport_t *transport, const adxl_region_t *region, bool added);
     /* Optional: asks the engine at remote for its host facts without linking to it. */
     adxl_status_t (*probe)(adxl_transport_t *transport, const adxl_engine_addr_t *remote,
                            uint64_t deadline, adxl_host_facts_t *out);
@@ -147,8 +147,7 @@ typedef struct {
 adxl_status_t adxl_transports_start(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
                                     char *bound_name);
 void adxl_transports_stop(adxl_engine_t *engine);
-void adxl_transports_publish(adxl_engine_t *engine, uintptr_t addr, size_t len, bool device,
-                             bool added);
+void adxl_transports_publish(adxl_engine_t *engine, const adxl_region_t *region, bool added);
 /* Picks the transport for a new link (shm for a peer on this host unless Transport is tcp)
  * and connects it; *ops is the transport that made *out. */
 adxl_status_t adxl_transports_connect(adxl_engine_t *engine, adxl_peer_t *peer,

@@ -150,7 +150,7 @@ void ucx_target_init(ucx_transport_t *t);
 adxl_status_t ucx_target_listen(ucx_transport_t *t, const adxl_engine_addr_t *listen_addr,
                                 uint16_t *port);
 void ucx_target_stop(ucx_transport_t *t);
-void ucx_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device, bool added);
+void ucx_publish(adxl_transport_t *transport, const adxl_region_t *region, bool added);
 
 /* ucx_link.c */
 adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const char *remote_name,

@@ -476,10 +476,10 @@ static void publish_remove(ucx_transport_t *t, uintptr_t addr, size_t len) {
     free(r);
 }
 
-void ucx_publish(adxl_transport_t *transport, uintptr_t addr, size_t len, bool device, bool added) {
+void ucx_publish(adxl_transport_t *transport, const adxl_region_t *region, bool added) {
     ucx_transport_t *t = (ucx_transport_t *)transport;
     if (added)
-        publish_add(t, addr, len, device);
+        publish_add(t, region->addr, region->len, region->device);
     else
-        publish_remove(t, addr, len);
+        publish_remove(t, region->addr, region->len);
 }

@@ -36,10 +36,11 @@ adxl_registry_t *fuzz_arena(void) {
     FUZZ_CHECK(adxl_registry_init(&registry));
     for (int i = 0; i < FUZZ_REGIONS; i++) {
         adxl_mem_handle_t h;
-        bool added;
+        adxl_region_t added;
         FUZZ_CHECK(adxl_registry_add(&registry, (uintptr_t)fuzz_regions[i].addr,
-                                     (size_t)fuzz_regions[i].len, NULL, &h, &added) == ADXL_SUCCESS);
-        FUZZ_CHECK(added);
+                                     (size_t)fuzz_regions[i].len, NULL, &h,
+                                     &added) == ADXL_SUCCESS);
+        FUZZ_CHECK(added.len > 0);
     }
     ready = true;
     fuzz_arena_reset();
