@@ -1,6 +1,10 @@
 /*
  * What a peer told us it registered. Only steers the direct/buffered choice: the target
  * checks every access against its own registry, so a stale view can never widen access.
+ * A transport that keeps data of its own with each range (the shared-memory transport's
+ * mappings) keeps it in the range's tag, here, rather than in a second set of the same
+ * ranges: it changes the set with the lock write-held, and reads it read-held for as long
+ * as it uses a tag. Ranges added through adxl_remote_regions_add have no tag.
  */
 #ifndef ADXL_REMOTE_REGIONS_H
 #define ADXL_REMOTE_REGIONS_H
@@ -16,7 +20,7 @@
 #define ADXL_REMOTE_REGIONS_MAX (16u * 1024u * 1024u)
 
 typedef struct {
-    pthread_mutex_t lock;
+    pthread_rwlock_t lock; /* writer-preferring: see adxl_remote_regions_init */
     adxl_region_set_t regions;
 } adxl_remote_regions_t;
 

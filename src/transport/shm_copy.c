@@ -20,13 +20,13 @@ typedef enum { PATH_STAGING, PATH_MAPPED, PATH_CMA, PATH_IPC, PATH_NONE } copy_p
  * handed to the link thread, so that completions never nest without bound. */
 static _Thread_local int completing;
 
-/* The mirror range holding [addr, addr+len) whole, or NULL. With view_lock held. */
+/* The mirror range holding [addr, addr+len) whole, or NULL. With the view's lock held. */
 static const adxl_region_t *find_region(const shm_link_t *link, uint64_t addr, uint64_t len) {
-    return adxl_region_set_containing(&link->mirror, (uintptr_t)addr, (size_t)len);
+    return adxl_region_set_containing(&link->view->regions, (uintptr_t)addr, (size_t)len);
 }
 
 /* Which path carries the chunk; regions[i] is segment i's region (NULL when the target
- * serves unregistered memory and it lies outside every region). With view_lock held. */
+ * serves unregistered memory and it lies outside every region). With the view's lock held. */
 static copy_path_t choose(const shm_link_t *link, const adxl_chunk_t *chunk,
                           const adxl_region_t **regions) {
     /* Local device memory goes only where the runtime copies it: into a mapping. */
@@ -172,7 +172,7 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
         return true;
     }
     shm_shared_t *sh = link->shared;
-    pthread_rwlock_rdlock(&link->view_lock);
+    pthread_rwlock_rdlock(&link->view->lock);
     copy_path_t path = choose(link, chunk, regions);
     adxl_status_t st = ADXL_FAILED;
     if (path == PATH_NONE)
@@ -198,7 +198,7 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
             if (user) adxl_req_guard_leave(chunk->req);
         }
     }
-    pthread_rwlock_unlock(&link->view_lock);
+    pthread_rwlock_unlock(&link->view->lock);
     if (regions != stack_regions) free(regions);
     if (path == PATH_STAGING) return false;
     /* The bytes may have landed in memory of a target that died meanwhile: fail. */
@@ -242,11 +242,11 @@ bool shm_device_direct(adxl_link_t *l, const adxl_transfer_op_desc_t *descs, siz
     shm_link_t *link = (shm_link_t *)l;
     if (link->path != ADXL_SHM_PATH_AUTO) return false;
     bool all = true;
-    pthread_rwlock_rdlock(&link->view_lock);
+    pthread_rwlock_rdlock(&link->view->lock);
     for (size_t i = 0; all && i < num_descs; i++) {
         const adxl_region_t *r = find_region(link, descs[i].remote_addr, descs[i].len);
         all = r && (shm_mirror_dev_map(r) || shm_mirror_map(r));
     }
-    pthread_rwlock_unlock(&link->view_lock);
+    pthread_rwlock_unlock(&link->view->lock);
     return all;
 }

@@ -19,6 +19,7 @@
 #define ADXL_SHM_INTERNAL_H
 
 #include "region_set.h"
+#include "remote_regions.h"
 #include "listener.h"
 #include "transport.h"
 
@@ -327,11 +328,11 @@ struct shm_link {
     uint64_t peer_timeout_ns;
     uint64_t heartbeat_ms;
 
-    /* The mirror of the target's regions (each range's tag: see shm_mirror_plain_tag).
-     * Copies hold it read-locked for as long as they use a mapping; the link thread
-     * write-locks it to change it. */
-    pthread_rwlock_t view_lock;
-    adxl_region_set_t mirror;
+    /* The mirror of the target's regions: the peer's view (remote_regions.h), one set
+     * for the planner and for this link, each range's tag this link's (see
+     * shm_mirror_plain_tag). Copies hold its lock read-held for as long as they use a
+     * mapping; the link thread write-locks it to change it. */
+    adxl_remote_regions_t *view;
 
     pthread_mutex_t lock;             /* staging and notifies */
     bool closed;                      /* failed and drained: posts complete at once */

@@ -107,15 +107,16 @@ static void close_ipc(shm_link_t *link, void *base) {
     adxl_device_leave(rt, &scope);
 }
 
-/* With view_lock write-held: takes a range the target announced into the mirror, unless
- * the mirror is full or the range overlaps one it holds (a target announces only ranges
- * that overlap none it still has published). */
+/* With the view's lock write-held: takes a range the target announced into the mirror,
+ * unless the mirror is full or the range overlaps one it holds (a target announces only
+ * ranges that overlap none it still has published). */
 static bool mirror_insert_locked(shm_link_t *link, const shm_region_entry_t *e, void *tag) {
     uintptr_t addr = (uintptr_t)e->addr;
     size_t len = (size_t)e->len;
-    if (link->mirror.count >= SHM_MAX_REGIONS) return false;
+    adxl_region_set_t *mirror = &link->view->regions;
+    if (mirror->count >= SHM_MAX_REGIONS || mirror->count >= ADXL_REMOTE_REGIONS_MAX) return false;
     adxl_region_t *overlap;
-    adxl_region_t *r = adxl_region_set_insert_disjoint(&link->mirror, addr, len, tag, &overlap);
+    adxl_region_t *r = adxl_region_set_insert_disjoint(mirror, addr, len, tag, &overlap);
     if (!r) return false;
     r->device = (e->flags & SHM_REGION_DEVICE) != 0;
     return true;
@@ -152,25 +153,23 @@ static void mirror_add(shm_link_t *link, const shm_region_entry_t *e, int fd, ui
             };
         tag = m;
     }
-    pthread_rwlock_wrlock(&link->view_lock);
+    pthread_rwlock_wrlock(&link->view->lock);
     bool ok = tag && mirror_insert_locked(link, e, tag);
-    pthread_rwlock_unlock(&link->view_lock);
+    pthread_rwlock_unlock(&link->view->lock);
     if (!ok) {
         if (map) munmap(map, (size_t)block_len);
         close_ipc(link, ipc_base);
         free(m);
-        return;
     }
-    adxl_remote_regions_add(adxl_peer_regions(link->peer), (uintptr_t)e->addr, (size_t)e->len);
 }
 
-/* With view_lock write-held (no copy is using a mapping when it goes). */
+/* With the view's lock write-held (no copy is using a mapping when it goes). */
 static void mirror_remove_locked(shm_link_t *link, const shm_region_entry_t *e) {
-    adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)e->addr, (size_t)e->len);
     /* Removals come in order with additions, so the range held is the one meant; a
      * target that names another slot can only shrink its own peer's view of it. */
     void *tag;
-    if (adxl_region_set_remove_exact(&link->mirror, (uintptr_t)e->addr, (size_t)e->len, &tag))
+    if (adxl_region_set_remove_exact(&link->view->regions, (uintptr_t)e->addr, (size_t)e->len,
+                                     &tag))
         mirror_free(link, tag);
 }
 
@@ -191,17 +190,16 @@ static bool apply_regions(shm_link_t *link, const shm_msg_t *msg, int fd) {
     }
     uint32_t count;
     if (!shm_regions_valid(msg, &count)) return false;
-    adxl_remote_regions_t *rr = adxl_peer_regions(link->peer);
-    pthread_rwlock_wrlock(&link->view_lock);
+    pthread_rwlock_wrlock(&link->view->lock);
     for (uint32_t i = 0; i < count; i++) {
         shm_region_entry_t e;
         if (!shm_region_entry(msg, i, &e)) continue;
         if (e.flags & SHM_REGION_REMOVED)
             mirror_remove_locked(link, &e);
-        else if (mirror_insert_locked(link, &e, shm_mirror_plain_tag(e.slot, e.gen)))
-            adxl_remote_regions_add(rr, (uintptr_t)e.addr, (size_t)e.len);
+        else
+            (void)mirror_insert_locked(link, &e, shm_mirror_plain_tag(e.slot, e.gen));
     }
-    pthread_rwlock_unlock(&link->view_lock);
+    pthread_rwlock_unlock(&link->view->lock);
     return true;
 }
 
@@ -527,13 +525,16 @@ static bool free_each_mirror(adxl_region_t *r, void *link) {
 
 void shm_destroy(adxl_link_t *l) {
     shm_link_t *link = (shm_link_t *)l;
-    adxl_region_set_each(&link->mirror, free_each_mirror, link);
-    adxl_region_set_free(&link->mirror);
+    /* The view outlives the link (it is the peer's) but its tags are ours: it is left
+     * empty, and no copy is running (the link was shut down). */
+    pthread_rwlock_wrlock(&link->view->lock);
+    adxl_region_set_each(&link->view->regions, free_each_mirror, link);
+    adxl_region_set_free(&link->view->regions);
+    pthread_rwlock_unlock(&link->view->lock);
     if (link->shared) munmap(link->shared, link->shared_size);
     int fds[4] = {link->fd, link->wake_fd, link->doorbell_fd, link->done_fd};
     for (int i = 0; i < 4; i++)
         if (fds[i] >= 0) close(fds[i]);
-    pthread_rwlock_destroy(&link->view_lock);
     pthread_mutex_destroy(&link->lock);
     free(link);
 }
@@ -567,12 +568,7 @@ adxl_status_t shm_connect(adxl_transport_t *transport, adxl_peer_t *peer, const 
     atomic_init(&link->failed, false);
     atomic_init(&link->fail_status, ADXL_SUCCESS);
     pthread_mutex_init(&link->lock, NULL);
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    /* Region changes must not starve behind a steady stream of copies. */
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&link->view_lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
+    link->view = adxl_peer_regions(peer);
 
     adxl_status_t st = link->wake_fd >= 0 ? open_socket(link, remote_facts->shm_endpoint, deadline)
                                           : ADXL_RESOURCE_EXHAUSTED;
