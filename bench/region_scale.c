@@ -7,9 +7,13 @@
  * One target engine and PEERS initiator engines, in this process, linked over the given
  * transport before anything is registered. The target registers REGIONS regions of 4 KiB
  * (one untouched mapping cut into pieces) in random order, then deregisters them in
- * another random order. Every call is timed; the means compared are those of the first
- * WINDOW registrations (the registry holds fewer than WINDOW regions) and the last WINDOW
- * (it holds about REGIONS), and likewise for deregistration. With every region
+ * another random order. Every call is timed. The time per call at WINDOW regions is the
+ * mean over SMALL_ROUNDS rounds of registering WINDOW of them and deregistering those
+ * again, before the fill; at REGIONS regions it is the mean of the last SMALL_ROUNDS x
+ * WINDOW registrations of the fill and of the first as many deregistrations (the registry
+ * then holds at least 99 % of REGIONS at the default sizes). As many calls on each side,
+ * and enough of them that a stall of the 2-core machine for a few milliseconds moves a
+ * mean by little. With every region
  * registered, a fresh engine connects (timed) and writes 8 bytes into the first- and the
  * last-registered region (mean of 200 each, and which byte path carried them), then
  * leaves; 3 s later, for the target to finish with its link, deregistration starts.
@@ -37,6 +41,7 @@
 #define REGION_BYTES 4096u
 #define MAX_PEERS 16
 #define WRITES 200
+#define SMALL_ROUNDS 10
 
 /* Waits until the engine mirrors want regions of its peers; false after 600 s. */
 static bool mirrors(adxl_engine_t *e, uint64_t want) {
@@ -85,6 +90,31 @@ static double write_us(adxl_engine_t *e, const char *target, uint8_t *dst, const
     return us;
 }
 
+/* Registers the regions order[from..to) and returns the nanoseconds the calls took. */
+static uint64_t register_range(adxl_engine_t *e, uint8_t *mem, const size_t *order, size_t from,
+                               size_t to, adxl_mem_handle_t *handles, bool *ok) {
+    uint64_t total = 0;
+    for (size_t i = from; i < to; i++) {
+        adxl_mem_desc_t d = {(uintptr_t)(mem + order[i] * REGION_BYTES), REGION_BYTES};
+        uint64_t t0 = now_ns();
+        *ok &= adxl_register_mem(e, &d, ADXL_MEM_HOST, &handles[order[i]]) == ADXL_SUCCESS;
+        total += now_ns() - t0;
+    }
+    return total;
+}
+
+/* Deregisters the regions order[from..to) and returns the nanoseconds the calls took. */
+static uint64_t deregister_range(adxl_engine_t *e, const size_t *order, size_t from, size_t to,
+                                 adxl_mem_handle_t *handles, bool *ok) {
+    uint64_t total = 0;
+    for (size_t i = from; i < to; i++) {
+        uint64_t t0 = now_ns();
+        *ok &= adxl_deregister_mem(e, handles[order[i]]) == ADXL_SUCCESS;
+        total += now_ns() - t0;
+    }
+    return total;
+}
+
 int main(int argc, char **argv) {
     const char *transport = "tcp";
     size_t n = 1000000, window = 1000;
@@ -104,8 +134,10 @@ int main(int argc, char **argv) {
         else
             return 2;
     }
-    if (n < 2 * window || window == 0 || npeers < 0 || npeers > MAX_PEERS) {
-        fprintf(stderr, "need REGIONS >= 2 * WINDOW > 0 and 0 <= PEERS <= %d\n", MAX_PEERS);
+    size_t large = window * SMALL_ROUNDS; /* calls timed at REGIONS regions, each way */
+    if (window == 0 || n < 2 * large || npeers < 0 || npeers > MAX_PEERS) {
+        fprintf(stderr, "need REGIONS >= 2 * %d * WINDOW > 0 and 0 <= PEERS <= %d\n", SMALL_ROUNDS,
+                MAX_PEERS);
         return 2;
     }
     uint8_t *mem = mmap(NULL, n * REGION_BYTES, PROT_READ | PROT_WRITE,
@@ -125,18 +157,22 @@ int main(int argc, char **argv) {
 
     for (size_t i = 0; i < n; i++)
         order[i] = i;
-    shuffle(order, n);
-    uint64_t reg_small = 0, reg_large = 0, start = now_ns();
-    for (size_t i = 0; i < n; i++) {
-        adxl_mem_desc_t d = {(uintptr_t)(mem + order[i] * REGION_BYTES), REGION_BYTES};
-        uint64_t t0 = now_ns();
-        ok &= adxl_register_mem(target, &d, ADXL_MEM_HOST, &handles[order[i]]) == ADXL_SUCCESS;
-        uint64_t took = now_ns() - t0;
-        if (i < window) reg_small += took;
-        if (i >= n - window) reg_large += took;
+    uint64_t reg_small = 0, reg_large = 0, dereg_small = 0, dereg_large = 0;
+    for (int round = 0; round < SMALL_ROUNDS; round++) {
+        shuffle(order, n);
+        reg_small += register_range(target, mem, order, 0, window, handles, &ok);
+        shuffle(order, window);
+        dereg_small += deregister_range(target, order, 0, window, handles, &ok);
     }
-    double reg_s = (double)(now_ns() - start) / 1e9;
     size_t told = strcmp(transport, "ucx") == 0 ? 0 : n; /* what each peer mirrors */
+    for (int p = 0; p < npeers; p++)
+        ok &= mirrors(peers[p], 0);
+
+    shuffle(order, n);
+    uint64_t start = now_ns();
+    register_range(target, mem, order, 0, n - large, handles, &ok);
+    reg_large = register_range(target, mem, order, n - large, n, handles, &ok);
+    double reg_s = (double)(now_ns() - start) / 1e9;
     for (int p = 0; p < npeers; p++)
         ok &= mirrors(peers[p], told);
     double settle_s = (double)(now_ns() - start) / 1e9;
@@ -161,15 +197,9 @@ int main(int argc, char **argv) {
     sleep(3);
 
     shuffle(order, n);
-    uint64_t dereg_large = 0, dereg_small = 0;
     start = now_ns();
-    for (size_t i = 0; i < n; i++) {
-        uint64_t t1 = now_ns();
-        ok &= adxl_deregister_mem(target, handles[order[i]]) == ADXL_SUCCESS;
-        uint64_t took = now_ns() - t1;
-        if (i < window) dereg_large += took;
-        if (i >= n - window) dereg_small += took;
-    }
+    dereg_large = deregister_range(target, order, 0, large, handles, &ok);
+    deregister_range(target, order, large, n, handles, &ok);
     double dereg_s = (double)(now_ns() - start) / 1e9;
     for (int p = 0; p < npeers; p++)
         ok &= mirrors(peers[p], 0);
@@ -179,17 +209,18 @@ int main(int argc, char **argv) {
         dropped += stats_of(peers[p]).links_dropped;
         ok &= adxl_send_notify(peers[p], tname, "probe", "alive", 10000) == ADXL_SUCCESS;
     }
-    double w = (double)window * 1e3;
+    double small_calls = (double)window * SMALL_ROUNDS * 1e3, large_calls = (double)large * 1e3;
     printf("transport=%s regions=%zu peers=%d window=%zu "
            "reg_us_small=%.2f reg_us_large=%.2f reg_ratio=%.2f "
            "dereg_us_large=%.2f dereg_us_small=%.2f dereg_ratio=%.2f "
            "register_all_s=%.2f peers_settled_s=%.2f deregister_all_s=%.2f connect_ms=%.1f "
            "write_first_us=%.2f path_first=%s write_last_us=%.2f path_last=%s "
            "links_dropped=%" PRIu64 " ok=%d\n",
-           transport, n, npeers, window, reg_small / w, reg_large / w,
-           (double)reg_large / (double)reg_small, dereg_large / w, dereg_small / w,
-           (double)dereg_large / (double)dereg_small, reg_s, settle_s, dereg_s, connect_ms,
-           first_us, first_path, last_us, last_path, dropped, ok);
+           transport, n, npeers, window, reg_small / small_calls, reg_large / large_calls,
+           (reg_large / large_calls) / (reg_small / small_calls), dereg_large / large_calls,
+           dereg_small / small_calls, (dereg_large / large_calls) / (dereg_small / small_calls),
+           reg_s, settle_s, dereg_s, connect_ms, first_us, first_path, last_us, last_path, dropped,
+           ok);
     for (int p = 0; p < npeers; p++)
         adxl_engine_destroy(peers[p]);
     adxl_engine_destroy(target);
