@@ -29,10 +29,7 @@ static size_t nmodel;
 static uint64_t seed = 88172645463325252ull;
 
 static uint64_t rnd(void) {
-    seed ^= seed << 13;
-    seed ^= seed >> 7;
-    seed ^= seed << 17;
-    return seed;
+    return tu_xorshift(&seed);
 }
 
 static bool model_overlaps(uintptr_t addr, size_t len) {

@@ -16,10 +16,7 @@
 
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void) {
-    seed ^= seed << 13;
-    seed ^= seed >> 7;
-    seed ^= seed << 17;
-    return seed;
+    return tu_xorshift(&seed);
 }
 
 static adxl_status_t add(adxl_registry_t *reg, size_t cell, size_t cells, adxl_mem_handle_t *h,

@@ -80,6 +80,14 @@ adxl_engine_t *tu_engine(const char *local_name, const adxl_option_t *opts, size
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t tu_now_ms(void);
+/* A repeatable pseudo-random stream (xorshift64): *state must start non-zero. */
+static inline uint64_t tu_xorshift(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
 /* CPU time this process has used, in ms (all its threads). */
 double tu_process_cpu_ms(void);
 /* The highest descriptor number open in this process. */
