@@ -11,7 +11,9 @@
  * mean over SMALL_ROUNDS rounds of registering WINDOW of them and deregistering those
  * again, before the fill; at REGIONS regions it is the mean of the last SMALL_ROUNDS x
  * WINDOW registrations of the fill and of the first as many deregistrations (the registry
- * then holds at least 99 % of REGIONS at the default sizes). As many calls on each side,
+ * then holds at least 99 % of REGIONS at the default sizes); each round's registrations
+ * and deregistrations start with the peers caught up, as the drain does (the fill's last
+ * calls are timed in its stride). As many calls on each side,
  * and enough of them that a stall of the 2-core machine for a few milliseconds moves a
  * mean by little. With every region
  * registered, a fresh engine connects (timed) and writes 8 bytes into the first- and the
@@ -158,15 +160,19 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++)
         order[i] = i;
     uint64_t reg_small = 0, reg_large = 0, dereg_small = 0, dereg_large = 0;
+    bool tells = strcmp(transport, "ucx") != 0; /* whether peers mirror what is registered */
+    /* Each phase starts with the peers caught up, as the timed phases at REGIONS do. */
     for (int round = 0; round < SMALL_ROUNDS; round++) {
         shuffle(order, n);
         reg_small += register_range(target, mem, order, 0, window, handles, &ok);
+        for (int p = 0; p < npeers; p++)
+            ok &= mirrors(peers[p], tells ? window : 0);
         shuffle(order, window);
         dereg_small += deregister_range(target, order, 0, window, handles, &ok);
+        for (int p = 0; p < npeers; p++)
+            ok &= mirrors(peers[p], 0);
     }
-    size_t told = strcmp(transport, "ucx") == 0 ? 0 : n; /* what each peer mirrors */
-    for (int p = 0; p < npeers; p++)
-        ok &= mirrors(peers[p], 0);
+    size_t told = tells ? n : 0; /* what each peer mirrors */
 
     shuffle(order, n);
     uint64_t start = now_ns();
