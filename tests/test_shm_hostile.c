@@ -16,8 +16,9 @@
  * PARAM_INVALID with no byte moved either way; valid requests through the same raw slots
  * must move exact data. Bad NOTIFYs drop the link. Finally a thousand connections that
  * never say HELLO must be closed after the target's PeerTimeoutMs, with thread count, RSS
- * and descriptors back near where they were. Throughout, a legitimate shm initiator
- * engine keeps moving verified data.
+ * and descriptors back near where they were. A raw link that claims a copy in progress
+ * forever holds off a deregistration without holding off new links. Throughout, a
+ * legitimate shm initiator engine keeps moving verified data.
  */
 #include "engine.h"
 #include "testutil.h"
@@ -27,6 +28,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -794,6 +797,75 @@ static void round_idle(void) {
     legit_round("idle connections", 401);
 }
 
+/* ------------------------------------------------------------------ 5: a held-off revocation */
+
+typedef struct {
+    adxl_mem_handle_t handle;
+    atomic_bool done;
+} dereg_job_t;
+
+static void *deregister_job(void *arg) {
+    dereg_job_t *job = arg;
+    CHECK_STATUS(adxl_deregister_mem(target, job->handle), ADXL_SUCCESS);
+    atomic_store(&job->done, true);
+    return NULL;
+}
+
+/* A raw link claims a copy in progress in every bucket of both epochs, as a peer stopped
+ * in the middle of a copy would (the target cannot tell the two apart), so a deregistration
+ * waits for it. Meanwhile the target must go on: a new engine links over shm and reads
+ * checked bytes, and the legitimate link keeps moving them. Once the claim is dropped the
+ * deregistration returns. */
+static void round_held_revocation(void) {
+    printf("-- a deregistration held off by a peer 'in the middle of a copy'\n");
+    raw_link_t l;
+    REQUIRE(raw_handshake(&l, "raw-held"));
+    for (int e = 0; e < 2; e++)
+        for (unsigned b = 0; b < SHM_BUSY_BUCKETS; b++)
+            atomic_fetch_add(&l.sh->busy[e][b], 1);
+    uint8_t *extra = malloc(4 * KIB);
+    REQUIRE(extra);
+    adxl_mem_desc_t de = {(uintptr_t)extra, 4 * KIB};
+    dereg_job_t job = {.done = false};
+    REQUIRE(adxl_register_mem(target, &de, ADXL_MEM_HOST, &job.handle) == ADXL_SUCCESS);
+    uint32_t epoch = atomic_load(&l.sh->epoch);
+    pthread_t thread;
+    REQUIRE(pthread_create(&thread, NULL, deregister_job, &job) == 0);
+    /* The revocation flips this link's epoch before it waits for the old one's copies. */
+    uint64_t end = tu_now_ms() + BOUND_MS;
+    while (atomic_load(&l.sh->epoch) == epoch && tu_now_ms() < end)
+        sleep_ms(1);
+    CHECK(atomic_load(&l.sh->epoch) != epoch);
+
+    const adxl_option_t opts[] = {{"Transport", "shm"}};
+    adxl_engine_t *newcomer = tu_engine("127.0.0.1:0", opts, 1);
+    REQUIRE(newcomer);
+    uint8_t *buf = malloc(64 * KIB);
+    REQUIRE(buf);
+    adxl_mem_desc_t db = {(uintptr_t)buf, 64 * KIB};
+    adxl_mem_handle_t hb;
+    REQUIRE(adxl_register_mem(newcomer, &db, ADXL_MEM_HOST, &hb) == ADXL_SUCCESS);
+    CHECK_STATUS(adxl_connect(newcomer, target_name, BOUND_MS), ADXL_SUCCESS);
+    adxl_transfer_op_desc_t d = {(uintptr_t)buf, region, 64 * KIB};
+    CHECK_STATUS(adxl_transfer_sync(newcomer, target_name, ADXL_READ, &d, 1, BOUND_MS),
+                 ADXL_SUCCESS);
+    CHECK(memcmp(buf, model_at(region), 64 * KIB) == 0);
+    legit_round("a held-off deregistration", 500);
+    CHECK(!atomic_load(&job.done)); /* still held off: the test saw what it meant to */
+
+    for (int e = 0; e < 2; e++)
+        for (unsigned b = 0; b < SHM_BUSY_BUCKETS; b++)
+            atomic_fetch_sub(&l.sh->busy[e][b], 1);
+    pthread_join(thread, NULL);
+    CHECK(atomic_load(&job.done));
+    adxl_deregister_mem(newcomer, hb);
+    adxl_engine_destroy(newcomer);
+    raw_close(&l);
+    free(buf);
+    free(extra);
+    legit_round("a deregistration let go", 501);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(void) {
@@ -830,6 +902,7 @@ int main(void) {
     round_control();
     round_staging();
     round_notify();
+    round_held_revocation();
     round_idle();
 
     long threads_after = settle(threads, threads_before), fds_after = settle(open_fds, fds_before);

@@ -17,7 +17,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* all: the transport stops (every thread was told to end); else only finished links go,
+ * and only when no publisher walks the list (a later reap takes them otherwise). */
 static void reap_inbound(shm_transport_t *t, bool all) {
+    if (all)
+        pthread_rwlock_wrlock(&t->walkers);
+    else if (pthread_rwlock_trywrlock(&t->walkers) != 0)
+        return;
     pthread_mutex_lock(&t->inbound_lock);
     shm_inbound_t *done = NULL;
     for (shm_inbound_t **p = &t->inbound; *p;) {
@@ -32,6 +38,7 @@ static void reap_inbound(shm_transport_t *t, bool all) {
         }
     }
     pthread_mutex_unlock(&t->inbound_lock);
+    pthread_rwlock_unlock(&t->walkers);
     while (done) {
         shm_inbound_t *next = done->next;
         pthread_join(done->thread, NULL);
@@ -73,14 +80,29 @@ static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t 
     pthread_mutex_lock(&t->inbound_lock);
     bool room = t->inbound_count < SHM_MAX_INBOUND;
     shm_inbound_t *in = room ? inbound_new(t, fd) : NULL;
-    if (in && adxl_thread_start(&in->thread, shm_inbound_main, in)) {
+    if (in) { /* listed first: see walkers in shm_internal.h */
         in->next = t->inbound;
         t->inbound = in;
         t->inbound_count++;
-        in = NULL;
-        fd = -1;
     }
     pthread_mutex_unlock(&t->inbound_lock);
+    if (in && adxl_thread_start(&in->thread, shm_inbound_main, in)) {
+        in = NULL;
+        fd = -1;
+    } else if (in) {
+        /* A publisher may be looking at it: off the list with walkers write-held. It has
+         * no thread, so it never published anything. */
+        pthread_rwlock_wrlock(&t->walkers);
+        pthread_mutex_lock(&t->inbound_lock);
+        for (shm_inbound_t **p = &t->inbound; *p; p = &(*p)->next)
+            if (*p == in) {
+                *p = in->next;
+                t->inbound_count--;
+                break;
+            }
+        pthread_mutex_unlock(&t->inbound_lock);
+        pthread_rwlock_unlock(&t->walkers);
+    }
     if (fd >= 0) {
         LOG_WARN("refusing a shared-memory link (%s)", room ? "out of resources" : "too many");
         if (in) {
@@ -122,6 +144,7 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     t->stop_fd = adxl_wake_fd_new();
     atomic_init(&t->stopping, false);
     pthread_mutex_init(&t->inbound_lock, NULL);
+    pthread_rwlock_init(&t->walkers, NULL);
     if (getrandom((void *)&t->cma_probe, sizeof(t->cma_probe), 0) != sizeof(t->cma_probe))
         t->cma_probe = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
     t->listen_fd = t->stop_fd >= 0 ? open_listener(bound_name) : -1;
@@ -135,6 +158,7 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
         if (t->listen_fd >= 0) close(t->listen_fd);
         if (t->stop_fd >= 0) close(t->stop_fd);
         pthread_mutex_destroy(&t->inbound_lock);
+        pthread_rwlock_destroy(&t->walkers);
         free(t);
         bound_name[0] = '\0';
         return ADXL_FAILED;
@@ -153,15 +177,20 @@ static void shm_stop(adxl_transport_t *transport) {
     close(t->listen_fd);
     close(t->stop_fd);
     pthread_mutex_destroy(&t->inbound_lock);
+    pthread_rwlock_destroy(&t->walkers);
     free(t);
 }
 
 static void shm_publish(adxl_transport_t *transport, const adxl_region_t *region, bool added) {
     shm_transport_t *t = (shm_transport_t *)transport;
+    pthread_rwlock_rdlock(&t->walkers);
     pthread_mutex_lock(&t->inbound_lock);
-    for (shm_inbound_t *in = t->inbound; in; in = in->next)
-        shm_inbound_publish(in, region, added);
+    shm_inbound_t *head = t->inbound;
     pthread_mutex_unlock(&t->inbound_lock);
+    /* Links added after head was read take their snapshot after this change. */
+    for (shm_inbound_t *in = head; in; in = in->next)
+        shm_inbound_publish(in, region, added);
+    pthread_rwlock_unlock(&t->walkers);
 }
 
 const adxl_transport_ops_t adxl_shm_transport = {

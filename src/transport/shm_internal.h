@@ -187,7 +187,14 @@ typedef struct {
     int stop_fd;
     atomic_bool stopping;
     adxl_listener_t listener;
+    /* The list of inbound links: changed under inbound_lock, held only for that. A
+     * publisher walks it holding `walkers` read-held instead (a revocation there may wait
+     * for a peer as long as it is stopped, and must not hold up accepts); a link leaves
+     * the list, and is freed, only with `walkers` write-held. A link is on the list
+     * before its thread starts, so before its snapshot of the registry: a region change
+     * either reaches it through its publisher or is in its snapshot already. */
     pthread_mutex_t inbound_lock;
+    pthread_rwlock_t walkers;
     shm_inbound_t *inbound;
     int inbound_count;
     /* Read by initiators with process_vm_readv to find out whether CMA is allowed. */
