@@ -4,9 +4,10 @@
  *
  *   region_set_bench [LARGE]   (LARGE ranges for the large set; 1000000 unless given)
  *
- * For 1000 ranges and for LARGE ranges: fill (what the registry does for a new region:
- * find_exact, overlaps, insert), containing (a lookup inside each range, what a transfer
- * costs), each (the walk, per range) and drain (find_exact, remove). Each is the mean
+ * For 1000 ranges and for LARGE ranges: fill (what the registry and every view do for a
+ * new region: insert_disjoint), containing (a lookup inside each range, what a transfer
+ * costs), each (the walk, per range) and drain (remove_exact, what a view does for a
+ * removed region). Each is the mean
  * nanoseconds per range over whole sweeps, the small set swept as often as it takes to
  * reach about as many operations as the large one. Prints one key=value line per size and
  * one of large/small ratios; exits 1 when a result is wrong.
@@ -44,9 +45,8 @@ static bool sweep(const uintptr_t *addrs, size_t *order, size_t n, costs_t *sum)
     uint64_t t0 = now_ns();
     for (size_t i = 0; i < n; i++) {
         uintptr_t a = addrs[order[i]];
-        ok &= adxl_region_set_find_exact(&set, a, RANGE_BYTES) == NULL;
-        ok &= !adxl_region_set_overlaps(&set, a, RANGE_BYTES);
-        ok &= adxl_region_set_insert(&set, a, RANGE_BYTES, NULL) != NULL;
+        adxl_region_t *overlap;
+        ok &= adxl_region_set_insert_disjoint(&set, a, RANGE_BYTES, NULL, &overlap) != NULL;
     }
     uint64_t t1 = now_ns();
     shuffle(order, n);
@@ -64,9 +64,7 @@ static bool sweep(const uintptr_t *addrs, size_t *order, size_t n, costs_t *sum)
     shuffle(order, n);
     uint64_t t5 = now_ns();
     for (size_t i = 0; i < n; i++) {
-        adxl_region_t *r = adxl_region_set_find_exact(&set, addrs[order[i]], RANGE_BYTES);
-        ok &= r != NULL;
-        if (r) adxl_region_set_remove(&set, r);
+        ok &= adxl_region_set_remove_exact(&set, addrs[order[i]], RANGE_BYTES, NULL);
     }
     uint64_t t6 = now_ns();
     ok &= set.count == 0;
