@@ -17,36 +17,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* all: the transport stops (every thread was told to end); else only finished links go,
- * and only when no publisher walks the list (a later reap takes them otherwise). */
-static void reap_inbound(shm_transport_t *t, bool all) {
-    if (all)
-        pthread_rwlock_wrlock(&t->walkers);
-    else if (pthread_rwlock_trywrlock(&t->walkers) != 0)
-        return;
-    pthread_mutex_lock(&t->inbound_lock);
-    shm_inbound_t *done = NULL;
-    for (shm_inbound_t **p = &t->inbound; *p;) {
-        shm_inbound_t *in = *p;
-        if (all || atomic_load(&in->finished)) {
-            *p = in->next;
-            in->next = done;
-            done = in;
-            t->inbound_count--;
-        } else {
-            p = &in->next;
-        }
-    }
-    pthread_mutex_unlock(&t->inbound_lock);
-    pthread_rwlock_unlock(&t->walkers);
-    while (done) {
-        shm_inbound_t *next = done->next;
-        pthread_join(done->thread, NULL);
-        shm_inbound_free(done);
-        done = next;
-    }
-}
-
 static shm_inbound_t *inbound_new(shm_transport_t *t, int fd) {
     shm_inbound_t *in = calloc(1, sizeof(*in));
     if (!in) return NULL;
@@ -59,7 +29,6 @@ static shm_inbound_t *inbound_new(shm_transport_t *t, int fd) {
     in->shared_fd = -1;
     pthread_mutex_init(&in->lock, NULL);
     pthread_mutex_init(&in->revoke_lock, NULL);
-    atomic_init(&in->finished, false);
     if (in->wake_fd < 0 || in->doorbell_fd < 0 || in->done_fd < 0) {
         in->fd = -1;
         shm_inbound_free(in);
@@ -68,8 +37,12 @@ static shm_inbound_t *inbound_new(shm_transport_t *t, int fd) {
     return in;
 }
 
+static void free_served(adxl_served_t *s) {
+    shm_inbound_free((shm_inbound_t *)s);
+}
+
 static void reap_finished(void *t) {
-    reap_inbound(t, false);
+    adxl_served_reap(&((shm_transport_t *)t)->served, false, NULL, free_served);
 }
 
 /* A link the listener accepted (listener.c): the peer is on this host, by the socket. */
@@ -77,40 +50,15 @@ static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t 
     shm_transport_t *t = ctx;
     (void)from;
     (void)from_len;
-    pthread_mutex_lock(&t->inbound_lock);
-    bool room = t->inbound_count < SHM_MAX_INBOUND;
-    shm_inbound_t *in = room ? inbound_new(t, fd) : NULL;
-    if (in) { /* listed first: see walkers in shm_internal.h */
-        in->next = t->inbound;
-        t->inbound = in;
-        t->inbound_count++;
+    bool full = adxl_served_full(&t->served);
+    shm_inbound_t *in = full ? NULL : inbound_new(t, fd);
+    if (in && adxl_served_start(&t->served, &in->served, shm_inbound_main)) return;
+    LOG_WARN("refusing a shared-memory link (%s)", full ? "too many" : "out of resources");
+    if (in) {
+        in->fd = -1;
+        shm_inbound_free(in);
     }
-    pthread_mutex_unlock(&t->inbound_lock);
-    if (in && adxl_thread_start(&in->thread, shm_inbound_main, in)) {
-        in = NULL;
-        fd = -1;
-    } else if (in) {
-        /* A publisher may be looking at it: off the list with walkers write-held. It has
-         * no thread, so it never published anything. */
-        pthread_rwlock_wrlock(&t->walkers);
-        pthread_mutex_lock(&t->inbound_lock);
-        for (shm_inbound_t **p = &t->inbound; *p; p = &(*p)->next)
-            if (*p == in) {
-                *p = in->next;
-                t->inbound_count--;
-                break;
-            }
-        pthread_mutex_unlock(&t->inbound_lock);
-        pthread_rwlock_unlock(&t->walkers);
-    }
-    if (fd >= 0) {
-        LOG_WARN("refusing a shared-memory link (%s)", room ? "out of resources" : "too many");
-        if (in) {
-            in->fd = -1;
-            shm_inbound_free(in);
-        }
-        close(fd);
-    }
+    close(fd);
 }
 
 /* An abstract socket: no file to clean up, and it lives in this network namespace only,
@@ -143,8 +91,8 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     t->config = adxl_engine_config(engine);
     t->stop_fd = adxl_wake_fd_new();
     atomic_init(&t->stopping, false);
-    pthread_mutex_init(&t->inbound_lock, NULL);
     pthread_rwlock_init(&t->walkers, NULL);
+    adxl_served_init(&t->served, SHM_MAX_INBOUND, &t->walkers);
     if (getrandom((void *)&t->cma_probe, sizeof(t->cma_probe), 0) != sizeof(t->cma_probe))
         t->cma_probe = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
     t->listen_fd = t->stop_fd >= 0 ? open_listener(bound_name) : -1;
@@ -157,7 +105,7 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     if (t->listen_fd < 0 || !adxl_listener_start(&t->listener)) {
         if (t->listen_fd >= 0) close(t->listen_fd);
         if (t->stop_fd >= 0) close(t->stop_fd);
-        pthread_mutex_destroy(&t->inbound_lock);
+        adxl_served_destroy(&t->served);
         pthread_rwlock_destroy(&t->walkers);
         free(t);
         bound_name[0] = '\0';
@@ -173,10 +121,10 @@ static void shm_stop(adxl_transport_t *transport) {
     adxl_wake(t->stop_fd);
     adxl_listener_join(&t->listener);
     /* Every serving thread watches stop_fd, so they all end promptly. */
-    reap_inbound(t, true);
+    adxl_served_reap(&t->served, true, NULL, free_served);
     close(t->listen_fd);
     close(t->stop_fd);
-    pthread_mutex_destroy(&t->inbound_lock);
+    adxl_served_destroy(&t->served);
     pthread_rwlock_destroy(&t->walkers);
     free(t);
 }
@@ -184,12 +132,9 @@ static void shm_stop(adxl_transport_t *transport) {
 static void shm_publish(adxl_transport_t *transport, const adxl_region_t *region, bool added) {
     shm_transport_t *t = (shm_transport_t *)transport;
     pthread_rwlock_rdlock(&t->walkers);
-    pthread_mutex_lock(&t->inbound_lock);
-    shm_inbound_t *head = t->inbound;
-    pthread_mutex_unlock(&t->inbound_lock);
-    /* Links added after head was read take their snapshot after this change. */
-    for (shm_inbound_t *in = head; in; in = in->next)
-        shm_inbound_publish(in, region, added);
+    /* Links listed after the first was read take their snapshot after this change. */
+    for (adxl_served_t *s = adxl_served_first(&t->served); s; s = s->next)
+        shm_inbound_publish((shm_inbound_t *)s, region, added);
     pthread_rwlock_unlock(&t->walkers);
 }
 

@@ -21,6 +21,7 @@
 #include "region_set.h"
 #include "remote_regions.h"
 #include "listener.h"
+#include "served.h"
 #include "transport.h"
 
 #include <pthread.h>
@@ -187,16 +188,13 @@ typedef struct {
     int stop_fd;
     atomic_bool stopping;
     adxl_listener_t listener;
-    /* The list of inbound links: changed under inbound_lock, held only for that. A
-     * publisher walks it holding `walkers` read-held instead (a revocation there may wait
-     * for a peer as long as it is stopped, and must not hold up accepts); a link leaves
-     * the list, and is freed, only with `walkers` write-held. A link is on the list
-     * before its thread starts, so before its snapshot of the registry: a region change
-     * either reaches it through its publisher or is in its snapshot already. */
-    pthread_mutex_t inbound_lock;
+    /* The inbound links (served.h). A publisher walks them holding `walkers` read-held
+     * (a revocation there may wait for a peer as long as it is stopped, and must not hold
+     * up accepts); a link leaves the list only with `walkers` write-held. A link is
+     * listed before its thread starts, so before its snapshot of the registry: a region
+     * change either reaches it through its publisher or is in its snapshot already. */
+    adxl_served_list_t served;
     pthread_rwlock_t walkers;
-    shm_inbound_t *inbound;
-    int inbound_count;
     /* Read by initiators with process_vm_readv to find out whether CMA is allowed. */
     volatile uint64_t cma_probe;
 } shm_transport_t;
@@ -210,7 +208,7 @@ typedef struct shm_out {
 
 /* The target's side of one link, served by its own thread (shm_target.c). */
 struct shm_inbound {
-    shm_inbound_t *next;
+    adxl_served_t served; /* first: the list's entry */
     shm_transport_t *transport;
     int fd;
     int wake_fd;     /* publish queued a message */
@@ -219,8 +217,6 @@ struct shm_inbound {
     int pidfd;       /* the initiator's process, -1 when the kernel has no pidfd */
     pid_t peer_pid;
     bool share_blocks; /* the initiator may get our blocks' memfds (see publish_add_locked) */
-    pthread_t thread;
-    atomic_bool finished;
     adxl_notify_source_t *notify_source;
     shm_shared_t *shared;
     int shared_fd;

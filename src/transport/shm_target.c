@@ -575,6 +575,6 @@ void *shm_inbound_main(void *arg) {
     /* Unlocked, not left to die with the thread: an initiator sees the link is over. */
     if (in->alive_held) pthread_mutex_unlock(&in->shared->target_alive);
     shutdown(in->fd, SHUT_RDWR);
-    atomic_store(&in->finished, true);
+    adxl_served_finished(&in->served);
     return NULL;
 }

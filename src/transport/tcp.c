@@ -30,32 +30,12 @@ static void inbound_free(tcp_inbound_t *in) {
     free(in);
 }
 
-/* Joins and frees connections whose threads have ended. */
-static void reap_inbound(adxl_transport_t *t, bool all) {
-    pthread_mutex_lock(&t->inbound_lock);
-    tcp_inbound_t *done = NULL;
-    for (tcp_inbound_t **p = &t->inbound; *p;) {
-        tcp_inbound_t *in = *p;
-        if (all || atomic_load(&in->finished)) {
-            *p = in->next;
-            in->next = done;
-            done = in;
-            t->inbound_count--;
-        } else {
-            p = &in->next;
-        }
-    }
-    pthread_mutex_unlock(&t->inbound_lock);
-    while (done) {
-        tcp_inbound_t *next = done->next;
-        pthread_join(done->thread, NULL);
-        inbound_free(done);
-        done = next;
-    }
+static void free_served(adxl_served_t *s) {
+    inbound_free((tcp_inbound_t *)s);
 }
 
 static void reap_finished(void *t) {
-    reap_inbound(t, false);
+    adxl_served_reap(&((adxl_transport_t *)t)->served, false, NULL, free_served);
 }
 
 /* A connection the listener accepted (listener.c). */
@@ -77,9 +57,7 @@ static void take_connection(void *ctx, int fd, const struct sockaddr *from, sock
         in->iov = malloc(TCP_IOV_MAX * sizeof(struct iovec));
         in->wake_fd = tcp_io_wake_fd();
     }
-    pthread_mutex_lock(&t->inbound_lock);
-    bool room = t->inbound_count < TCP_MAX_INBOUND;
-    pthread_mutex_unlock(&t->inbound_lock);
+    bool room = !adxl_served_full(&t->served);
     if (!in || !in->items || !in->pieces || !in->iov || in->wake_fd < 0 || !room) {
         LOG_WARN("refusing an inbound connection (%s)", room ? "out of memory" : "too many");
         if (in) {
@@ -94,19 +72,12 @@ static void take_connection(void *ctx, int fd, const struct sockaddr *from, sock
     }
     in->transport = t;
     in->fd = fd;
-    atomic_init(&in->finished, false);
     pthread_mutex_init(&in->lock, NULL);
-    pthread_mutex_lock(&t->inbound_lock);
-    if (!tcp_io_thread(&in->thread, tcp_inbound_main, in)) {
-        pthread_mutex_unlock(&t->inbound_lock);
+    if (!adxl_served_start(&t->served, &in->served, tcp_inbound_main)) {
+        LOG_WARN("refusing an inbound connection (too many, or no thread)");
         in->notify_source = NULL;
         inbound_free(in);
-        return;
     }
-    in->next = t->inbound;
-    t->inbound = in;
-    t->inbound_count++;
-    pthread_mutex_unlock(&t->inbound_lock);
 }
 
 static adxl_status_t open_listener(adxl_transport_t *t, const adxl_engine_addr_t *addr,
@@ -140,7 +111,7 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     t->listen_fd = -1;
     t->stop_fd = tcp_io_wake_fd();
     atomic_init(&t->stopping, false);
-    pthread_mutex_init(&t->inbound_lock, NULL);
+    adxl_served_init(&t->served, TCP_MAX_INBOUND, NULL);
     adxl_status_t st = t->stop_fd >= 0 ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
     if (st == ADXL_SUCCESS && listen_addr->has_port) {
         st = open_listener(t, listen_addr, bound_name);
@@ -157,7 +128,7 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     if (st != ADXL_SUCCESS) {
         if (t->listen_fd >= 0) close(t->listen_fd);
         if (t->stop_fd >= 0) close(t->stop_fd);
-        pthread_mutex_destroy(&t->inbound_lock);
+        adxl_served_destroy(&t->served);
         free(t);
         return st;
     }
@@ -170,25 +141,26 @@ static void tcp_stop(adxl_transport_t *t) {
     tcp_io_wake(t->stop_fd);
     adxl_listener_join(&t->listener);
     /* Every serving thread watches stop_fd, so they all end promptly. */
-    reap_inbound(t, true);
+    adxl_served_reap(&t->served, true, NULL, free_served);
     if (t->listen_fd >= 0) close(t->listen_fd);
     close(t->stop_fd);
-    pthread_mutex_destroy(&t->inbound_lock);
+    adxl_served_destroy(&t->served);
     free(t);
 }
 
 /* Device regions are served like any other: the target stages them (tcp_target.c). */
 static void tcp_publish(adxl_transport_t *t, const adxl_region_t *region, bool added) {
-    pthread_mutex_lock(&t->inbound_lock);
-    for (tcp_inbound_t *in = t->inbound; in; in = in->next) {
+    pthread_mutex_lock(&t->served.lock);
+    for (adxl_served_t *s = t->served.head; s; s = s->next) {
+        tcp_inbound_t *in = (tcp_inbound_t *)s;
         pthread_mutex_lock(&in->lock);
         bool publishes = in->publishes;
         pthread_mutex_unlock(&in->lock);
-        if (publishes && !atomic_load(&in->finished))
+        if (publishes && !atomic_load(&s->finished))
             tcp_inbound_queue_update(in, added ? TCP_FRAME_REGION_ADD : TCP_FRAME_REGION_DEL,
                                      region->addr, region->len);
     }
-    pthread_mutex_unlock(&t->inbound_lock);
+    pthread_mutex_unlock(&t->served.lock);
 }
 
 /* Reads the target's snapshot of its regions (connection 0 only), up to the empty frame

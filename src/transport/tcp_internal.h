@@ -4,6 +4,7 @@
 
 #include "tcp_wire.h"
 #include "listener.h"
+#include "served.h"
 #include "transport.h"
 
 #include <pthread.h>
@@ -87,12 +88,10 @@ struct adxl_link {
 
 /* A connection accepted from an initiator, served by its own thread. */
 typedef struct tcp_inbound {
-    struct tcp_inbound *next;
+    adxl_served_t served; /* first: the list's entry */
     struct adxl_transport *transport;
     int fd;
     int wake_fd;
-    pthread_t thread;
-    atomic_bool finished;
     bool publishes; /* stream 0 of its link: gets region updates */
     adxl_notify_source_t *notify_source;
     pthread_mutex_t lock; /* pending region updates */
@@ -112,9 +111,7 @@ struct adxl_transport {
     int stop_fd;
     atomic_bool stopping;
     adxl_listener_t listener;
-    pthread_mutex_t inbound_lock;
-    tcp_inbound_t *inbound;
-    int inbound_count;
+    adxl_served_list_t served; /* the inbound connections (served.h) */
 };
 
 /* tcp_stream.c */

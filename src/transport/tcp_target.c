@@ -620,6 +620,6 @@ void *tcp_inbound_main(void *arg) {
         free(t);
     }
     shutdown(in->fd, SHUT_RDWR);
-    atomic_store(&in->finished, true);
+    adxl_served_finished(&in->served);
     return NULL;
 }

@@ -299,7 +299,7 @@ static void ucx_stop(adxl_transport_t *transport) {
     pthread_mutex_destroy(&t->worker_lock);
     pthread_mutex_destroy(&t->regions_lock);
     pthread_cond_destroy(&t->regions_cond);
-    pthread_mutex_destroy(&t->inbound_lock);
+    adxl_served_destroy(&t->served);
     free(t);
 }
 

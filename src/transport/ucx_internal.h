@@ -21,6 +21,7 @@
 
 #include "../notify_queue.h"
 #include "listener.h"
+#include "served.h"
 #include "transport.h"
 #include "ucx_wire.h"
 
@@ -62,13 +63,11 @@ typedef struct ucx_region {
 
 /* The target's end of one control link. */
 typedef struct ucx_inbound {
-    struct ucx_inbound *next;
+    adxl_served_t served; /* first: the list's entry */
     ucx_transport_t *transport;
     uint64_t id; /* never reused: what a region's holders name */
     int fd;
     int wake_fd;
-    pthread_t thread;
-    atomic_bool finished;
     char who[ADXL_NAME_MAX];
     pthread_mutex_t write_lock;
     /* Under the transport's regions_lock: */
@@ -118,10 +117,8 @@ struct ucx_transport {
     int listen_fd;
     int stop_fd;
     adxl_listener_t listener;
-    pthread_mutex_t inbound_lock;
-    ucx_inbound_t *inbound;
-    int inbound_count;
-    uint64_t next_inbound_id;
+    adxl_served_list_t served; /* the control links it serves */
+    _Atomic uint64_t next_inbound_id;
     /* Registered regions, and the control links that hold their keys. */
     pthread_mutex_t regions_lock;
     pthread_cond_t regions_cond;

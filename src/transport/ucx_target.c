@@ -25,8 +25,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Walking the served control links, with the list's lock held. */
+static ucx_inbound_t *first_inbound(ucx_transport_t *t) {
+    return (ucx_inbound_t *)t->served.head;
+}
+static ucx_inbound_t *next_inbound(ucx_inbound_t *in) {
+    return (ucx_inbound_t *)in->served.next;
+}
+
 void ucx_target_init(ucx_transport_t *t) {
-    pthread_mutex_init(&t->inbound_lock, NULL);
+    adxl_served_init(&t->served, UCX_MAX_INBOUND, NULL);
     pthread_mutex_init(&t->regions_lock, NULL);
     adxl_cond_init_monotonic(&t->regions_cond);
 }
@@ -44,10 +52,10 @@ static bool holds(const ucx_region_t *r, uint64_t id) {
 /* Whether the inbound link with this id is still listed. With regions_lock held. */
 static bool still_listed(ucx_transport_t *t, uint64_t id) {
     bool listed = false;
-    pthread_mutex_lock(&t->inbound_lock);
-    for (ucx_inbound_t *in = t->inbound; in && !listed; in = in->next)
+    pthread_mutex_lock(&t->served.lock);
+    for (ucx_inbound_t *in = first_inbound(t); in && !listed; in = next_inbound(in))
         listed = in->id == id && in->listed;
-    pthread_mutex_unlock(&t->inbound_lock);
+    pthread_mutex_unlock(&t->served.lock);
     return listed;
 }
 
@@ -208,7 +216,7 @@ static void *inbound_main(void *arg) {
     in->listed = false;
     pthread_cond_broadcast(&t->regions_cond);
     pthread_mutex_unlock(&t->regions_lock);
-    atomic_store(&in->finished, true);
+    adxl_served_finished(&in->served);
     return NULL;
 }
 
@@ -220,32 +228,16 @@ static void inbound_free(ucx_inbound_t *in) {
     free(in);
 }
 
-static void reap_inbound(ucx_transport_t *t, bool all) {
-    pthread_mutex_lock(&t->inbound_lock);
-    ucx_inbound_t *done = NULL;
-    for (ucx_inbound_t **p = &t->inbound; *p;) {
-        ucx_inbound_t *in = *p;
-        if (all || atomic_load(&in->finished)) {
-            *p = in->next;
-            in->next = done;
-            done = in;
-            t->inbound_count--;
-            if (all) adxl_wake(in->wake_fd);
-        } else {
-            p = &in->next;
-        }
-    }
-    pthread_mutex_unlock(&t->inbound_lock);
-    while (done) {
-        ucx_inbound_t *next = done->next;
-        pthread_join(done->thread, NULL);
-        inbound_free(done);
-        done = next;
-    }
+static void wake_served(adxl_served_t *s) {
+    adxl_wake(((ucx_inbound_t *)s)->wake_fd);
+}
+
+static void free_served(adxl_served_t *s) {
+    inbound_free((ucx_inbound_t *)s);
 }
 
 static void reap_finished(void *t) {
-    reap_inbound(t, false);
+    adxl_served_reap(&((ucx_transport_t *)t)->served, false, NULL, free_served);
 }
 
 /* A control link the listener accepted (listener.c). */
@@ -262,27 +254,18 @@ static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t 
     tcp_io_tune(fd, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    reap_inbound(t, false);
-    ucx_inbound_t *in = calloc(1, sizeof(*in));
-    pthread_mutex_lock(&t->inbound_lock);
-    bool room = t->inbound_count < UCX_MAX_INBOUND;
+    reap_finished(t);
+    bool room = !adxl_served_full(&t->served);
+    ucx_inbound_t *in = room ? calloc(1, sizeof(*in)) : NULL;
     if (in) {
         in->transport = t;
-        in->id = ++t->next_inbound_id;
+        in->id = atomic_fetch_add(&t->next_inbound_id, 1) + 1;
         in->fd = fd;
         in->wake_fd = adxl_wake_fd_new();
         memcpy(in->who, who, sizeof(who));
-        atomic_init(&in->finished, false);
         pthread_mutex_init(&in->write_lock, NULL);
     }
-    if (in && room && in->wake_fd >= 0 && adxl_thread_start(&in->thread, inbound_main, in)) {
-        in->next = t->inbound;
-        t->inbound = in;
-        t->inbound_count++;
-        pthread_mutex_unlock(&t->inbound_lock);
-        return;
-    }
-    pthread_mutex_unlock(&t->inbound_lock);
+    if (in && in->wake_fd >= 0 && adxl_served_start(&t->served, &in->served, inbound_main)) return;
     LOG_WARN("UCX: refusing a control link from %s (%s)", who,
              room ? "out of resources" : "too many");
     if (in)
@@ -331,7 +314,7 @@ void ucx_target_stop(ucx_transport_t *t) {
         adxl_wake(t->stop_fd);
         adxl_listener_join(&t->listener);
     }
-    reap_inbound(t, true);
+    adxl_served_reap(&t->served, true, wake_served, free_served);
     if (t->listen_fd >= 0) close(t->listen_fd);
     if (t->stop_fd >= 0) close(t->stop_fd);
     t->listen_fd = t->stop_fd = -1;
@@ -343,10 +326,10 @@ void ucx_target_stop(ucx_transport_t *t) {
  * regions_lock held. */
 static bool all_acked(ucx_transport_t *t, const ucx_region_t *r, uint64_t seq) {
     bool all = true;
-    pthread_mutex_lock(&t->inbound_lock);
-    for (ucx_inbound_t *in = t->inbound; in; in = in->next)
+    pthread_mutex_lock(&t->served.lock);
+    for (ucx_inbound_t *in = first_inbound(t); in; in = next_inbound(in))
         if (in->listed && in->acked_seq < seq && holds(r, in->id)) all = false;
-    pthread_mutex_unlock(&t->inbound_lock);
+    pthread_mutex_unlock(&t->served.lock);
     return all;
 }
 
@@ -367,8 +350,8 @@ static void wait_acked(ucx_transport_t *t, const ucx_region_t *r, uint64_t seq) 
             return;
         }
         cut = true;
-        pthread_mutex_lock(&t->inbound_lock);
-        for (ucx_inbound_t *in = t->inbound; in; in = in->next)
+        pthread_mutex_lock(&t->served.lock);
+        for (ucx_inbound_t *in = first_inbound(t); in; in = next_inbound(in))
             if (in->listed && in->acked_seq < seq && holds(r, in->id)) {
                 LOG_WARN("UCX: %s did not acknowledge the withdrawal of 0x%lx+%zu; cutting "
                          "its link",
@@ -376,7 +359,7 @@ static void wait_acked(ucx_transport_t *t, const ucx_region_t *r, uint64_t seq) 
                 shutdown(in->fd, SHUT_RDWR);
                 adxl_wake(in->wake_fd);
             }
-        pthread_mutex_unlock(&t->inbound_lock);
+        pthread_mutex_unlock(&t->served.lock);
         until = adxl_deadline_timespec(adxl_deadline_after_ms(10000));
     }
 }
@@ -442,15 +425,15 @@ static bool send_withdrawal(ucx_transport_t *t, const ucx_region_t *r, uint64_t 
     ucx_put_u64(msg + 8, r->len);
     ucx_put_u64(msg + 16, seq);
     bool any = false;
-    pthread_mutex_lock(&t->inbound_lock);
-    for (ucx_inbound_t *in = t->inbound; in; in = in->next) {
+    pthread_mutex_lock(&t->served.lock);
+    for (ucx_inbound_t *in = first_inbound(t); in; in = next_inbound(in)) {
         if (!in->listed || !holds(r, in->id)) continue;
         any = true;
         if (!ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_REGION_DEL, msg, sizeof(msg),
                           in->wake_fd, io_deadline(t)))
             shutdown(in->fd, SHUT_RDWR);
     }
-    pthread_mutex_unlock(&t->inbound_lock);
+    pthread_mutex_unlock(&t->served.lock);
     return any;
 }
 
