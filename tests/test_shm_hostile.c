@@ -801,12 +801,13 @@ static void round_idle(void) {
 
 typedef struct {
     adxl_mem_handle_t handle;
+    adxl_status_t status; /* read once the thread is joined (the checks are not atomic) */
     atomic_bool done;
 } dereg_job_t;
 
 static void *deregister_job(void *arg) {
     dereg_job_t *job = arg;
-    CHECK_STATUS(adxl_deregister_mem(target, job->handle), ADXL_SUCCESS);
+    job->status = adxl_deregister_mem(target, job->handle);
     atomic_store(&job->done, true);
     return NULL;
 }
@@ -826,7 +827,7 @@ static void round_held_revocation(void) {
     uint8_t *extra = malloc(4 * KIB);
     REQUIRE(extra);
     adxl_mem_desc_t de = {(uintptr_t)extra, 4 * KIB};
-    dereg_job_t job = {.done = false};
+    dereg_job_t job = {.status = ADXL_FAILED, .done = false};
     REQUIRE(adxl_register_mem(target, &de, ADXL_MEM_HOST, &job.handle) == ADXL_SUCCESS);
     uint32_t epoch = atomic_load(&l.sh->epoch);
     pthread_t thread;
@@ -858,6 +859,7 @@ static void round_held_revocation(void) {
             atomic_fetch_sub(&l.sh->busy[e][b], 1);
     pthread_join(thread, NULL);
     CHECK(atomic_load(&job.done));
+    CHECK_STATUS(job.status, ADXL_SUCCESS);
     adxl_deregister_mem(newcomer, hb);
     adxl_engine_destroy(newcomer);
     raw_close(&l);
