@@ -229,12 +229,14 @@ static void race(adxl_engine_t *e, bool finalize, racer_t *racers) {
 
 static void test_concurrent_initialize(void) {
     fprintf(stderr, "-- initialize and finalize from %d threads at once\n", RACERS);
-    /* What one engine's start opens, measured on an engine started once. */
+    /* What one engine's start opens, measured on an engine started once. Descriptors, not
+     * threads: a start opens its sockets and eventfds before it returns, while the threads
+     * an engine runs may come and go on their own time (under valgrind, seconds late). */
     int fds_before = count_fds(), threads_before = count_threads();
     adxl_engine_t *ref = tu_engine("127.0.0.1:0", NULL, 0);
     REQUIRE(ref != NULL);
-    int one_start_fds = count_fds() - fds_before,
-        one_start_threads = count_threads() - threads_before;
+    int one_start_fds = count_fds() - fds_before;
+    CHECK(one_start_fds > 0); /* a second start would show */
     adxl_engine_destroy(ref);
     settle_counts(fds_before, threads_before);
 
@@ -247,16 +249,13 @@ static void test_concurrent_initialize(void) {
         race(e, false, racers);
         for (int i = 0; i < RACERS; i++)
             CHECK_STATUS(racers[i].status, ADXL_SUCCESS);
-        /* Started once: one engine's descriptors and threads, not several. pthread_join
-         * returns when the kernel clears a racer's thread id, before that thread leaves
-         * the process's thread count, so the count is awaited rather than read once; an
-         * engine started twice keeps its extra threads and never matches. */
-        settle_counts(fds_before + one_start_fds, threads_before + one_start_threads);
+        /* Started once: one engine's descriptors, not several. */
         CHECK(count_fds() - fds_before == one_start_fds);
-        CHECK(count_threads() - threads_before == one_start_threads);
         CHECK(adxl_local_engine(e) != NULL);
         race(e, true, racers);
         CHECK(adxl_local_engine(e) == NULL);
+        /* Stopped once and wholly: every descriptor and thread of it gone (threads leave
+         * the count a little after they are joined, so it is awaited). */
         settle_counts(fds_before, threads_before);
         CHECK(count_fds() == fds_before && count_threads() == threads_before);
     }
