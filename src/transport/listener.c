@@ -52,7 +52,7 @@ static void *listener_main(void *arg) {
                 starved = rest = true;
             } /* else the peer gave up already, or a signal: nothing is queued */
         }
-        l->reap(l->ctx);
+        adxl_served_reap(l->served, false);
         if (rest) poll(&pfd[1], 1, ADXL_ACCEPT_PAUSE_MS); /* wakes at once when stopping */
     }
     return NULL;

@@ -10,6 +10,8 @@
 #ifndef ADXL_LISTENER_H
 #define ADXL_LISTENER_H
 
+#include "served.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -24,9 +26,8 @@ typedef struct {
     /* Takes an accepted connection, which it owns from then on; from is the peer's
      * address (from_len 0 for a Unix socket). */
     void (*take)(void *ctx, int fd, const struct sockaddr *from, socklen_t from_len);
-    /* Frees the transport's connections whose threads have ended. */
-    void (*reap)(void *ctx);
     void *ctx;
+    adxl_served_list_t *served; /* the transport's connections: finished ones are freed */
     pthread_t thread;
     bool started;
 } adxl_listener_t;

@@ -2,8 +2,11 @@
 
 #include "thread_util.h"
 
-void adxl_served_init(adxl_served_list_t *list, int max, pthread_rwlock_t *walkers) {
+void adxl_served_init(adxl_served_list_t *list, int max, pthread_rwlock_t *walkers,
+                      void (*free_fn)(adxl_served_t *s), void (*wake)(adxl_served_t *s)) {
     pthread_mutex_init(&list->lock, NULL);
+    list->free_fn = free_fn;
+    list->wake = wake;
     list->walkers = walkers;
     list->head = NULL;
     list->count = 0;
@@ -60,8 +63,7 @@ bool adxl_served_start(adxl_served_list_t *list, adxl_served_t *s, void *(*fn)(v
     return false;
 }
 
-void adxl_served_reap(adxl_served_list_t *list, bool all, void (*wake)(adxl_served_t *),
-                      void (*free_fn)(adxl_served_t *)) {
+void adxl_served_reap(adxl_served_list_t *list, bool all) {
     if (list->walkers) {
         if (all)
             pthread_rwlock_wrlock(list->walkers);
@@ -77,7 +79,7 @@ void adxl_served_reap(adxl_served_list_t *list, bool all, void (*wake)(adxl_serv
             s->next = done;
             done = s;
             list->count--;
-            if (all && wake) wake(s);
+            if (all && list->wake) list->wake(s);
         } else {
             p = &s->next;
         }
@@ -87,7 +89,7 @@ void adxl_served_reap(adxl_served_list_t *list, bool all, void (*wake)(adxl_serv
     while (done) {
         adxl_served_t *next = done->next;
         pthread_join(done->thread, NULL);
-        free_fn(done);
+        list->free_fn(done);
         done = next;
     }
 }

@@ -18,7 +18,9 @@ typedef struct adxl_served {
 } adxl_served_t;
 
 typedef struct {
-    pthread_mutex_t lock; /* head and count; held only to read or change them */
+    pthread_mutex_t lock;              /* head and count; held only to read or change them */
+    void (*free_fn)(adxl_served_t *s); /* frees a connection whose thread was joined */
+    void (*wake)(adxl_served_t *s);    /* optional: tells its thread to end (at stop) */
     /* Optional: read-held by whoever walks the list without its lock (holding the lock
      * across a long wait would hold up accepting); connections then leave the list only
      * with it write-held. */
@@ -28,7 +30,8 @@ typedef struct {
     int max;
 } adxl_served_list_t;
 
-void adxl_served_init(adxl_served_list_t *list, int max, pthread_rwlock_t *walkers);
+void adxl_served_init(adxl_served_list_t *list, int max, pthread_rwlock_t *walkers,
+                      void (*free_fn)(adxl_served_t *s), void (*wake)(adxl_served_t *s));
 void adxl_served_destroy(adxl_served_list_t *list);
 /* Lists s, first in the list, and starts its thread on fn(s); false when the list is full
  * or the thread cannot start, and s is not listed then. */
@@ -46,7 +49,6 @@ adxl_served_t *adxl_served_first(adxl_served_list_t *list);
  * end. Without all, it gives up at once while someone walks the list: a later reap
  * takes them.
  */
-void adxl_served_reap(adxl_served_list_t *list, bool all, void (*wake)(adxl_served_t *),
-                      void (*free_fn)(adxl_served_t *));
+void adxl_served_reap(adxl_served_list_t *list, bool all);
 
 #endif

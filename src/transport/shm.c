@@ -41,10 +41,6 @@ static void free_served(adxl_served_t *s) {
     shm_inbound_free((shm_inbound_t *)s);
 }
 
-static void reap_finished(void *t) {
-    adxl_served_reap(&((shm_transport_t *)t)->served, false, NULL, free_served);
-}
-
 /* A link the listener accepted (listener.c): the peer is on this host, by the socket. */
 static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t from_len) {
     shm_transport_t *t = ctx;
@@ -90,9 +86,8 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     t->engine = engine;
     t->config = adxl_engine_config(engine);
     t->stop_fd = adxl_wake_fd_new();
-    atomic_init(&t->stopping, false);
     pthread_rwlock_init(&t->walkers, NULL);
-    adxl_served_init(&t->served, SHM_MAX_INBOUND, &t->walkers);
+    adxl_served_init(&t->served, SHM_MAX_INBOUND, &t->walkers, free_served, NULL);
     if (getrandom((void *)&t->cma_probe, sizeof(t->cma_probe), 0) != sizeof(t->cma_probe))
         t->cma_probe = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
     t->listen_fd = t->stop_fd >= 0 ? open_listener(bound_name) : -1;
@@ -100,8 +95,8 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
                                     .stop_fd = t->stop_fd,
                                     .what = "shared memory",
                                     .take = take_link,
-                                    .reap = reap_finished,
-                                    .ctx = t};
+                                    .ctx = t,
+                                    .served = &t->served};
     if (t->listen_fd < 0 || !adxl_listener_start(&t->listener)) {
         if (t->listen_fd >= 0) close(t->listen_fd);
         if (t->stop_fd >= 0) close(t->stop_fd);
@@ -117,11 +112,10 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
 
 static void shm_stop(adxl_transport_t *transport) {
     shm_transport_t *t = (shm_transport_t *)transport;
-    atomic_store(&t->stopping, true);
     adxl_wake(t->stop_fd);
     adxl_listener_join(&t->listener);
     /* Every serving thread watches stop_fd, so they all end promptly. */
-    adxl_served_reap(&t->served, true, NULL, free_served);
+    adxl_served_reap(&t->served, true);
     close(t->listen_fd);
     close(t->stop_fd);
     adxl_served_destroy(&t->served);

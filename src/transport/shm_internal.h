@@ -186,7 +186,6 @@ typedef struct {
     const adxl_config_t *config;
     int listen_fd;
     int stop_fd;
-    atomic_bool stopping;
     adxl_listener_t listener;
     /* The inbound links (served.h). A publisher walks them holding `walkers` read-held
      * (a revocation there may wait for a peer as long as it is stopped, and must not hold

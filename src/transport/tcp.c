@@ -34,10 +34,6 @@ static void free_served(adxl_served_t *s) {
     inbound_free((tcp_inbound_t *)s);
 }
 
-static void reap_finished(void *t) {
-    adxl_served_reap(&((adxl_transport_t *)t)->served, false, NULL, free_served);
-}
-
 /* A connection the listener accepted (listener.c). */
 static void take_connection(void *ctx, int fd, const struct sockaddr *from, socklen_t from_len) {
     adxl_transport_t *t = ctx;
@@ -50,14 +46,14 @@ static void take_connection(void *ctx, int fd, const struct sockaddr *from, sock
         return;
     }
     tcp_io_tune(fd, t->config->tcp_sockbuf_kb);
-    tcp_inbound_t *in = calloc(1, sizeof(*in));
+    bool room = !adxl_served_full(&t->served); /* before its buffers are allocated */
+    tcp_inbound_t *in = room ? calloc(1, sizeof(*in)) : NULL;
     if (in) {
         in->items = malloc((size_t)TCP_MAX_ITEMS * TCP_PIECE_SIZE);
         in->pieces = malloc(TCP_MAX_ITEMS * sizeof(tcp_piece_t));
         in->iov = malloc(TCP_IOV_MAX * sizeof(struct iovec));
         in->wake_fd = tcp_io_wake_fd();
     }
-    bool room = !adxl_served_full(&t->served);
     if (!in || !in->items || !in->pieces || !in->iov || in->wake_fd < 0 || !room) {
         LOG_WARN("refusing an inbound connection (%s)", room ? "out of memory" : "too many");
         if (in) {
@@ -110,8 +106,7 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     t->config = adxl_engine_config(engine);
     t->listen_fd = -1;
     t->stop_fd = tcp_io_wake_fd();
-    atomic_init(&t->stopping, false);
-    adxl_served_init(&t->served, TCP_MAX_INBOUND, NULL);
+    adxl_served_init(&t->served, TCP_MAX_INBOUND, NULL, free_served, NULL);
     adxl_status_t st = t->stop_fd >= 0 ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
     if (st == ADXL_SUCCESS && listen_addr->has_port) {
         st = open_listener(t, listen_addr, bound_name);
@@ -119,8 +114,8 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
                                         .stop_fd = t->stop_fd,
                                         .what = "TCP",
                                         .take = take_connection,
-                                        .reap = reap_finished,
-                                        .ctx = t};
+                                        .ctx = t,
+                                        .served = &t->served};
         if (st == ADXL_SUCCESS && !adxl_listener_start(&t->listener)) st = ADXL_RESOURCE_EXHAUSTED;
     } else if (st == ADXL_SUCCESS) {
         adxl_engine_name_format((const struct sockaddr *)&listen_addr->addr, false, bound_name);
@@ -137,11 +132,10 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
 }
 
 static void tcp_stop(adxl_transport_t *t) {
-    atomic_store(&t->stopping, true);
     tcp_io_wake(t->stop_fd);
     adxl_listener_join(&t->listener);
     /* Every serving thread watches stop_fd, so they all end promptly. */
-    adxl_served_reap(&t->served, true, NULL, free_served);
+    adxl_served_reap(&t->served, true);
     if (t->listen_fd >= 0) close(t->listen_fd);
     close(t->stop_fd);
     adxl_served_destroy(&t->served);

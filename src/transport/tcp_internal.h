@@ -109,7 +109,6 @@ struct adxl_transport {
     const adxl_config_t *config;
     int listen_fd; /* -1: client only */
     int stop_fd;
-    atomic_bool stopping;
     adxl_listener_t listener;
     adxl_served_list_t served; /* the inbound connections (served.h) */
 };

@@ -25,6 +25,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static void free_served(adxl_served_t *s);
+static void wake_served(adxl_served_t *s);
+
 /* Walking the served control links, with the list's lock held. */
 static ucx_inbound_t *first_inbound(ucx_transport_t *t) {
     return (ucx_inbound_t *)t->served.head;
@@ -34,7 +37,7 @@ static ucx_inbound_t *next_inbound(ucx_inbound_t *in) {
 }
 
 void ucx_target_init(ucx_transport_t *t) {
-    adxl_served_init(&t->served, UCX_MAX_INBOUND, NULL);
+    adxl_served_init(&t->served, UCX_MAX_INBOUND, NULL, free_served, wake_served);
     pthread_mutex_init(&t->regions_lock, NULL);
     adxl_cond_init_monotonic(&t->regions_cond);
 }
@@ -236,10 +239,6 @@ static void free_served(adxl_served_t *s) {
     inbound_free((ucx_inbound_t *)s);
 }
 
-static void reap_finished(void *t) {
-    adxl_served_reap(&((ucx_transport_t *)t)->served, false, NULL, free_served);
-}
-
 /* A control link the listener accepted (listener.c). */
 static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t from_len) {
     ucx_transport_t *t = ctx;
@@ -254,7 +253,7 @@ static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t 
     tcp_io_tune(fd, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    reap_finished(t);
+    adxl_served_reap(&t->served, false);
     bool room = !adxl_served_full(&t->served);
     ucx_inbound_t *in = room ? calloc(1, sizeof(*in)) : NULL;
     if (in) {
@@ -304,8 +303,8 @@ adxl_status_t ucx_target_listen(ucx_transport_t *t, const adxl_engine_addr_t *li
                                     .stop_fd = t->stop_fd,
                                     .what = "UCX control",
                                     .take = take_link,
-                                    .reap = reap_finished,
-                                    .ctx = t};
+                                    .ctx = t,
+                                    .served = &t->served};
     return adxl_listener_start(&t->listener) ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
 }
 
@@ -314,7 +313,7 @@ void ucx_target_stop(ucx_transport_t *t) {
         adxl_wake(t->stop_fd);
         adxl_listener_join(&t->listener);
     }
-    adxl_served_reap(&t->served, true, wake_served, free_served);
+    adxl_served_reap(&t->served, true);
     if (t->listen_fd >= 0) close(t->listen_fd);
     if (t->stop_fd >= 0) close(t->stop_fd);
     t->listen_fd = t->stop_fd = -1;
