@@ -158,18 +158,22 @@ adxl_region_t *adxl_region_set_find_exact(const adxl_region_set_t *set, uintptr_
     return NULL;
 }
 
+/* The range beside position `at` of leaf l (where (addr, len) goes) that overlaps
+ * it, or NULL: in a set without overlaps only a neighbour can. */
+static adxl_region_t *neighbour_overlapping(const leaf_t *l, unsigned at, uintptr_t addr,
+                                            size_t len) {
+    entry_t e = last_at_or_before(l, at);
+    if (e.leaf && e.leaf->keys.len[e.i] > addr - e.leaf->keys.addr[e.i]) return e.leaf->region[e.i];
+    e = first_after(l, at);
+    if (e.leaf && e.leaf->keys.addr[e.i] - addr < len) return e.leaf->region[e.i];
+    return NULL;
+}
+
 adxl_region_t *adxl_region_set_overlapping(const adxl_region_set_t *set, uintptr_t addr,
                                            size_t len) {
     if (!set->root) return NULL;
     const leaf_t *l = descend(set, addr, SIZE_MAX, NULL, NULL);
-    unsigned r = rank(&l->keys, addr, SIZE_MAX);
-    /* The range starting at or before addr may reach into it... */
-    entry_t e = last_at_or_before(l, r);
-    if (e.leaf && e.leaf->keys.len[e.i] > addr - e.leaf->keys.addr[e.i]) return e.leaf->region[e.i];
-    /* ...and so may the first one starting after it. */
-    e = first_after(l, r);
-    if (e.leaf && e.leaf->keys.addr[e.i] - addr < len) return e.leaf->region[e.i];
-    return NULL;
+    return neighbour_overlapping(l, rank(&l->keys, addr, SIZE_MAX), addr, len);
 }
 
 bool adxl_region_set_overlaps(const adxl_region_set_t *set, uintptr_t addr, size_t len) {
@@ -232,17 +236,6 @@ static void inner_put(inner_t *x, unsigned at, const node_t *src, unsigned i, no
     x->keys.n++;
 }
 
-/* The range next to where (addr, len) goes in leaf l (at its rank `at`) that overlaps
- * it, or NULL: in a set without overlaps only a neighbour can. */
-static adxl_region_t *neighbour_overlapping(const leaf_t *l, unsigned at, uintptr_t addr,
-                                            size_t len) {
-    entry_t e = last_at_or_before(l, at);
-    if (e.leaf && e.leaf->keys.len[e.i] > addr - e.leaf->keys.addr[e.i]) return e.leaf->region[e.i];
-    e = first_after(l, at);
-    if (e.leaf && e.leaf->keys.addr[e.i] - addr < len) return e.leaf->region[e.i];
-    return NULL;
-}
-
 /* overlap: when not NULL, a range overlapping one held is not inserted; *overlap names
  * that one (NULL when the insert failed for memory). */
 static adxl_region_t *insert(adxl_region_set_t *set, uintptr_t addr, size_t len, void *tag,
@@ -252,8 +245,8 @@ static adxl_region_t *insert(adxl_region_set_t *set, uintptr_t addr, size_t len,
     step_t path[DEPTH_MAX];
     unsigned depth;
     leaf_t *l = descend(set, addr, len, path, &depth);
-    if (overlap && (*overlap = neighbour_overlapping(l, rank(&l->keys, addr, len), addr, len)))
-        return NULL;
+    unsigned at = rank(&l->keys, addr, len);
+    if (overlap && (*overlap = neighbour_overlapping(l, at, addr, len))) return NULL;
     adxl_region_t *r = adxl_region_slab_take(&set->slabs);
     if (!r) {
         if (set->count == 0) { /* the root this call made: empty is NULL */
@@ -275,7 +268,6 @@ static adxl_region_t *insert(adxl_region_set_t *set, uintptr_t addr, size_t len,
             return NULL;
         }
     }
-    unsigned at = rank(&l->keys, addr, len);
     keys_move(&l->keys, at + 1, &l->keys, at, l->keys.n - at);
     memmove(&l->region[at + 1], &l->region[at], (l->keys.n - at) * sizeof(l->region[0]));
     l->keys.addr[at] = addr;

@@ -40,14 +40,21 @@ static bool take_slot(adxl_registry_t *reg, uint32_t *slot, uint32_t *gen) {
     bool ok = true;
     if (reg->nfree > 0)
         *slot = reg->free_slots[--reg->nfree];
-    else if (atomic_load(&reg->slots_used) < UINT32_MAX)
-        *slot = atomic_fetch_add(&reg->slots_used, 1);
+    else if (reg->slots_used < UINT32_MAX)
+        *slot = reg->slots_used++;
     else
         ok = false;
     if (++reg->next_gen == 0) reg->next_gen = 1;
     *gen = reg->next_gen;
     pthread_mutex_unlock(&reg->slots_lock);
     return ok;
+}
+
+uint32_t adxl_registry_slots_used(adxl_registry_t *reg) {
+    pthread_mutex_lock(&reg->slots_lock);
+    uint32_t used = reg->slots_used;
+    pthread_mutex_unlock(&reg->slots_lock);
+    return used;
 }
 
 /* The free list never holds more than the slots handed out; out of memory, a slot is lost

@@ -15,7 +15,6 @@
 
 #include <adxl/adxl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 
 /*
@@ -38,7 +37,7 @@ typedef struct {
     pthread_mutex_t slots_lock;          /* the slot fields below */
     uint32_t *free_slots;                /* released slots, the latest on top */
     size_t nfree, free_cap;
-    _Atomic uint32_t slots_used; /* slots [0, slots_used) were handed out at least once */
+    uint32_t slots_used; /* slots [0, slots_used) were handed out at least once */
     uint32_t next_gen;
 } adxl_registry_t;
 
@@ -58,9 +57,7 @@ adxl_status_t adxl_registry_remove(adxl_registry_t *reg, adxl_mem_handle_t handl
 /* The removal of the region in slot is published: the slot may go to a new region. */
 void adxl_registry_release_slot(adxl_registry_t *reg, uint32_t slot);
 /* Every slot handed out so far is below this. */
-static inline uint32_t adxl_registry_slots_used(const adxl_registry_t *reg) {
-    return atomic_load(&reg->slots_used);
-}
+uint32_t adxl_registry_slots_used(adxl_registry_t *reg);
 
 /* How many ranges are registered. */
 size_t adxl_registry_count(adxl_registry_t *reg);

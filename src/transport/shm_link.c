@@ -114,7 +114,7 @@ static bool mirror_insert_locked(shm_link_t *link, const shm_region_entry_t *e, 
     uintptr_t addr = (uintptr_t)e->addr;
     size_t len = (size_t)e->len;
     adxl_region_set_t *mirror = &link->view->regions;
-    if (mirror->count >= SHM_MAX_REGIONS || mirror->count >= ADXL_REMOTE_REGIONS_MAX) return false;
+    if (mirror->count >= ADXL_REMOTE_REGIONS_MAX) return false;
     adxl_region_t *overlap;
     adxl_region_t *r = adxl_region_set_insert_disjoint(mirror, addr, len, tag, &overlap);
     if (!r) return false;
