@@ -23,18 +23,6 @@
 
 #define FILLERS 4096
 
-/* Whether the peer closes the connection within wait_ms. */
-static bool closed_within(int fd, int wait_ms) {
-    uint8_t buf[256];
-    uint64_t until = tu_now_ms() + (uint64_t)wait_ms;
-    while (tu_now_ms() < until) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0) continue;
-        if (recv(fd, buf, sizeof(buf), 0) <= 0) return true;
-    }
-    return false;
-}
-
 /* Connects sock to addr while no descriptor is left; the CPU time the process used in
  * the second that follows; false when the set-up did not starve it or connect failed. */
 static bool starve(int sock, const struct sockaddr *addr, socklen_t addr_len, double *used) {
@@ -93,7 +81,7 @@ static void one_listener(const char *what, const char *transport) {
     CHECK(starved);
     CHECK(used < 500); /* a spinning accept thread takes all of it */
     /* Descriptors are back: the waiting connection is taken, and closed for its silence. */
-    CHECK(closed_within(sock, 10000));
+    CHECK(tu_closed_within(sock, 10000));
     close(sock);
     /* A real initiator still links and moves bytes. */
     adxl_engine_t *e = tu_engine("127.0.0.1:0", opts, 1);

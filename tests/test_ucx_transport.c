@@ -76,19 +76,6 @@ static bool recv_msg(int fd, ucx_msg_header_t *h, uint8_t *payload, int wait_ms)
     return true;
 }
 
-/* Whether the peer closes the connection (after whatever it sends) within wait_ms. */
-static bool closed_within(int fd, int wait_ms) {
-    uint8_t buf[4096];
-    uint64_t until = tu_now_ms() + (uint64_t)wait_ms;
-    while (tu_now_ms() < until) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0) continue;
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0) return true;
-    }
-    return false;
-}
-
 /* A raw client through HELLO, HELLO_ACK and an AUTH of zeros; true when it got WELCOME. */
 static bool raw_handshake(int fd, uint8_t *buf, uint32_t *ack_flags) {
     uint8_t hello[UCX_HELLO_SIZE] = {0};
@@ -196,21 +183,21 @@ static void hostile_control_link(void) {
 
     int fd = connect_port(port); /* not our magic */
     CHECK(send(fd, "GET / HTTP/1.0\r\n\r\n", 18, MSG_NOSIGNAL) == 18);
-    CHECK(closed_within(fd, 5000));
+    CHECK(tu_closed_within(fd, 5000));
     close(fd);
 
     fd = connect_port(port); /* a length past the limit: refused before any is read */
     uint8_t h[UCX_MSG_HEADER];
     ucx_header_encode(h, UCX_MSG_HELLO, UCX_MSG_MAX + 1);
     CHECK(send(fd, h, sizeof(h), MSG_NOSIGNAL) == (ssize_t)sizeof(h));
-    CHECK(closed_within(fd, 5000));
+    CHECK(tu_closed_within(fd, 5000));
     close(fd);
 
     fd = connect_port(port); /* another version */
     uint8_t old[UCX_HELLO_SIZE] = {0};
     ucx_put_u32(old, UCX_WIRE_VERSION + 1);
     CHECK(send_msg(fd, UCX_MSG_HELLO, old, sizeof(old)));
-    CHECK(closed_within(fd, 5000));
+    CHECK(tu_closed_within(fd, 5000));
     close(fd);
 
     fd = connect_port(port); /* out of order: a NOTIFY before any handshake */
@@ -220,7 +207,7 @@ static void hostile_control_link(void) {
     note[16] = 'a';
     note[17] = 'b';
     CHECK(send_msg(fd, UCX_MSG_NOTIFY, note, sizeof(note)));
-    CHECK(closed_within(fd, 5000));
+    CHECK(tu_closed_within(fd, 5000));
     close(fd);
 
     /* Through the handshake (no secret here), then a NOTIFY with a NUL in its name, and
@@ -236,7 +223,7 @@ static void hostile_control_link(void) {
         note[16] = k == 0 ? '\0' : 'a';
         if (k == 1) ucx_put_u32(note + 12, 5);
         CHECK(send_msg(fd, UCX_MSG_NOTIFY, note, sizeof(note)));
-        CHECK(closed_within(fd, 5000));
+        CHECK(tu_closed_within(fd, 5000));
         close(fd);
     }
     size_t count = 0;
@@ -273,7 +260,7 @@ static void auth_before_keys(void) {
     uint32_t flags = 0;
     CHECK(!raw_handshake(fd, buf, &flags)); /* an AUTH of zeros: no WELCOME */
     CHECK(flags & UCX_FLAG_AUTH);
-    CHECK(closed_within(fd, 5000));
+    CHECK(tu_closed_within(fd, 5000));
     close(fd);
     free(buf);
     ta_region_free(&r, t);
@@ -347,7 +334,7 @@ static void keys_on_request(void) {
     uint8_t req[UCX_KEY_REQ_FIXED + UCX_KEY_REQ_ENTRY] = {0};
     ucx_put_u32(req + 8, 2);
     CHECK(send_msg(bad, UCX_MSG_KEY_REQ, req, sizeof(req)));
-    CHECK(closed_within(bad, 5000));
+    CHECK(tu_closed_within(bad, 5000));
     close(bad);
 
     /* Deregistering waits for the holder, which never acknowledges: it returns within the
@@ -356,7 +343,7 @@ static void keys_on_request(void) {
     ta_region_free(&r, t);
     CHECK(tu_now_ms() - t0 < TA_HANG_MS);
     CHECK(recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_REGION_DEL);
-    CHECK(closed_within(fd, 5000));
+    CHECK(tu_closed_within(fd, 5000));
     close(fd);
     /* A well-behaved initiator links and works meanwhile. */
     adxl_engine_t *e = ucx_engine(NULL, NULL);

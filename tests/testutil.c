@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -205,4 +206,15 @@ int tu_highest_fd(void) {
         if (e->d_name[0] != '.' && atoi(e->d_name) > high) high = atoi(e->d_name);
     if (d) closedir(d);
     return high;
+}
+
+bool tu_closed_within(int fd, int wait_ms) {
+    uint8_t buf[4096];
+    uint64_t until = tu_now_ms() + (uint64_t)wait_ms;
+    while (tu_now_ms() < until) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0) continue;
+        if (recv(fd, buf, sizeof(buf), 0) <= 0) return true;
+    }
+    return false;
 }

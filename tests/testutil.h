@@ -92,6 +92,8 @@ static inline uint64_t tu_xorshift(uint64_t *state) {
 double tu_process_cpu_ms(void);
 /* The highest descriptor number open in this process. */
 int tu_highest_fd(void);
+/* Whether the peer closes the connection fd (after whatever it sends) within wait_ms. */
+bool tu_closed_within(int fd, int wait_ms);
 
 /*
  * A child process for tests that need a peer in another process. The child runs
