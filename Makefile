@@ -79,8 +79,8 @@ valgrind: all
 	scripts/valgrind-tests.sh $(BUILD)
 
 format:
-	clang-format -i include/adxl/*.h src/*.c src/*.h src/transport/*.c \
-	    src/transport/*.h src/cxx/*.cc src/cxx/*.h include/hixl/*.h tests/*.c tests/*.h tests/*.cpp tests/compat/*.cpp tests/compat/*.h tests/cluster/*.c tests/cluster/*.h \
+	clang-format -i include/adxl/*.h src/*/*.c src/*/*.h src/transport/*/*.c \
+	    src/transport/*/*.h src/cxx/*.cc include/hixl/*.h tests/*.c tests/*.h tests/*.cpp tests/compat/*.cpp tests/compat/*.h tests/cluster/*.c tests/cluster/*.h \
 	    tests/fuzz/*.c tests/fuzz/*.h tools/*.c tools/*.h examples/*.c examples/*.cpp
 
 clean:

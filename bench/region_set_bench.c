@@ -1,5 +1,5 @@
 /*
- * region_set_bench: what one operation of src/region_set.c costs with few and with many
+ * region_set_bench: what one operation of src/core/region_set.c costs with few and with many
  * ranges held, the ranges of 4 KiB at random addresses, every sweep in random order.
  *
  *   region_set_bench [LARGE]   (LARGE ranges for the large set; 1000000 unless given)
@@ -13,7 +13,7 @@
  * one of large/small ratios; exits 1 when a result is wrong.
  */
 #include "region_bench.h"
-#include "region_set.h"
+#include "core/region_set.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

@@ -11,10 +11,10 @@
  *  - AllowedPeers admits listed addresses and prefixes and refuses others;
  *  - malformed values are ADXL_PARAM_INVALID.
  */
-#include "engine.h"
+#include "core/engine.h"
 #include "test_api_util.h"
-#include "transport/shm_internal.h"
-#include "transport/tcp_wire.h"
+#include "transport/shm/shm_internal.h"
+#include "transport/tcp/tcp_wire.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

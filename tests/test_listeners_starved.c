@@ -1,5 +1,5 @@
 /*
- * Every listener out of descriptors (src/transport/listener.c): a connection arrives at
+ * Every listener out of descriptors (src/net/listener.c): a connection arrives at
  * the shared-memory transport's Unix socket, at UCX's control port and at the TCP port
  * while this process (the target's) has no descriptor left, so none can be accepted and
  * the listening socket stays readable. The listener must rest rather than spin on it
@@ -7,7 +7,7 @@
  * the waiting connection (which, sending no HELLO, the target then closes after
  * PeerTimeoutMs) and keeps serving real initiators.
  */
-#include "engine.h"
+#include "core/engine.h"
 #include "test_api_util.h"
 
 #include <arpa/inet.h>

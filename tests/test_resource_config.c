@@ -1,5 +1,5 @@
 /*
- * HIXL's options: GlobalResourceConfig and LocalCommRes (JSON, src/resource_config.c) and
+ * HIXL's options: GlobalResourceConfig and LocalCommRes (JSON, src/core/resource_config.c) and
  * EnableUseFabricMem. Good configurations and what they choose; malformed JSON, wrong
  * types, out-of-range values and unknown keys refused with PARAM_INVALID and nothing
  * changed; UB protocols UNSUPPORTED; every key with and without "adxl."; a build without
@@ -7,8 +7,8 @@
  */
 #include "test_api_util.h"
 
-#include "options.h"
-#include "resource_config.h"
+#include "core/options.h"
+#include "core/resource_config.h"
 
 static bool json;
 

@@ -20,10 +20,10 @@
  * forever holds off a deregistration without holding off new links. Throughout, a
  * legitimate shm initiator engine keeps moving verified data.
  */
-#include "engine.h"
+#include "core/engine.h"
 #include "testutil.h"
-#include "transport/shm_internal.h"
-#include "transport/shm_parse.h"
+#include "transport/shm/shm_internal.h"
+#include "transport/shm/shm_parse.h"
 
 #include <dirent.h>
 #include <errno.h>

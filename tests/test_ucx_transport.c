@@ -16,10 +16,10 @@
  *  - an initiator that holds a key and never acknowledges its withdrawal delays
  *    adxl_deregister_mem by PeerTimeoutMs at most and loses its link.
  */
-#include "auth.h"
-#include "engine.h"
+#include "net/auth.h"
+#include "core/engine.h"
 #include "test_api_util.h"
-#include "transport/ucx_wire.h"
+#include "transport/ucx/ucx_wire.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
 /*
- * src/region_set.c against a plain list of ranges: random inserts (of ranges that overlap
+ * src/core/region_set.c against a plain list of ranges: random inserts (of ranges that overlap
  * none held), removals and lookups, in random and in ascending and descending address
  * order; after each step every query agrees with a linear search, the walk visits every
  * range once in address order, and a range's adxl_region_t stays where it was inserted.
@@ -9,7 +9,7 @@
  * split, borrow and merge at every level, checked against a map of the cells each range
  * covers, and with the tree's own rules (adxl_region_set_is_sound) checked as it goes.
  */
-#include "region_set.h"
+#include "core/region_set.h"
 #include "testutil.h"
 
 #include <stdlib.h>

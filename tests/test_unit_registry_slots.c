@@ -1,11 +1,11 @@
 /*
- * src/registry.c's slots and generations (registry.h): every live registration has its
+ * src/core/registry.c's slots and generations (registry.h): every live registration has its
  * own slot, slots stay dense (a released slot is handed out before a new one), a removed
  * region's slot is not handed out again until it is released, generations are never 0
  * and never repeat, and a repeated registration or a partial overlap takes no slot. Then
  * random registrations and removals against a model of which slots are live.
  */
-#include "registry.h"
+#include "core/registry.h"
 #include "testutil.h"
 
 #include <stdlib.h>

@@ -1,12 +1,12 @@
 /*
- * src/remote_regions.c: what a peer says it registered is taken only while it overlaps
+ * src/core/remote_regions.c: what a peer says it registered is taken only while it overlaps
  * nothing held. A region that starts at or past the end of every region ever added skips
  * the search (a snapshot arrives in address order); one that starts before that end is
  * searched for, whatever was removed meanwhile. Fixed cases, then ascending runs with
  * overlapping and out-of-order ranges and removals mixed in; the count and every lookup
  * agree with a map of which range holds each cell.
  */
-#include "remote_regions.h"
+#include "core/remote_regions.h"
 #include "testutil.h"
 
 #include <string.h>

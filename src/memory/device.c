@@ -1,6 +1,6 @@
-#include "device.h"
+#include "memory/device.h"
 
-#include "../log.h"
+#include "core/log.h"
 
 #include <string.h>
 

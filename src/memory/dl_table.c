@@ -1,6 +1,6 @@
-#include "dl_table.h"
+#include "memory/dl_table.h"
 
-#include "../log.h"
+#include "core/log.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>

@@ -4,9 +4,9 @@
  * error's text. ACL's IPC calls are not part of it, so same-host device traffic is
  * staged through host memory. ADXL_ASCEND_LIBRARY names another library (the test double).
  */
-#include "../log.h"
-#include "device.h"
-#include "dl_table.h"
+#include "core/log.h"
+#include "memory/device.h"
+#include "memory/dl_table.h"
 
 #include <pthread.h>
 

@@ -3,9 +3,9 @@
  * are our own, written to the driver's stable C ABI, so that building adxl needs no CUDA
  * toolkit. ADXL_CUDA_LIBRARY names another library (the test double, say).
  */
-#include "../log.h"
-#include "device.h"
-#include "dl_table.h"
+#include "core/log.h"
+#include "memory/device.h"
+#include "memory/dl_table.h"
 
 #include <pthread.h>
 #include <string.h>

@@ -7,10 +7,10 @@
  * which sends every peer over UCX); anyone else a TCP link. So the choice rests on facts
  * the peer states, never on its IP address.
  */
-#include "transport.h"
+#include "transport/transport.h"
 
-#include "../engine.h"
-#include "../log.h"
+#include "core/engine.h"
+#include "core/log.h"
 
 #include <string.h>
 

@@ -6,12 +6,12 @@
 #ifndef ADXL_TRANSPORT_H
 #define ADXL_TRANSPORT_H
 
-#include "../engine_name.h"
-#include "../host_facts.h"
-#include "../notify_queue.h"
-#include "../options.h"
-#include "../registry.h"
-#include "../remote_regions.h"
+#include "core/engine_name.h"
+#include "net/host_facts.h"
+#include "core/notify_queue.h"
+#include "core/options.h"
+#include "core/registry.h"
+#include "core/remote_regions.h"
 
 #include <adxl/adxl.h>
 #include <stdbool.h>

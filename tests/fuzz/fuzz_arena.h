@@ -19,7 +19,7 @@
 #ifndef ADXL_FUZZ_ARENA_H
 #define ADXL_FUZZ_ARENA_H
 
-#include "registry.h"
+#include "core/registry.h"
 
 #include <stdbool.h>
 #include <stddef.h>

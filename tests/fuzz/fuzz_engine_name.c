@@ -4,7 +4,7 @@
  * An accepted name must format to a canonical name that is shorter than ADXL_NAME_MAX,
  * parses again to the same address and port, and formats to itself.
  */
-#include "engine_name.h"
+#include "core/engine_name.h"
 #include "fuzz.h"
 
 #include <netinet/in.h>

@@ -8,7 +8,7 @@
  */
 #include "fuzz.h"
 #include "fuzz_ref.h"
-#include "transport/tcp_parse.h"
+#include "transport/tcp/tcp_parse.h"
 
 #include <adxl/adxl.h>
 #include <string.h>

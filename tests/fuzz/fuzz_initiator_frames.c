@@ -15,8 +15,8 @@
  */
 #include "fuzz.h"
 #include "fuzz_ref.h"
-#include "remote_regions.h"
-#include "transport/tcp_parse.h"
+#include "core/remote_regions.h"
+#include "transport/tcp/tcp_parse.h"
 
 #include <string.h>
 

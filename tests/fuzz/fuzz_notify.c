@@ -6,8 +6,8 @@
  */
 #include "fuzz.h"
 #include "fuzz_ref.h"
-#include "notify_queue.h"
-#include "transport/tcp_parse.h"
+#include "core/notify_queue.h"
+#include "transport/tcp/tcp_parse.h"
 
 #include <string.h>
 

@@ -6,9 +6,9 @@
  * AuthSecretFile is left out (it reads the file system); AuthSecret is ADXL_UNSUPPORTED
  * in a build without libcrypto.
  */
-#include "auth.h"
+#include "net/auth.h"
 #include "fuzz.h"
-#include "options.h"
+#include "core/options.h"
 
 #include <string.h>
 

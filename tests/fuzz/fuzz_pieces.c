@@ -7,7 +7,7 @@
 #include "fuzz.h"
 #include "fuzz_arena.h"
 #include "fuzz_ref.h"
-#include "transport/tcp_parse.h"
+#include "transport/tcp/tcp_parse.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * HIXL's JSON options (src/resource_config.c). The first byte picks the parser (even:
+ * HIXL's JSON options (src/core/resource_config.c). The first byte picks the parser (even:
  * GlobalResourceConfig, odd: LocalCommRes), the rest is the option's text. Whatever the
  * text, the answer is SUCCESS, PARAM_INVALID or (GlobalResourceConfig naming a UB
  * protocol; any text in a build without json-c) UNSUPPORTED; a refusal leaves the output
@@ -7,7 +7,7 @@
  * range. Text without a '{' can never be accepted: both options are JSON objects.
  */
 #include "fuzz.h"
-#include "resource_config.h"
+#include "core/resource_config.h"
 
 #include <string.h>
 

@@ -1,11 +1,11 @@
 /*
- * The shm transport's checks of what a same-host peer sends (src/transport/shm_parse.c):
+ * The shm transport's checks of what a same-host peer sends (src/transport/shm/shm_parse.c):
  * control packets (header, HELLO, NOTIFY, REGION_ADD, REGIONS batches, a block's shape
  * before it is mapped) and staging requests copied out of a ring slot. The first byte picks which;
  * every verdict must agree with a reference written here with wider arithmetic.
  */
 #include "fuzz.h"
-#include "transport/shm_parse.h"
+#include "transport/shm/shm_parse.h"
 
 #include <string.h>
 

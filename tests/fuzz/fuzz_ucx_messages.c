@@ -1,5 +1,5 @@
 /*
- * The UCX transport's control link (src/transport/ucx_wire.c): the 12-byte message header
+ * The UCX transport's control link (src/transport/ucx/ucx_wire.c): the 12-byte message header
  * and the check of each message's payload, as a target and as an initiator read them.
  * Input: one mode byte (bit 0: the message goes to a target, from an initiator; to an
  * initiator otherwise), the 12 header bytes, then the payload (all the bytes after the
@@ -13,7 +13,7 @@
  */
 #include "fuzz.h"
 #include "fuzz_ref.h"
-#include "transport/ucx_wire.h"
+#include "transport/ucx/ucx_wire.h"
 
 #include <adxl/adxl.h>
 #include <string.h>

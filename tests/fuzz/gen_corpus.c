@@ -6,9 +6,9 @@
  *   make fuzz-corpus   regenerates tests/fuzz/corpus
  */
 #include "fuzz_arena.h"
-#include "transport/shm_parse.h"
-#include "transport/tcp_wire.h"
-#include "transport/ucx_wire.h"
+#include "transport/shm/shm_parse.h"
+#include "transport/tcp/tcp_wire.h"
+#include "transport/ucx/ucx_wire.h"
 
 #include <errno.h>
 #include <stdarg.h>
