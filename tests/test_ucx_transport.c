@@ -79,12 +79,12 @@ static bool recv_msg(int fd, ucx_msg_header_t *h, uint8_t *payload, int wait_ms)
 /* A raw client through HELLO, HELLO_ACK and an AUTH of zeros; true when it got WELCOME. */
 static bool raw_handshake(int fd, uint8_t *buf, uint32_t *ack_flags) {
     uint8_t hello[UCX_HELLO_SIZE] = {0};
-    ucx_put_u32(hello, UCX_WIRE_VERSION);
+    adxl_le_put_u32(hello, UCX_WIRE_VERSION);
     ucx_msg_header_t h;
     if (!send_msg(fd, UCX_MSG_HELLO, hello, sizeof(hello)) || !recv_msg(fd, &h, buf, 5000) ||
         h.type != UCX_MSG_HELLO_ACK)
         return false;
-    *ack_flags = ucx_get_u32(buf + 4);
+    *ack_flags = adxl_le_get_u32(buf + 4);
     uint8_t proof[UCX_AUTH_SIZE] = {0};
     return send_msg(fd, UCX_MSG_AUTH, proof, sizeof(proof)) && recv_msg(fd, &h, buf, 5000) &&
            h.type == UCX_MSG_WELCOME;
@@ -179,7 +179,7 @@ static void hostile_control_link(void) {
     uint8_t *buf = malloc(UCX_MSG_MAX);
     REQUIRE(buf != NULL);
     uint8_t hello[UCX_HELLO_SIZE] = {0};
-    ucx_put_u32(hello, UCX_WIRE_VERSION);
+    adxl_le_put_u32(hello, UCX_WIRE_VERSION);
 
     int fd = connect_port(port); /* not our magic */
     CHECK(send(fd, "GET / HTTP/1.0\r\n\r\n", 18, MSG_NOSIGNAL) == 18);
@@ -195,15 +195,15 @@ static void hostile_control_link(void) {
 
     fd = connect_port(port); /* another version */
     uint8_t old[UCX_HELLO_SIZE] = {0};
-    ucx_put_u32(old, UCX_WIRE_VERSION + 1);
+    adxl_le_put_u32(old, UCX_WIRE_VERSION + 1);
     CHECK(send_msg(fd, UCX_MSG_HELLO, old, sizeof(old)));
     CHECK(tu_closed_within(fd, 5000));
     close(fd);
 
     fd = connect_port(port); /* out of order: a NOTIFY before any handshake */
     uint8_t note[UCX_NOTIFY_FIXED + 2] = {0};
-    ucx_put_u32(note + 8, 1);
-    ucx_put_u32(note + 12, 1);
+    adxl_le_put_u32(note + 8, 1);
+    adxl_le_put_u32(note + 12, 1);
     note[16] = 'a';
     note[17] = 'b';
     CHECK(send_msg(fd, UCX_MSG_NOTIFY, note, sizeof(note)));
@@ -221,7 +221,7 @@ static void hostile_control_link(void) {
         while (recv_msg(fd, &mh, buf, 5000) && mh.type != UCX_MSG_READY) {
         }
         note[16] = k == 0 ? '\0' : 'a';
-        if (k == 1) ucx_put_u32(note + 12, 5);
+        if (k == 1) adxl_le_put_u32(note + 12, 5);
         CHECK(send_msg(fd, UCX_MSG_NOTIFY, note, sizeof(note)));
         CHECK(tu_closed_within(fd, 5000));
         close(fd);
@@ -271,11 +271,11 @@ static void auth_before_keys(void) {
 static bool ask_keys(int fd, uint64_t id, const uint64_t (*ranges)[2], uint32_t count) {
     uint8_t req[UCX_KEY_REQ_FIXED + 4 * UCX_KEY_REQ_ENTRY];
     REQUIRE(count <= 4);
-    ucx_put_u64(req, id);
-    ucx_put_u32(req + 8, count);
+    adxl_le_put_u64(req, id);
+    adxl_le_put_u32(req + 8, count);
     for (uint32_t i = 0; i < count; i++) {
-        ucx_put_u64(req + UCX_KEY_REQ_FIXED + i * UCX_KEY_REQ_ENTRY, ranges[i][0]);
-        ucx_put_u64(req + UCX_KEY_REQ_FIXED + i * UCX_KEY_REQ_ENTRY + 8, ranges[i][1]);
+        adxl_le_put_u64(req + UCX_KEY_REQ_FIXED + i * UCX_KEY_REQ_ENTRY, ranges[i][0]);
+        adxl_le_put_u64(req + UCX_KEY_REQ_FIXED + i * UCX_KEY_REQ_ENTRY + 8, ranges[i][1]);
     }
     return send_msg(fd, UCX_MSG_KEY_REQ, req, UCX_KEY_REQ_FIXED + count * UCX_KEY_REQ_ENTRY);
 }
@@ -284,14 +284,14 @@ static bool ask_keys(int fd, uint64_t id, const uint64_t (*ranges)[2], uint32_t 
 static bool next_is_key(int fd, uint8_t *buf, const void *addr, uint64_t len) {
     ucx_msg_header_t mh;
     return recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_REGION_ADD &&
-           mh.length > UCX_REGION_ADD_FIXED && ucx_get_u64(buf) == (uintptr_t)addr &&
-           ucx_get_u64(buf + 8) == len;
+           mh.length > UCX_REGION_ADD_FIXED && adxl_le_get_u64(buf) == (uintptr_t)addr &&
+           adxl_le_get_u64(buf + 8) == len;
 }
 
 static bool next_is_done(int fd, uint8_t *buf, uint64_t id) {
     ucx_msg_header_t mh;
     return recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_KEY_DONE &&
-           mh.length == UCX_KEY_DONE_SIZE && ucx_get_u64(buf) == id;
+           mh.length == UCX_KEY_DONE_SIZE && adxl_le_get_u64(buf) == id;
 }
 
 static void keys_on_request(void) {
@@ -332,7 +332,7 @@ static void keys_on_request(void) {
     CHECK(raw_handshake(bad, buf, &flags));
     CHECK(recv_msg(bad, &mh, buf, 5000) && mh.type == UCX_MSG_READY);
     uint8_t req[UCX_KEY_REQ_FIXED + UCX_KEY_REQ_ENTRY] = {0};
-    ucx_put_u32(req + 8, 2);
+    adxl_le_put_u32(req + 8, 2);
     CHECK(send_msg(bad, UCX_MSG_KEY_REQ, req, sizeof(req)));
     CHECK(tu_closed_within(bad, 5000));
     close(bad);

@@ -156,8 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(ok == ref_answer_ok(raw, a));
         if (!ok) break;
         if (h.type == TCP_FRAME_ACK || h.type == TCP_FRAME_NOTIFY_ACK) {
-            FUZZ_CHECK(known_status(tcp_status_from_wire(h.count)));
-            FUZZ_CHECK((tcp_status_from_wire(h.count) == ADXL_SUCCESS) == (h.count == 0));
+            FUZZ_CHECK(known_status(adxl_status_from_wire(h.count)));
+            FUZZ_CHECK((adxl_status_from_wire(h.count) == ADXL_SUCCESS) == (h.count == 0));
             head++;
         } else if (h.type == TCP_FRAME_DATA) {
             /* Exactly the bytes the READ asked for: the check must keep memcpy inside. */

@@ -101,7 +101,7 @@ static void receive(uint16_t type, const uint8_t *p, uint32_t n, bool to_target)
     if (to_target) {
         switch (type) {
         case UCX_MSG_HELLO: {
-            FUZZ_CHECK(n == UCX_HELLO_SIZE && ucx_get_u32(p) == UCX_WIRE_VERSION);
+            FUZZ_CHECK(n == UCX_HELLO_SIZE && adxl_le_get_u32(p) == UCX_WIRE_VERSION);
             uint8_t nonce[ADXL_AUTH_NONCE_BYTES];
             memcpy(nonce, p + 4, sizeof(nonce));
             sink += nonce[0];
@@ -116,12 +116,12 @@ static void receive(uint16_t type, const uint8_t *p, uint32_t n, bool to_target)
         }
         case UCX_MSG_REGION_ACK:
             FUZZ_CHECK(n == UCX_REGION_ACK_SIZE);
-            sink += ucx_get_u64(p);
+            sink += adxl_le_get_u64(p);
             return;
         case UCX_MSG_NOTIFY: {
             /* Each part fits an adxl_notify_t field, and the two fill the message. */
             FUZZ_CHECK(n >= UCX_NOTIFY_FIXED);
-            uint32_t name_len = ucx_get_u32(p + 8), msg_len = ucx_get_u32(p + 12);
+            uint32_t name_len = adxl_le_get_u32(p + 8), msg_len = adxl_le_get_u32(p + 12);
             FUZZ_CHECK(name_len <= ADXL_NOTIFY_MAX_LEN && msg_len <= ADXL_NOTIFY_MAX_LEN);
             FUZZ_CHECK((uint64_t)UCX_NOTIFY_FIXED + name_len + msg_len == n);
             adxl_notify_t note;
@@ -130,22 +130,23 @@ static void receive(uint16_t type, const uint8_t *p, uint32_t n, bool to_target)
             memcpy(note.msg, p + UCX_NOTIFY_FIXED + name_len, msg_len);
             note.msg[msg_len] = '\0';
             FUZZ_CHECK(strlen(note.name) == name_len && strlen(note.msg) == msg_len);
-            sink += ucx_get_u64(p) + (uint8_t)note.name[0] + (uint8_t)note.msg[0];
+            sink += adxl_le_get_u64(p) + (uint8_t)note.name[0] + (uint8_t)note.msg[0];
             return;
         }
         case UCX_MSG_KEY_REQ: {
             /* The ranges, read into a table of the most one request may ask for. */
             FUZZ_CHECK(n > UCX_KEY_REQ_FIXED);
-            uint32_t count = ucx_get_u32(p + 8);
+            uint32_t count = adxl_le_get_u32(p + 8);
             FUZZ_CHECK(count >= 1 && count <= UCX_KEY_REQ_MAX);
             FUZZ_CHECK((uint64_t)UCX_KEY_REQ_FIXED + (uint64_t)count * UCX_KEY_REQ_ENTRY == n);
             uint64_t ranges[UCX_KEY_REQ_MAX][2];
             for (uint32_t i = 0; i < count; i++) {
-                ranges[i][0] = ucx_get_u64(p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY);
+                ranges[i][0] =
+                    adxl_le_get_u64(p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY);
                 ranges[i][1] =
-                    ucx_get_u64(p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY + 8);
+                    adxl_le_get_u64(p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY + 8);
             }
-            sink += ucx_get_u64(p) + ranges[count - 1][0] + ranges[count - 1][1];
+            sink += adxl_le_get_u64(p) + ranges[count - 1][0] + ranges[count - 1][1];
             return;
         }
         default:
@@ -155,12 +156,12 @@ static void receive(uint16_t type, const uint8_t *p, uint32_t n, bool to_target)
     switch (type) {
     case UCX_MSG_HELLO_ACK: {
         FUZZ_CHECK(n == UCX_HELLO_ACK_SIZE);
-        uint32_t flags = ucx_get_u32(p + 4);
+        uint32_t flags = adxl_le_get_u32(p + 4);
         FUZZ_CHECK((flags & ~REF_HELLO_ACK_FLAGS) == 0);
         uint8_t nonce[ADXL_AUTH_NONCE_BYTES], proof[ADXL_AUTH_PROOF_BYTES];
         memcpy(nonce, p + 8, sizeof(nonce));
         memcpy(proof, p + 8 + ADXL_AUTH_NONCE_BYTES, sizeof(proof));
-        sink += ucx_get_u32(p) + flags + nonce[0] + proof[0];
+        sink += adxl_le_get_u32(p) + flags + nonce[0] + proof[0];
         return;
     }
     case UCX_MSG_WELCOME: {
@@ -172,28 +173,28 @@ static void receive(uint16_t type, const uint8_t *p, uint32_t n, bool to_target)
     }
     case UCX_MSG_REGION_ADD: {
         FUZZ_CHECK(n > UCX_REGION_ADD_FIXED && n - UCX_REGION_ADD_FIXED <= UCX_RKEY_MAX);
-        uint64_t addr = ucx_get_u64(p), len = ucx_get_u64(p + 8), end;
+        uint64_t addr = adxl_le_get_u64(p), len = adxl_le_get_u64(p + 8), end;
         FUZZ_CHECK(len > 0 && !__builtin_add_overflow(addr, len, &end));
         static uint8_t key[UCX_RKEY_MAX];
         size_t key_len = n - UCX_REGION_ADD_FIXED;
         memcpy(key, p + UCX_REGION_ADD_FIXED, key_len);
-        sink += end + ucx_get_u64(p + 16) + key[key_len - 1];
+        sink += end + adxl_le_get_u64(p + 16) + key[key_len - 1];
         return;
     }
     case UCX_MSG_REGION_DEL:
         FUZZ_CHECK(n == UCX_REGION_DEL_SIZE);
-        sink += ucx_get_u64(p) + ucx_get_u64(p + 8) + ucx_get_u64(p + 16);
+        sink += adxl_le_get_u64(p) + adxl_le_get_u64(p + 8) + adxl_le_get_u64(p + 16);
         return;
     case UCX_MSG_READY:
         FUZZ_CHECK(n == 0);
         return;
     case UCX_MSG_NOTIFY_ACK:
         FUZZ_CHECK(n == UCX_NOTIFY_ACK_SIZE);
-        sink += ucx_get_u64(p) + ucx_get_u32(p + 8);
+        sink += adxl_le_get_u64(p) + adxl_le_get_u32(p + 8);
         return;
     case UCX_MSG_KEY_DONE:
         FUZZ_CHECK(n == UCX_KEY_DONE_SIZE);
-        sink += ucx_get_u64(p);
+        sink += adxl_le_get_u64(p);
         return;
     default:
         FUZZ_CHECK(!"an initiator accepted a message of the target's direction or no type");
@@ -235,12 +236,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     header(hdr);
 
     /* The little-endian helpers agree with the reference. */
-    FUZZ_CHECK(ucx_get_u32(hdr + 8) == ref_le(hdr + 8, 4));
-    FUZZ_CHECK(ucx_get_u64(hdr) == ref_le(hdr, 8));
+    FUZZ_CHECK(adxl_le_get_u32(hdr + 8) == ref_le(hdr + 8, 4));
+    FUZZ_CHECK(adxl_le_get_u64(hdr) == ref_le(hdr, 8));
     uint8_t le[8];
-    ucx_put_u64(le, ref_le(hdr + 4, 8));
+    adxl_le_put_u64(le, ref_le(hdr + 4, 8));
     FUZZ_CHECK(memcmp(le, hdr + 4, 8) == 0);
-    ucx_put_u32(le, (uint32_t)ref_le(hdr, 4));
+    adxl_le_put_u32(le, (uint32_t)ref_le(hdr, 4));
     FUZZ_CHECK(memcmp(le, hdr, 4) == 0);
 
     uint16_t type = (uint16_t)ref_le(hdr + 4, 2);

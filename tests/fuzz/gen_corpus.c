@@ -92,17 +92,17 @@ static void gen_hello(void) {
     s.b[0] ^= 1;
     write_seed(&s, "bad-magic");
     s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
-    tcp_put_u16(s.b + 4, 1); /* the version before authentication */
+    adxl_le_put_u16(s.b + 4, 1); /* the version before authentication */
     write_seed(&s, "bad-version");
     s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
-    tcp_put_u16(s.b + 4, TCP_WIRE_VERSION - 1); /* the version before the probe's UCX facts */
+    adxl_le_put_u16(s.b + 4, TCP_WIRE_VERSION - 1); /* the version before the probe's UCX facts */
     write_seed(&s, "previous-version");
     s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
-    tcp_put_u32(s.b + 20, TCP_HELLO_FLAG_AUTH);
+    adxl_le_put_u32(s.b + 20, TCP_HELLO_FLAG_AUTH);
     memset(s.b + 24, 0xA5, ADXL_AUTH_NONCE_BYTES);
     write_seed(&s, "auth");
     s.n = hello(s.b, 0, 4, "127.0.0.1:41234");
-    tcp_put_u16(s.b + 10, 65);
+    adxl_le_put_u16(s.b + 10, 65);
     write_seed(&s, "name-len-65");
     s.n = hello(s.b, 4, 4, "127.0.0.1:41234");
     write_seed(&s, "index-eq-count");
@@ -134,7 +134,7 @@ static void gen_hello_ack(void) {
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
     write_seed(&s, "accepted");
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
-    tcp_put_u32(s.b + 12, TCP_HELLO_FLAG_AUTH);
+    adxl_le_put_u32(s.b + 12, TCP_HELLO_FLAG_AUTH);
     memset(s.b + 16, 0x5A, ADXL_AUTH_NONCE_BYTES + ADXL_AUTH_PROOF_BYTES);
     write_seed(&s, "auth");
     s.n = hello_ack(s.b, ADXL_PARAM_INVALID, "[::1]:26000");
@@ -145,10 +145,10 @@ static void gen_hello_ack(void) {
     s.b[3] ^= 0x80;
     write_seed(&s, "bad-magic");
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
-    tcp_put_u16(s.b + 4, 0);
+    adxl_le_put_u16(s.b + 4, 0);
     write_seed(&s, "bad-version");
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
-    tcp_put_u16(s.b + 6, 0xffff);
+    adxl_le_put_u16(s.b + 6, 0xffff);
     write_seed(&s, "name-len-max");
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000") - 1;
     write_seed(&s, "truncated");
@@ -250,8 +250,8 @@ static void gen_pieces(void) {
 static void notify_body(seed_t *s, uint32_t name_len, uint32_t msg_len, const char *name,
                         const char *msg) {
     uint8_t b[TCP_NOTIFY_FIXED];
-    tcp_put_u32(b, name_len);
-    tcp_put_u32(b + 4, msg_len);
+    adxl_le_put_u32(b, name_len);
+    adxl_le_put_u32(b + 4, msg_len);
     put(s, b, sizeof(b));
     put(s, name, strlen(name));
     put(s, msg, strlen(msg));
@@ -383,7 +383,7 @@ static void item(seed_t *s, uint64_t addr, uint64_t len) {
 
 static void trailer(seed_t *s, uint32_t status) {
     uint8_t b[TCP_TRAILER];
-    tcp_put_u32(b, status);
+    adxl_le_put_u32(b, status);
     put(s, b, sizeof(b));
 }
 
@@ -393,7 +393,7 @@ static void scene(seed_t *s, bool snapshot, bool going_out, const char *kinds, u
     put(s, &first, 1);
     for (const char *k = kinds; *k; k++) {
         uint8_t r[3] = {(uint8_t)(*k == 'W' ? 0 : *k == 'R' ? 1 : 2)};
-        tcp_put_u16(r + 1, (uint16_t)(read_len - 1));
+        adxl_le_put_u16(r + 1, (uint16_t)(read_len - 1));
         put(s, r, sizeof(r));
     }
 }
@@ -688,9 +688,9 @@ static void ucx_seed(bool to_target, uint16_t type, const void *payload, uint32_
 
 static uint32_t ucx_notify(uint8_t *out, uint64_t id, uint32_t name_len, uint32_t msg_len,
                            const char *name, const char *msg) {
-    ucx_put_u64(out, id);
-    ucx_put_u32(out + 8, name_len);
-    ucx_put_u32(out + 12, msg_len);
+    adxl_le_put_u64(out, id);
+    adxl_le_put_u32(out + 8, name_len);
+    adxl_le_put_u32(out + 12, msg_len);
     size_t a = strlen(name), b = strlen(msg);
     memcpy(out + UCX_NOTIFY_FIXED, name, a);
     memcpy(out + UCX_NOTIFY_FIXED + a, msg, b);
@@ -699,9 +699,9 @@ static uint32_t ucx_notify(uint8_t *out, uint64_t id, uint32_t name_len, uint32_
 
 static uint32_t ucx_region(uint8_t *out, uint64_t addr, uint64_t len, uint64_t seq,
                            size_t key_len) {
-    ucx_put_u64(out, addr);
-    ucx_put_u64(out + 8, len);
-    ucx_put_u64(out + 16, seq);
+    adxl_le_put_u64(out, addr);
+    adxl_le_put_u64(out + 8, len);
+    adxl_le_put_u64(out + 16, seq);
     for (size_t i = 0; i < key_len; i++)
         out[UCX_REGION_ADD_FIXED + i] = (uint8_t)(0x30 + i % 64);
     return (uint32_t)(UCX_REGION_ADD_FIXED + key_len);
@@ -709,12 +709,12 @@ static uint32_t ucx_region(uint8_t *out, uint64_t addr, uint64_t len, uint64_t s
 
 /* A KEY_REQ asking for count ranges of 4 KiB, one after another. */
 static uint32_t ucx_key_req(uint8_t *out, uint64_t id, uint32_t count) {
-    ucx_put_u64(out, id);
-    ucx_put_u32(out + 8, count);
+    adxl_le_put_u64(out, id);
+    adxl_le_put_u32(out + 8, count);
     for (uint32_t i = 0; i < count; i++) {
-        ucx_put_u64(out + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY,
-                    0x7f0000001000u + (uint64_t)i * 4096u);
-        ucx_put_u64(out + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY + 8, 4096);
+        adxl_le_put_u64(out + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY,
+                        0x7f0000001000u + (uint64_t)i * 4096u);
+        adxl_le_put_u64(out + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY + 8, 4096);
     }
     return UCX_KEY_REQ_FIXED + count * UCX_KEY_REQ_ENTRY;
 }
@@ -725,12 +725,12 @@ static void gen_ucx_messages(void) {
     uint32_t n;
 
     /* Initiator to target, in handshake order, then what follows it. */
-    ucx_put_u32(p, UCX_WIRE_VERSION);
+    adxl_le_put_u32(p, UCX_WIRE_VERSION);
     memset(p + 4, 0xA5, ADXL_AUTH_NONCE_BYTES);
     ucx_seed(true, UCX_MSG_HELLO, p, UCX_HELLO_SIZE, "to-target-hello");
     memset(p, 0x5A, UCX_AUTH_SIZE);
     ucx_seed(true, UCX_MSG_AUTH, p, UCX_AUTH_SIZE, "to-target-auth");
-    ucx_put_u64(p, 7);
+    adxl_le_put_u64(p, 7);
     ucx_seed(true, UCX_MSG_REGION_ACK, p, UCX_REGION_ACK_SIZE, "to-target-region-ack");
     n = ucx_notify(p, 42, 8, 10, "kv_ready", "request 42");
     ucx_seed(true, UCX_MSG_NOTIFY, p, n, "to-target-notify");
@@ -738,8 +738,8 @@ static void gen_ucx_messages(void) {
     ucx_seed(true, UCX_MSG_KEY_REQ, p, n, "to-target-key-req");
 
     /* Target to initiator. */
-    ucx_put_u32(p, ADXL_SUCCESS);
-    ucx_put_u32(p + 4, 0x1); /* bit 0: the target authenticates */
+    adxl_le_put_u32(p, ADXL_SUCCESS);
+    adxl_le_put_u32(p + 4, 0x1); /* bit 0: the target authenticates */
     memset(p + 8, 0x3C, ADXL_AUTH_NONCE_BYTES + ADXL_AUTH_PROOF_BYTES);
     ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE, "to-initiator-hello-ack");
     memset(p, 0x77, 180); /* a worker address: opaque bytes */
@@ -749,10 +749,10 @@ static void gen_ucx_messages(void) {
     ucx_seed(false, UCX_MSG_READY, p, 0, "to-initiator-ready");
     n = ucx_region(p, 0x7f0000200000, 4096, 5, 0);
     ucx_seed(false, UCX_MSG_REGION_DEL, p, UCX_REGION_DEL_SIZE, "to-initiator-region-del");
-    ucx_put_u64(p, 42);
-    ucx_put_u32(p + 8, ADXL_RESOURCE_EXHAUSTED);
+    adxl_le_put_u64(p, 42);
+    adxl_le_put_u32(p + 8, ADXL_RESOURCE_EXHAUSTED);
     ucx_seed(false, UCX_MSG_NOTIFY_ACK, p, UCX_NOTIFY_ACK_SIZE, "to-initiator-notify-ack");
-    ucx_put_u64(p, 3);
+    adxl_le_put_u64(p, 3);
     ucx_seed(false, UCX_MSG_KEY_DONE, p, UCX_KEY_DONE_SIZE, "to-initiator-key-done");
 
     /* Edge cases: the largest of each variable part, and one rule away from valid. */
@@ -775,21 +775,21 @@ static void gen_ucx_messages(void) {
     ucx_seed(true, UCX_MSG_NOTIFY, p, UCX_NOTIFY_FIXED - 1, "notify-short");
     ucx_seed(false, UCX_MSG_NOTIFY, p, n, "notify-to-initiator");
 
-    ucx_put_u32(p, UCX_WIRE_VERSION + 1);
+    adxl_le_put_u32(p, UCX_WIRE_VERSION + 1);
     memset(p + 4, 0xA5, ADXL_AUTH_NONCE_BYTES);
     ucx_seed(true, UCX_MSG_HELLO, p, UCX_HELLO_SIZE, "hello-bad-version");
-    ucx_put_u32(p, UCX_WIRE_VERSION);
+    adxl_le_put_u32(p, UCX_WIRE_VERSION);
     ucx_seed(true, UCX_MSG_HELLO, p, UCX_HELLO_SIZE + 1, "hello-long");
     ucx_seed(false, UCX_MSG_HELLO, p, UCX_HELLO_SIZE, "hello-to-initiator");
     ucx_seed(true, UCX_MSG_AUTH, p, UCX_AUTH_SIZE - 1, "auth-short");
 
-    ucx_put_u32(p, ADXL_SUCCESS);
-    ucx_put_u32(p + 4, 0x3); /* bit 1: the target serves unregistered memory */
+    adxl_le_put_u32(p, ADXL_SUCCESS);
+    adxl_le_put_u32(p + 4, 0x3); /* bit 1: the target serves unregistered memory */
     ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE, "hello-ack-unregistered");
-    ucx_put_u32(p + 4, 0x4);
+    adxl_le_put_u32(p + 4, 0x4);
     ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE, "hello-ack-unknown-flag");
-    ucx_put_u32(p, ADXL_PARAM_INVALID);
-    ucx_put_u32(p + 4, 0);
+    adxl_le_put_u32(p, ADXL_PARAM_INVALID);
+    adxl_le_put_u32(p + 4, 0);
     ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE, "hello-ack-refused");
     ucx_seed(false, UCX_MSG_HELLO_ACK, p, UCX_HELLO_ACK_SIZE - 1, "hello-ack-short");
 
@@ -822,7 +822,7 @@ static void gen_ucx_messages(void) {
     n = ucx_key_req(p, 4, 0);
     ucx_seed(true, UCX_MSG_KEY_REQ, p, n, "key-req-none");
     n = ucx_key_req(p, 4, 2);
-    ucx_put_u32(p + 8, 3); /* the count says more than the message holds */
+    adxl_le_put_u32(p + 8, 3); /* the count says more than the message holds */
     ucx_seed(true, UCX_MSG_KEY_REQ, p, n, "key-req-count-exceeds");
     ucx_seed(true, UCX_MSG_KEY_REQ, p, n - 1, "key-req-partial-entry");
     ucx_seed(false, UCX_MSG_KEY_REQ, p, n, "key-req-to-initiator");

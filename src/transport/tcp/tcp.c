@@ -6,7 +6,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "transport/tcp/tcp_internal.h"
-#include "net/tcp_io.h"
+#include "net/sock_io.h"
+#include "net/thread_util.h"
 #include "transport/tcp/tcp_parse.h"
 
 #include <errno.h>
@@ -45,14 +46,14 @@ static void take_connection(void *ctx, int fd, const struct sockaddr *from, sock
         close(fd);
         return;
     }
-    tcp_io_tune(fd, t->config->tcp_sockbuf_kb);
+    adxl_sock_tune(fd, t->config->tcp_sockbuf_kb);
     bool room = !adxl_served_full(&t->served); /* before its buffers are allocated */
     tcp_inbound_t *in = room ? calloc(1, sizeof(*in)) : NULL;
     if (in) {
         in->items = malloc((size_t)TCP_MAX_ITEMS * TCP_PIECE_SIZE);
         in->pieces = malloc(TCP_MAX_ITEMS * sizeof(tcp_piece_t));
         in->iov = malloc(TCP_IOV_MAX * sizeof(struct iovec));
-        in->wake_fd = tcp_io_wake_fd();
+        in->wake_fd = adxl_wake_fd_new();
     }
     if (!in || !in->items || !in->pieces || !in->iov || in->wake_fd < 0 || !room) {
         LOG_WARN("refusing an inbound connection (%s)", room ? "out of memory" : "too many");
@@ -105,7 +106,7 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     t->engine = engine;
     t->config = adxl_engine_config(engine);
     t->listen_fd = -1;
-    t->stop_fd = tcp_io_wake_fd();
+    t->stop_fd = adxl_wake_fd_new();
     adxl_served_init(&t->served, TCP_MAX_INBOUND, NULL, free_served, NULL);
     adxl_status_t st = t->stop_fd >= 0 ? ADXL_SUCCESS : ADXL_RESOURCE_EXHAUSTED;
     if (st == ADXL_SUCCESS && listen_addr->has_port) {
@@ -132,7 +133,7 @@ static adxl_status_t tcp_start(adxl_engine_t *engine, const adxl_engine_addr_t *
 }
 
 static void tcp_stop(adxl_transport_t *t) {
-    tcp_io_wake(t->stop_fd);
+    adxl_wake(t->stop_fd);
     adxl_listener_join(&t->listener);
     /* Every serving thread watches stop_fd, so they all end promptly. */
     adxl_served_reap(&t->served, true);
@@ -166,12 +167,12 @@ static adxl_status_t read_region_snapshot(int fd, adxl_peer_t *peer, uint8_t *it
     for (;;) {
         uint8_t raw[TCP_FRAME_HEADER];
         tcp_frame_header_t h;
-        if (!tcp_io_read_full(fd, raw, sizeof(raw), -1, deadline))
+        if (!adxl_sock_read_full(fd, raw, sizeof(raw), -1, deadline))
             return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
         tcp_frame_header_decode(raw, &h);
         if (!tcp_snapshot_header_check(&h)) return ADXL_FAILED;
         if (h.count == 0) return ADXL_SUCCESS;
-        if (!tcp_io_read_full(fd, items, (size_t)h.count * TCP_ITEM_SIZE, -1, deadline))
+        if (!adxl_sock_read_full(fd, items, (size_t)h.count * TCP_ITEM_SIZE, -1, deadline))
             return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
         for (uint32_t i = 0; i < h.count; i++) {
             uint64_t addr, len;
@@ -210,8 +211,8 @@ static adxl_status_t authenticate(int fd, const adxl_auth_secret_t *secret,
     if (!adxl_auth_proof(secret, ADXL_AUTH_INITIATOR, hello->nonce, ack->nonce, proof))
         return ADXL_FAILED;
     tcp_auth_encode(msg, proof);
-    if (!tcp_io_write_full(fd, msg, sizeof(msg), -1, deadline, false) ||
-        !tcp_io_read_full(fd, ok, sizeof(ok), -1, deadline))
+    if (!adxl_sock_write_full(fd, msg, sizeof(msg), -1, deadline, false) ||
+        !adxl_sock_read_full(fd, ok, sizeof(ok), -1, deadline))
         return io_failure(deadline);
     uint32_t status;
     if (!tcp_auth_ok_decode(ok, &status) || status != ADXL_SUCCESS) {
@@ -233,11 +234,12 @@ static adxl_status_t handshake(int fd, const adxl_config_t *config, const char *
     hello.name_len = (uint16_t)strlen(local_name);
     memcpy(hello.name, local_name, hello.name_len);
     size_t len = tcp_hello_encode(buf, &hello);
-    if (!tcp_io_write_full(fd, buf, len, -1, deadline, false)) return io_failure(deadline);
+    if (!adxl_sock_write_full(fd, buf, len, -1, deadline, false)) return io_failure(deadline);
     tcp_hello_ack_t ack;
-    if (!tcp_io_read_full(fd, buf, TCP_HELLO_ACK_FIXED, -1, deadline)) return io_failure(deadline);
+    if (!adxl_sock_read_full(fd, buf, TCP_HELLO_ACK_FIXED, -1, deadline))
+        return io_failure(deadline);
     if (!tcp_hello_ack_decode_fixed(buf, &ack) ||
-        !tcp_io_read_full(fd, ack.name, ack.name_len, -1, deadline)) {
+        !adxl_sock_read_full(fd, ack.name, ack.name_len, -1, deadline)) {
         LOG_ERROR("the peer is not an adxl engine speaking protocol version %u", TCP_WIRE_VERSION);
         return ADXL_FAILED;
     }
@@ -279,11 +281,11 @@ static void tcp_shutdown(adxl_link_t *link, adxl_status_t status) {
 static adxl_status_t tcp_probe(adxl_transport_t *t, const adxl_engine_addr_t *remote,
                                uint64_t deadline, adxl_host_facts_t *out) {
     int fd = -1;
-    adxl_status_t st = tcp_io_connect(remote, 0, deadline, &fd);
+    adxl_status_t st = adxl_sock_connect(remote, 0, deadline, &fd);
     if (st != ADXL_SUCCESS) return st;
     st = handshake(fd, t->config, adxl_engine_name(t->engine), 0, 0, 0, deadline);
     uint8_t facts[TCP_FACTS_SIZE];
-    if (st == ADXL_SUCCESS && !tcp_io_read_full(fd, facts, sizeof(facts), -1, deadline))
+    if (st == ADXL_SUCCESS && !adxl_sock_read_full(fd, facts, sizeof(facts), -1, deadline))
         st = adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
     if (st == ADXL_SUCCESS && !tcp_facts_decode(facts, out)) st = ADXL_FAILED;
     close(fd);
@@ -309,7 +311,7 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
         s->link = link;
         s->fd = -1;
         pthread_mutex_init(&s->lock, NULL);
-        s->wake_fd = tcp_io_wake_fd();
+        s->wake_fd = adxl_wake_fd_new();
         s->tx_meta = malloc(TX_META_BYTES);
         s->rx_regions = malloc((size_t)TCP_MAX_ITEMS * TCP_ITEM_SIZE);
         s->rx_discard = malloc(TCP_DISCARD_BYTES);
@@ -317,7 +319,7 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
             (s->wake_fd < 0 || !s->tx_meta || !s->rx_regions || !s->rx_discard))
             st = ADXL_RESOURCE_EXHAUSTED;
         if (st == ADXL_SUCCESS)
-            st = tcp_io_connect(remote, t->config->tcp_sockbuf_kb, deadline, &s->fd);
+            st = adxl_sock_connect(remote, t->config->tcp_sockbuf_kb, deadline, &s->fd);
         if (st == ADXL_SUCCESS)
             st = handshake(s->fd, t->config, adxl_engine_name(t->engine), i, link->nstreams,
                            link_id, deadline);
@@ -326,7 +328,7 @@ static adxl_status_t tcp_connect(adxl_transport_t *t, adxl_peer_t *peer, const c
     }
     for (int i = 0; st == ADXL_SUCCESS && i < link->nstreams; i++) {
         tcp_stream_t *s = &link->streams[i];
-        s->thread_started = tcp_io_thread(&s->thread, tcp_stream_main, s);
+        s->thread_started = adxl_thread_start(&s->thread, tcp_stream_main, s);
         if (!s->thread_started) st = ADXL_RESOURCE_EXHAUSTED;
     }
     if (st != ADXL_SUCCESS) {

@@ -55,7 +55,7 @@ bool tcp_pieces_allowed(const adxl_registry_t *registry, const tcp_piece_t *piec
 
 bool tcp_notify_decode(const uint8_t *body, uint64_t len, tcp_notify_body_t *out) {
     if (len < TCP_NOTIFY_FIXED) return false;
-    uint32_t name_len = tcp_get_u32(body), msg_len = tcp_get_u32(body + 4);
+    uint32_t name_len = adxl_le_get_u32(body), msg_len = adxl_le_get_u32(body + 4);
     if (name_len > ADXL_NOTIFY_MAX_LEN || msg_len > ADXL_NOTIFY_MAX_LEN ||
         TCP_NOTIFY_FIXED + (uint64_t)name_len + msg_len != len)
         return false;
@@ -85,7 +85,7 @@ bool tcp_answer_header_check(const tcp_frame_header_t *h, const tcp_awaited_t *a
 }
 
 adxl_status_t tcp_data_trailer_status(const uint8_t trailer[TCP_TRAILER], uint64_t length) {
-    adxl_status_t st = tcp_status_from_wire(tcp_get_u32(trailer));
+    adxl_status_t st = adxl_status_from_wire(adxl_le_get_u32(trailer));
     return length == 0 && st == ADXL_SUCCESS ? ADXL_FAILED : st;
 }
 

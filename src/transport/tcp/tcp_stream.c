@@ -6,7 +6,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "transport/tcp/tcp_internal.h"
-#include "net/tcp_io.h"
+#include "net/sock_io.h"
+#include "net/thread_util.h"
 #include "transport/tcp/tcp_parse.h"
 
 #include <errno.h>
@@ -55,7 +56,7 @@ void tcp_link_fail(tcp_link_t *link, adxl_status_t status) {
     if (atomic_exchange(&link->failed, true)) return;
     for (int i = 0; i < link->nstreams; i++) {
         shutdown(link->streams[i].fd, SHUT_RDWR);
-        tcp_io_wake(link->streams[i].wake_fd);
+        adxl_wake(link->streams[i].wake_fd);
     }
     adxl_peer_link_down(link->peer);
 }
@@ -67,8 +68,8 @@ static void build_meta(tcp_stream_t *s, adxl_chunk_t *c) {
     if (c->kind == ADXL_CHUNK_NOTIFY) {
         h.type = TCP_FRAME_NOTIFY;
         h.length = TCP_NOTIFY_FIXED + c->notify_name_len + c->notify_msg_len;
-        tcp_put_u32(p, c->notify_name_len);
-        tcp_put_u32(p + 4, c->notify_msg_len);
+        adxl_le_put_u32(p, c->notify_name_len);
+        adxl_le_put_u32(p + 4, c->notify_msg_len);
         memcpy(p + 8, c->notify_name, c->notify_name_len);
         memcpy(p + 8 + c->notify_name_len, c->notify_msg, c->notify_msg_len);
         p += h.length;
@@ -208,7 +209,7 @@ void tcp_stream_post(tcp_stream_t *s, adxl_chunk_t *chunk) {
     if (!ok)
         tcp_link_fail(s->link, ADXL_FAILED);
     else if (left_over)
-        tcp_io_wake(s->wake_fd);
+        adxl_wake(s->wake_fd);
 }
 
 /* What the oldest sent chunk awaits: the answer in hand must belong to it. Only this
@@ -257,7 +258,7 @@ static bool on_header(tcp_stream_t *s) {
     switch (h->type) {
     case TCP_FRAME_ACK:
     case TCP_FRAME_NOTIFY_ACK:
-        finish_answer(s, tcp_status_from_wire(h->count));
+        finish_answer(s, adxl_status_from_wire(h->count));
         return true;
     case TCP_FRAME_DATA:
         s->rx_left = h->length;
@@ -436,7 +437,7 @@ void *tcp_stream_main(void *arg) {
             tcp_link_fail(link, ADXL_FAILED);
             break;
         }
-        if (rc > 0 && (pfd[1].revents & POLLIN)) tcp_io_wake_drain(s->wake_fd);
+        if (rc > 0 && (pfd[1].revents & POLLIN)) adxl_wake_drain(s->wake_fd);
         if (rc > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && !rx_progress(s)) {
             tcp_link_fail(link, ADXL_FAILED);
             break;

@@ -7,7 +7,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "transport/tcp/tcp_internal.h"
-#include "net/tcp_io.h"
+#include "net/sock_io.h"
+#include "net/thread_util.h"
 #include "transport/tcp/tcp_parse.h"
 
 #include <errno.h>
@@ -75,7 +76,8 @@ static bool refill(target_ctx_t *t) {
             return true;
         }
         if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return false;
-        if (!tcp_io_wait(t->in->fd, POLLIN, t->in->transport->stop_fd, t->deadline)) return false;
+        if (!adxl_sock_wait(t->in->fd, POLLIN, t->in->transport->stop_fd, t->deadline))
+            return false;
     }
 }
 
@@ -87,13 +89,13 @@ static bool read_full(target_ctx_t *t, void *buf, size_t len) {
         len -= n;
         if (len == 0) return true;
         if (len >= RXBUF_BYTES / 2) /* large: no point staging it */
-            return tcp_io_read_full(t->in->fd, p, len, t->in->transport->stop_fd, t->deadline);
+            return adxl_sock_read_full(t->in->fd, p, len, t->in->transport->stop_fd, t->deadline);
         if (!refill(t)) return false;
     }
 }
 
 static bool write_more(target_ctx_t *t, const void *buf, size_t len, bool more) {
-    return tcp_io_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, t->deadline, more);
+    return adxl_sock_write_full(t->in->fd, buf, len, t->in->transport->stop_fd, t->deadline, more);
 }
 
 static bool write_full(target_ctx_t *t, const void *buf, size_t len) {
@@ -265,8 +267,8 @@ static adxl_status_t move_payload(target_ctx_t *t, uint32_t count, bool to_memor
     uint64_t progress = 0; /* bytes moved since the deadline was last pushed back */
     t->deadline = io_deadline(t);
     while (item < count) {
-        if (wait_first && !tcp_io_wait(in->fd, to_memory ? POLLIN : POLLOUT, in->transport->stop_fd,
-                                       t->deadline)) {
+        if (wait_first && !adxl_sock_wait(in->fd, to_memory ? POLLIN : POLLOUT,
+                                          in->transport->stop_fd, t->deadline)) {
             *alive = false;
             return ADXL_FAILED;
         }
@@ -360,7 +362,7 @@ static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta
     uint8_t trailer[TCP_TRAILER];
     if (!allowed) {
         LOG_WARN("refused a READ of %u items: not inside registered memory", h->count);
-        tcp_put_u32(trailer, ADXL_PARAM_INVALID);
+        adxl_le_put_u32(trailer, ADXL_PARAM_INVALID);
         return send_header(t, TCP_FRAME_DATA, 0, h->id, 0, true) &&
                write_full(t, trailer, sizeof(trailer));
     }
@@ -368,7 +370,7 @@ static bool serve_read(target_ctx_t *t, const tcp_frame_header_t *h, size_t meta
     bool alive;
     adxl_status_t st = device ? move_payload_staged(t, h->count, false, generation, device, &alive)
                               : move_payload(t, h->count, false, generation, &alive);
-    tcp_put_u32(trailer, st);
+    adxl_le_put_u32(trailer, st);
     return alive && write_full(t, trailer, sizeof(trailer));
 }
 
@@ -435,7 +437,7 @@ void tcp_inbound_queue_update(tcp_inbound_t *in, uint16_t type, uintptr_t addr, 
     tcp_item_encode(in->updates + in->updates_len, addr, len);
     in->updates_len += TCP_ITEM_SIZE;
     pthread_mutex_unlock(&in->lock);
-    if (wake) tcp_io_wake(in->wake_fd);
+    if (wake) adxl_wake(in->wake_fd);
 }
 
 /* Waits for the next frame's first bytes, sending region updates meanwhile. */
@@ -453,7 +455,7 @@ static bool await_frame(target_ctx_t *t) {
         if (rc < 0 && errno == EINTR) continue;
         if (rc <= 0 || (pfd[2].revents & POLLIN))
             return false; /* silent past the peer timeout, or stopping */
-        if (pfd[1].revents & POLLIN) tcp_io_wake_drain(in->wake_fd);
+        if (pfd[1].revents & POLLIN) adxl_wake_drain(in->wake_fd);
         if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) return true;
     }
 }

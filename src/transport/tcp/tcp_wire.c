@@ -3,77 +3,44 @@
 #include <adxl/adxl.h>
 #include <string.h>
 
-void tcp_put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-void tcp_put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-void tcp_put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint16_t tcp_get_u16(const uint8_t *p) {
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-uint32_t tcp_get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-uint64_t tcp_get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 void tcp_frame_header_encode(uint8_t out[TCP_FRAME_HEADER], const tcp_frame_header_t *h) {
-    tcp_put_u16(out, h->type);
-    tcp_put_u16(out + 2, h->flags);
-    tcp_put_u32(out + 4, h->count);
-    tcp_put_u64(out + 8, h->id);
-    tcp_put_u64(out + 16, h->length);
+    adxl_le_put_u16(out, h->type);
+    adxl_le_put_u16(out + 2, h->flags);
+    adxl_le_put_u32(out + 4, h->count);
+    adxl_le_put_u64(out + 8, h->id);
+    adxl_le_put_u64(out + 16, h->length);
 }
 
 void tcp_frame_header_decode(const uint8_t in[TCP_FRAME_HEADER], tcp_frame_header_t *h) {
-    h->type = tcp_get_u16(in);
-    h->flags = tcp_get_u16(in + 2);
-    h->count = tcp_get_u32(in + 4);
-    h->id = tcp_get_u64(in + 8);
-    h->length = tcp_get_u64(in + 16);
+    h->type = adxl_le_get_u16(in);
+    h->flags = adxl_le_get_u16(in + 2);
+    h->count = adxl_le_get_u32(in + 4);
+    h->id = adxl_le_get_u64(in + 8);
+    h->length = adxl_le_get_u64(in + 16);
 }
 
 void tcp_item_encode(uint8_t out[TCP_ITEM_SIZE], uint64_t addr, uint64_t len) {
-    tcp_put_u64(out, addr);
-    tcp_put_u64(out + 8, len);
+    adxl_le_put_u64(out, addr);
+    adxl_le_put_u64(out + 8, len);
 }
 
 void tcp_item_decode(const uint8_t in[TCP_ITEM_SIZE], uint64_t *addr, uint64_t *len) {
-    *addr = tcp_get_u64(in);
-    *len = tcp_get_u64(in + 8);
+    *addr = adxl_le_get_u64(in);
+    *len = adxl_le_get_u64(in + 8);
 }
 
 void tcp_piece_encode(uint8_t out[TCP_PIECE_SIZE], const tcp_piece_t *p) {
-    tcp_put_u64(out, p->addr);
-    tcp_put_u64(out + 8, p->len);
-    tcp_put_u64(out + 16, p->span_addr);
-    tcp_put_u64(out + 24, p->span_len);
+    adxl_le_put_u64(out, p->addr);
+    adxl_le_put_u64(out + 8, p->len);
+    adxl_le_put_u64(out + 16, p->span_addr);
+    adxl_le_put_u64(out + 24, p->span_len);
 }
 
 void tcp_piece_decode(const uint8_t in[TCP_PIECE_SIZE], tcp_piece_t *p) {
-    p->addr = tcp_get_u64(in);
-    p->len = tcp_get_u64(in + 8);
-    p->span_addr = tcp_get_u64(in + 16);
-    p->span_len = tcp_get_u64(in + 24);
+    p->addr = adxl_le_get_u64(in);
+    p->len = adxl_le_get_u64(in + 8);
+    p->span_addr = adxl_le_get_u64(in + 16);
+    p->span_len = adxl_le_get_u64(in + 24);
 }
 
 bool tcp_piece_valid(const tcp_piece_t *p) {
@@ -83,26 +50,26 @@ bool tcp_piece_valid(const tcp_piece_t *p) {
 }
 
 size_t tcp_hello_encode(uint8_t *out, const tcp_hello_t *h) {
-    tcp_put_u32(out, TCP_WIRE_MAGIC);
-    tcp_put_u16(out + 4, TCP_WIRE_VERSION);
-    tcp_put_u16(out + 6, h->stream_index);
-    tcp_put_u16(out + 8, h->stream_count);
-    tcp_put_u16(out + 10, h->name_len);
-    tcp_put_u64(out + 12, h->link_id);
-    tcp_put_u32(out + 20, h->flags);
+    adxl_le_put_u32(out, TCP_WIRE_MAGIC);
+    adxl_le_put_u16(out + 4, TCP_WIRE_VERSION);
+    adxl_le_put_u16(out + 6, h->stream_index);
+    adxl_le_put_u16(out + 8, h->stream_count);
+    adxl_le_put_u16(out + 10, h->name_len);
+    adxl_le_put_u64(out + 12, h->link_id);
+    adxl_le_put_u32(out + 20, h->flags);
     memcpy(out + 24, h->nonce, ADXL_AUTH_NONCE_BYTES);
     memcpy(out + TCP_HELLO_FIXED, h->name, h->name_len);
     return TCP_HELLO_FIXED + h->name_len;
 }
 
 bool tcp_hello_decode_fixed(const uint8_t in[TCP_HELLO_FIXED], tcp_hello_t *h) {
-    h->magic = tcp_get_u32(in);
-    h->version = tcp_get_u16(in + 4);
-    h->stream_index = tcp_get_u16(in + 6);
-    h->stream_count = tcp_get_u16(in + 8);
-    h->name_len = tcp_get_u16(in + 10);
-    h->link_id = tcp_get_u64(in + 12);
-    h->flags = tcp_get_u32(in + 20);
+    h->magic = adxl_le_get_u32(in);
+    h->version = adxl_le_get_u16(in + 4);
+    h->stream_index = adxl_le_get_u16(in + 6);
+    h->stream_count = adxl_le_get_u16(in + 8);
+    h->name_len = adxl_le_get_u16(in + 10);
+    h->link_id = adxl_le_get_u64(in + 12);
+    h->flags = adxl_le_get_u32(in + 20);
     memcpy(h->nonce, in + 24, ADXL_AUTH_NONCE_BYTES);
     return h->magic == TCP_WIRE_MAGIC && h->version == TCP_WIRE_VERSION &&
            h->name_len <= TCP_HELLO_NAME_MAX &&
@@ -110,11 +77,11 @@ bool tcp_hello_decode_fixed(const uint8_t in[TCP_HELLO_FIXED], tcp_hello_t *h) {
 }
 
 size_t tcp_hello_ack_encode(uint8_t *out, const tcp_hello_ack_t *h) {
-    tcp_put_u32(out, TCP_WIRE_MAGIC);
-    tcp_put_u16(out + 4, TCP_WIRE_VERSION);
-    tcp_put_u16(out + 6, h->name_len);
-    tcp_put_u32(out + 8, h->status);
-    tcp_put_u32(out + 12, h->flags);
+    adxl_le_put_u32(out, TCP_WIRE_MAGIC);
+    adxl_le_put_u16(out + 4, TCP_WIRE_VERSION);
+    adxl_le_put_u16(out + 6, h->name_len);
+    adxl_le_put_u32(out + 8, h->status);
+    adxl_le_put_u32(out + 12, h->flags);
     memcpy(out + 16, h->nonce, ADXL_AUTH_NONCE_BYTES);
     memcpy(out + 48, h->proof, ADXL_AUTH_PROOF_BYTES);
     memcpy(out + TCP_HELLO_ACK_FIXED, h->name, h->name_len);
@@ -122,11 +89,11 @@ size_t tcp_hello_ack_encode(uint8_t *out, const tcp_hello_ack_t *h) {
 }
 
 bool tcp_hello_ack_decode_fixed(const uint8_t in[TCP_HELLO_ACK_FIXED], tcp_hello_ack_t *h) {
-    h->magic = tcp_get_u32(in);
-    h->version = tcp_get_u16(in + 4);
-    h->name_len = tcp_get_u16(in + 6);
-    h->status = tcp_get_u32(in + 8);
-    h->flags = tcp_get_u32(in + 12);
+    h->magic = adxl_le_get_u32(in);
+    h->version = adxl_le_get_u16(in + 4);
+    h->name_len = adxl_le_get_u16(in + 6);
+    h->status = adxl_le_get_u32(in + 8);
+    h->flags = adxl_le_get_u32(in + 12);
     memcpy(h->nonce, in + 16, ADXL_AUTH_NONCE_BYTES);
     memcpy(h->proof, in + 48, ADXL_AUTH_PROOF_BYTES);
     return h->magic == TCP_WIRE_MAGIC && h->version == TCP_WIRE_VERSION &&
@@ -134,61 +101,45 @@ bool tcp_hello_ack_decode_fixed(const uint8_t in[TCP_HELLO_ACK_FIXED], tcp_hello
 }
 
 void tcp_auth_encode(uint8_t out[TCP_AUTH_SIZE], const uint8_t proof[ADXL_AUTH_PROOF_BYTES]) {
-    tcp_put_u32(out, TCP_WIRE_MAGIC);
+    adxl_le_put_u32(out, TCP_WIRE_MAGIC);
     memcpy(out + 4, proof, ADXL_AUTH_PROOF_BYTES);
 }
 
 bool tcp_auth_decode(const uint8_t in[TCP_AUTH_SIZE], uint8_t proof[ADXL_AUTH_PROOF_BYTES]) {
     memcpy(proof, in + 4, ADXL_AUTH_PROOF_BYTES);
-    return tcp_get_u32(in) == TCP_WIRE_MAGIC;
+    return adxl_le_get_u32(in) == TCP_WIRE_MAGIC;
 }
 
 void tcp_auth_ok_encode(uint8_t out[TCP_AUTH_OK_SIZE], uint32_t status) {
-    tcp_put_u32(out, TCP_WIRE_MAGIC);
-    tcp_put_u32(out + 4, status);
+    adxl_le_put_u32(out, TCP_WIRE_MAGIC);
+    adxl_le_put_u32(out + 4, status);
 }
 
 bool tcp_auth_ok_decode(const uint8_t in[TCP_AUTH_OK_SIZE], uint32_t *status) {
-    *status = tcp_get_u32(in + 4);
-    return tcp_get_u32(in) == TCP_WIRE_MAGIC;
+    *status = adxl_le_get_u32(in + 4);
+    return adxl_le_get_u32(in) == TCP_WIRE_MAGIC;
 }
 
 void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f) {
     memcpy(out, f->boot_id, 16);
-    tcp_put_u64(out + 16, f->pid_ns);
-    tcp_put_u64(out + 24, f->net_ns);
-    tcp_put_u32(out + 32, f->pid);
-    tcp_put_u32(out + 36, f->uid);
+    adxl_le_put_u64(out + 16, f->pid_ns);
+    adxl_le_put_u64(out + 24, f->net_ns);
+    adxl_le_put_u32(out + 32, f->pid);
+    adxl_le_put_u32(out + 36, f->uid);
     memset(out + 40, 0, ADXL_SHM_ENDPOINT_MAX);
     memcpy(out + 40, f->shm_endpoint, strnlen(f->shm_endpoint, ADXL_SHM_ENDPOINT_MAX - 1));
-    tcp_put_u16(out + 40 + ADXL_SHM_ENDPOINT_MAX, f->ucx_port);
-    tcp_put_u16(out + 42 + ADXL_SHM_ENDPOINT_MAX, f->ucx_flags);
+    adxl_le_put_u16(out + 40 + ADXL_SHM_ENDPOINT_MAX, f->ucx_port);
+    adxl_le_put_u16(out + 42 + ADXL_SHM_ENDPOINT_MAX, f->ucx_flags);
 }
 
 bool tcp_facts_decode(const uint8_t in[TCP_FACTS_SIZE], adxl_host_facts_t *f) {
     memcpy(f->boot_id, in, 16);
-    f->pid_ns = tcp_get_u64(in + 16);
-    f->net_ns = tcp_get_u64(in + 24);
-    f->pid = tcp_get_u32(in + 32);
-    f->uid = tcp_get_u32(in + 36);
+    f->pid_ns = adxl_le_get_u64(in + 16);
+    f->net_ns = adxl_le_get_u64(in + 24);
+    f->pid = adxl_le_get_u32(in + 32);
+    f->uid = adxl_le_get_u32(in + 36);
     memcpy(f->shm_endpoint, in + 40, ADXL_SHM_ENDPOINT_MAX);
-    f->ucx_port = tcp_get_u16(in + 40 + ADXL_SHM_ENDPOINT_MAX);
-    f->ucx_flags = tcp_get_u16(in + 42 + ADXL_SHM_ENDPOINT_MAX);
+    f->ucx_port = adxl_le_get_u16(in + 40 + ADXL_SHM_ENDPOINT_MAX);
+    f->ucx_flags = adxl_le_get_u16(in + 42 + ADXL_SHM_ENDPOINT_MAX);
     return memchr(f->shm_endpoint, '\0', ADXL_SHM_ENDPOINT_MAX) != NULL;
-}
-
-uint32_t tcp_status_from_wire(uint32_t wire) {
-    switch (wire) {
-    case ADXL_SUCCESS:
-    case ADXL_PARAM_INVALID:
-    case ADXL_TIMEOUT:
-    case ADXL_NOT_CONNECTED:
-    case ADXL_NOTIFY_FAILED:
-    case ADXL_UNSUPPORTED:
-    case ADXL_RESOURCE_EXHAUSTED:
-    case ADXL_FAILED:
-        return wire;
-    default:
-        return ADXL_FAILED;
-    }
 }

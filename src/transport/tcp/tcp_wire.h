@@ -9,6 +9,8 @@
 #include "net/auth.h"
 #include "net/host_facts.h"
 
+#include "net/wire_codec.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,13 +81,6 @@ typedef struct {
     char name[TCP_HELLO_NAME_MAX + 1];
 } tcp_hello_ack_t;
 
-void tcp_put_u16(uint8_t *p, uint16_t v);
-void tcp_put_u32(uint8_t *p, uint32_t v);
-void tcp_put_u64(uint8_t *p, uint64_t v);
-uint16_t tcp_get_u16(const uint8_t *p);
-uint32_t tcp_get_u32(const uint8_t *p);
-uint64_t tcp_get_u64(const uint8_t *p);
-
 void tcp_frame_header_encode(uint8_t out[TCP_FRAME_HEADER], const tcp_frame_header_t *h);
 void tcp_frame_header_decode(const uint8_t in[TCP_FRAME_HEADER], tcp_frame_header_t *h);
 void tcp_item_encode(uint8_t out[TCP_ITEM_SIZE], uint64_t addr, uint64_t len);
@@ -123,8 +118,5 @@ bool tcp_auth_ok_decode(const uint8_t in[TCP_AUTH_OK_SIZE], uint32_t *status);
 void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f);
 /* False when the endpoint is not a NUL-terminated string. */
 bool tcp_facts_decode(const uint8_t in[TCP_FACTS_SIZE], adxl_host_facts_t *f);
-
-/* A status from the wire, as one of adxl's codes (unknown ones become ADXL_FAILED). */
-uint32_t tcp_status_from_wire(uint32_t wire);
 
 #endif

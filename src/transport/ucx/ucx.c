@@ -4,7 +4,7 @@
  */
 #include "core/clock.h"
 #include "core/log.h"
-#include "net/tcp_io.h"
+#include "net/sock_io.h"
 #include "net/thread_util.h"
 #include "transport/ucx/ucx_internal.h"
 
@@ -48,9 +48,10 @@ bool ucx_msg_send2(int fd, pthread_mutex_t *write_lock, uint16_t type, const voi
     uint8_t header[UCX_MSG_HEADER];
     ucx_header_encode(header, type, a_len + b_len);
     if (write_lock) pthread_mutex_lock(write_lock);
-    bool ok = tcp_io_write_full(fd, header, sizeof(header), stop_fd, deadline, a_len + b_len > 0) &&
-              (a_len == 0 || tcp_io_write_full(fd, a, a_len, stop_fd, deadline, b_len > 0)) &&
-              (b_len == 0 || tcp_io_write_full(fd, b, b_len, stop_fd, deadline, false));
+    bool ok =
+        adxl_sock_write_full(fd, header, sizeof(header), stop_fd, deadline, a_len + b_len > 0) &&
+        (a_len == 0 || adxl_sock_write_full(fd, a, a_len, stop_fd, deadline, b_len > 0)) &&
+        (b_len == 0 || adxl_sock_write_full(fd, b, b_len, stop_fd, deadline, false));
     if (write_lock) pthread_mutex_unlock(write_lock);
     return ok;
 }
@@ -63,12 +64,13 @@ bool ucx_msg_send(int fd, pthread_mutex_t *write_lock, uint16_t type, const void
 bool ucx_msg_recv(int fd, ucx_msg_header_t *h, uint8_t *payload, int stop_fd, uint64_t deadline,
                   bool to_target) {
     uint8_t header[UCX_MSG_HEADER];
-    if (!tcp_io_read_full(fd, header, sizeof(header), stop_fd, deadline)) return false;
+    if (!adxl_sock_read_full(fd, header, sizeof(header), stop_fd, deadline)) return false;
     if (!ucx_header_decode(header, h)) {
         LOG_WARN("UCX control link: bad message header (magic or length %u)", h->length);
         return false;
     }
-    if (h->length > 0 && !tcp_io_read_full(fd, payload, h->length, stop_fd, deadline)) return false;
+    if (h->length > 0 && !adxl_sock_read_full(fd, payload, h->length, stop_fd, deadline))
+        return false;
     if (!ucx_msg_valid(h->type, payload, h->length, to_target)) {
         LOG_WARN("UCX control link: malformed or unexpected message (type %u, %u bytes)", h->type,
                  h->length);

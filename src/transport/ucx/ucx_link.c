@@ -17,8 +17,7 @@
  */
 #include "core/clock.h"
 #include "core/log.h"
-#include "net/tcp_io.h"
-#include "transport/tcp/tcp_wire.h"
+#include "net/sock_io.h"
 #include "net/thread_util.h"
 #include "transport/ucx/ucx_internal.h"
 
@@ -374,11 +373,11 @@ static adxl_status_t issue_locked(ucx_op_t *op) {
 /* Adds [addr, +len) to a KEY_REQ being built at req unless it repeats the entry before. */
 static uint32_t add_range(uint8_t *req, uint32_t n, uint64_t addr, uint64_t len) {
     uint8_t *e = req + UCX_KEY_REQ_FIXED + (size_t)n * UCX_KEY_REQ_ENTRY;
-    if (n > 0 && ucx_get_u64(e - UCX_KEY_REQ_ENTRY) == addr &&
-        ucx_get_u64(e - UCX_KEY_REQ_ENTRY + 8) == len)
+    if (n > 0 && adxl_le_get_u64(e - UCX_KEY_REQ_ENTRY) == addr &&
+        adxl_le_get_u64(e - UCX_KEY_REQ_ENTRY + 8) == len)
         return n;
-    ucx_put_u64(e, addr);
-    ucx_put_u64(e + 8, len);
+    adxl_le_put_u64(e, addr);
+    adxl_le_put_u64(e + 8, len);
     return n + 1;
 }
 
@@ -415,8 +414,8 @@ static void issue(ucx_op_t *op) {
     ucx_op_t *finished = ucx_take_finished(t); /* under the same lock: none per post */
     pthread_mutex_unlock(&t->worker_lock);
     if (missing > 0) {
-        ucx_put_u64(req, key_id);
-        ucx_put_u32(req + 8, missing);
+        adxl_le_put_u64(req, key_id);
+        adxl_le_put_u32(req + 8, missing);
         /* On failure the link goes down, and its teardown fails the waiting op. */
         if (!ucx_msg_send(link->fd, &link->write_lock, UCX_MSG_KEY_REQ, req,
                           UCX_KEY_REQ_FIXED + missing * UCX_KEY_REQ_ENTRY, link->wake_fd,
@@ -449,8 +448,8 @@ void ucx_learn_regions(adxl_link_t *l, const adxl_transfer_op_desc_t *descs, siz
         uint64_t id = count > 0 ? ++link->next_key_id : 0;
         pthread_mutex_unlock(&t->worker_lock);
         if (count == 0) break;
-        ucx_put_u64(req, id);
-        ucx_put_u32(req + 8, count);
+        adxl_le_put_u64(req, id);
+        adxl_le_put_u32(req + 8, count);
         pthread_mutex_lock(&link->keys_lock);
         if (!waiter.id) {
             waiter.next = link->key_waiters;
@@ -507,9 +506,9 @@ static void post_notify(ucx_link_t *link, adxl_chunk_t *chunk) {
         adxl_chunk_complete(chunk, link_status(link));
         return;
     }
-    ucx_put_u64(msg, chunk->transport_tag);
-    ucx_put_u32(msg + 8, chunk->notify_name_len);
-    ucx_put_u32(msg + 12, chunk->notify_msg_len);
+    adxl_le_put_u64(msg, chunk->transport_tag);
+    adxl_le_put_u32(msg + 8, chunk->notify_name_len);
+    adxl_le_put_u32(msg + 12, chunk->notify_msg_len);
     memcpy(msg + 16, chunk->notify_name, chunk->notify_name_len);
     memcpy(msg + 16 + chunk->notify_name_len, chunk->notify_msg, chunk->notify_msg_len);
     /* On failure the link goes down, and its teardown fails the waiting notify. */
@@ -591,7 +590,7 @@ void ucx_poll(adxl_link_t *l) {
 /* ---- The control link ---- */
 
 static void on_notify_ack(ucx_link_t *link, const uint8_t *p) {
-    uint64_t id = ucx_get_u64(p);
+    uint64_t id = adxl_le_get_u64(p);
     adxl_chunk_t *found = NULL;
     pthread_mutex_lock(&link->notify_lock);
     for (adxl_chunk_t **c = &link->notify_head; *c; c = &(*c)->next)
@@ -602,14 +601,14 @@ static void on_notify_ack(ucx_link_t *link, const uint8_t *p) {
         }
     pthread_mutex_unlock(&link->notify_lock);
     if (found)
-        adxl_chunk_complete(found, tcp_status_from_wire(ucx_get_u32(p + 8)));
+        adxl_chunk_complete(found, adxl_status_from_wire(adxl_le_get_u32(p + 8)));
     else
         LOG_WARN("UCX: %s answered a notify that was not sent", link->name);
 }
 
 /* Takes a key the link asked for into the view. */
 static bool on_region_add(ucx_link_t *link, const uint8_t *p, uint32_t length) {
-    uint64_t addr = ucx_get_u64(p), len = ucx_get_u64(p + 8);
+    uint64_t addr = adxl_le_get_u64(p), len = adxl_le_get_u64(p + 8);
     ucx_transport_t *t = link->transport;
     pthread_mutex_lock(&t->worker_lock);
     bool ok = view_add(link, addr, len, p + UCX_REGION_ADD_FIXED, length - UCX_REGION_ADD_FIXED);
@@ -620,7 +619,7 @@ static bool on_region_add(ucx_link_t *link, const uint8_t *p, uint32_t length) {
 
 /* Forgets the region, waits until nothing posted before can still touch it, answers. */
 static bool on_region_del(ucx_link_t *link, const uint8_t *p) {
-    uint64_t addr = ucx_get_u64(p), len = ucx_get_u64(p + 8);
+    uint64_t addr = adxl_le_get_u64(p), len = adxl_le_get_u64(p + 8);
     ucx_transport_t *t = link->transport;
     adxl_remote_regions_remove(adxl_peer_regions(link->peer), (uintptr_t)addr, (size_t)len);
     pthread_mutex_lock(&t->worker_lock);
@@ -647,7 +646,7 @@ static bool on_region_del(ucx_link_t *link, const uint8_t *p) {
 /* The target sent every key it has for request id: the ops that waited for it go out
  * (one whose key is still missing fails as a transfer to memory not registered there). */
 static void on_keys_done(ucx_link_t *link, const uint8_t *p) {
-    uint64_t id = ucx_get_u64(p);
+    uint64_t id = adxl_le_get_u64(p);
     ucx_transport_t *t = link->transport;
     pthread_mutex_lock(&link->keys_lock);
     for (key_waiter_t *w = link->key_waiters; w; w = w->next)
@@ -775,14 +774,14 @@ static void *link_main(void *arg) {
 static adxl_status_t handshake(ucx_link_t *link, uint8_t *buf, uint64_t deadline) {
     const adxl_auth_secret_t *secret = &link->transport->config->auth;
     uint8_t hello[UCX_HELLO_SIZE];
-    ucx_put_u32(hello, UCX_WIRE_VERSION);
+    adxl_le_put_u32(hello, UCX_WIRE_VERSION);
     if (!adxl_auth_nonce(hello + 4)) return ADXL_FAILED;
     ucx_msg_header_t h;
     if (!ucx_msg_send(link->fd, NULL, UCX_MSG_HELLO, hello, sizeof(hello), -1, deadline) ||
         !ucx_msg_recv(link->fd, &h, buf, -1, deadline, false) || h.type != UCX_MSG_HELLO_ACK)
         return adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
-    adxl_status_t st = tcp_status_from_wire(ucx_get_u32(buf));
-    uint32_t flags = ucx_get_u32(buf + 4);
+    adxl_status_t st = adxl_status_from_wire(adxl_le_get_u32(buf));
+    uint32_t flags = adxl_le_get_u32(buf + 4);
     bool target_auth = flags & UCX_FLAG_AUTH;
     link->target_serves_unregistered = flags & UCX_FLAG_UNREGISTERED;
     const uint8_t *target_nonce = buf + 8, *target_proof = buf + 8 + ADXL_AUTH_NONCE_BYTES;
@@ -860,7 +859,7 @@ adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const 
         ((struct sockaddr_in6 *)&addr.addr)->sin6_port = htons(remote_facts->ucx_port);
     else
         ((struct sockaddr_in *)&addr.addr)->sin_port = htons(remote_facts->ucx_port);
-    adxl_status_t st = link->wake_fd >= 0 ? tcp_io_connect(&addr, 0, deadline, &link->fd)
+    adxl_status_t st = link->wake_fd >= 0 ? adxl_sock_connect(&addr, 0, deadline, &link->fd)
                                           : ADXL_RESOURCE_EXHAUSTED;
     uint8_t *buf = st == ADXL_SUCCESS ? malloc(UCX_MSG_MAX) : NULL;
     if (st == ADXL_SUCCESS) st = buf ? handshake(link, buf, deadline) : ADXL_RESOURCE_EXHAUSTED;

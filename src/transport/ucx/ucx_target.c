@@ -12,7 +12,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/peer_filter.h"
-#include "net/tcp_io.h"
+#include "net/sock_io.h"
 #include "net/thread_util.h"
 #include "transport/ucx/ucx_internal.h"
 
@@ -86,9 +86,9 @@ static bool add_holder(ucx_transport_t *t, ucx_region_t *r, uint64_t id) {
 /* With regions_lock held: the key goes out before any withdrawal of it can. */
 static bool send_region_add(ucx_inbound_t *in, const ucx_region_t *r) {
     uint8_t fixed[UCX_REGION_ADD_FIXED];
-    ucx_put_u64(fixed, r->addr);
-    ucx_put_u64(fixed + 8, r->len);
-    ucx_put_u64(fixed + 16, 0);
+    adxl_le_put_u64(fixed, r->addr);
+    adxl_le_put_u64(fixed + 8, r->len);
+    adxl_le_put_u64(fixed + 16, 0);
     return ucx_msg_send2(in->fd, &in->write_lock, UCX_MSG_REGION_ADD, fixed, sizeof(fixed),
                          r->rkey_buf, (uint32_t)r->rkey_len, in->wake_fd,
                          io_deadline(in->transport));
@@ -99,12 +99,12 @@ static bool send_region_add(ucx_inbound_t *in, const ucx_region_t *r) {
  * initiator then refuses the transfer, as for any memory not registered here. */
 static bool serve_keys(ucx_inbound_t *in, const uint8_t *p) {
     ucx_transport_t *t = in->transport;
-    uint32_t count = ucx_get_u32(p + 8);
+    uint32_t count = adxl_le_get_u32(p + 8);
     bool ok = true;
     pthread_mutex_lock(&t->regions_lock);
     for (uint32_t i = 0; i < count && ok; i++) {
         const uint8_t *e = p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY;
-        uint64_t addr = ucx_get_u64(e), len = ucx_get_u64(e + 8);
+        uint64_t addr = adxl_le_get_u64(e), len = adxl_le_get_u64(e + 8);
         if (len == 0 || addr + len < addr) continue;
         adxl_region_t *range = adxl_region_set_containing(&t->regions, (uintptr_t)addr, len);
         ucx_region_t *r = range ? range->tag : NULL; /* the newest is the one in effect */
@@ -138,9 +138,9 @@ static bool handshake(ucx_inbound_t *in, uint8_t *buf) {
     bool authenticates = secret->len > 0;
     uint8_t ack[UCX_HELLO_ACK_SIZE] = {0};
     uint8_t *nonce = ack + 8, *proof = ack + 8 + ADXL_AUTH_NONCE_BYTES;
-    ucx_put_u32(ack, ADXL_SUCCESS);
-    ucx_put_u32(ack + 4, (authenticates ? UCX_FLAG_AUTH : 0u) |
-                             (t->config->allow_unregistered ? UCX_FLAG_UNREGISTERED : 0u));
+    adxl_le_put_u32(ack, ADXL_SUCCESS);
+    adxl_le_put_u32(ack + 4, (authenticates ? UCX_FLAG_AUTH : 0u) |
+                                 (t->config->allow_unregistered ? UCX_FLAG_UNREGISTERED : 0u));
     if (authenticates &&
         (!adxl_auth_nonce(nonce) ||
          !adxl_auth_proof(secret, ADXL_AUTH_TARGET, initiator_nonce, nonce, proof)))
@@ -171,13 +171,13 @@ static bool handshake(ucx_inbound_t *in, uint8_t *buf) {
 }
 
 static bool serve_notify(ucx_inbound_t *in, const uint8_t *p) {
-    uint32_t name_len = ucx_get_u32(p + 8), msg_len = ucx_get_u32(p + 12);
+    uint32_t name_len = adxl_le_get_u32(p + 8), msg_len = adxl_le_get_u32(p + 12);
     adxl_status_t st = adxl_notify_queue_push(adxl_engine_notifies(in->transport->engine),
                                               in->notify_source, (const char *)p + 16, name_len,
                                               (const char *)p + 16 + name_len, msg_len);
     uint8_t ack[UCX_NOTIFY_ACK_SIZE];
     memcpy(ack, p, 8); /* the id */
-    ucx_put_u32(ack + 8, st);
+    adxl_le_put_u32(ack + 8, st);
     return ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_NOTIFY_ACK, ack, sizeof(ack), in->wake_fd,
                         io_deadline(in->transport));
 }
@@ -193,7 +193,7 @@ static void serve(ucx_inbound_t *in, uint8_t *buf) {
         ucx_msg_header_t h;
         if (!ucx_msg_recv(in->fd, &h, buf, in->wake_fd, io_deadline(t), true)) return;
         if (h.type == UCX_MSG_REGION_ACK) {
-            uint64_t seq = ucx_get_u64(buf);
+            uint64_t seq = adxl_le_get_u64(buf);
             pthread_mutex_lock(&t->regions_lock);
             if (seq > in->acked_seq && seq <= t->update_seq) in->acked_seq = seq;
             pthread_cond_broadcast(&t->regions_cond);
@@ -250,7 +250,7 @@ static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t 
         close(fd);
         return;
     }
-    tcp_io_tune(fd, 0);
+    adxl_sock_tune(fd, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     adxl_served_reap(&t->served, false);
@@ -420,9 +420,9 @@ static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool dev
  * regions_lock held. */
 static bool send_withdrawal(ucx_transport_t *t, const ucx_region_t *r, uint64_t seq) {
     uint8_t msg[UCX_REGION_DEL_SIZE];
-    ucx_put_u64(msg, r->addr);
-    ucx_put_u64(msg + 8, r->len);
-    ucx_put_u64(msg + 16, seq);
+    adxl_le_put_u64(msg, r->addr);
+    adxl_le_put_u64(msg + 8, r->len);
+    adxl_le_put_u64(msg + 16, seq);
     bool any = false;
     pthread_mutex_lock(&t->served.lock);
     for (ucx_inbound_t *in = first_inbound(t); in; in = next_inbound(in)) {

@@ -3,47 +3,23 @@
 #include <adxl/adxl.h>
 #include <string.h>
 
-void ucx_put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-void ucx_put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-uint32_t ucx_get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-uint64_t ucx_get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 void ucx_header_encode(uint8_t out[UCX_MSG_HEADER], uint16_t type, uint32_t length) {
-    ucx_put_u32(out, UCX_WIRE_MAGIC);
+    adxl_le_put_u32(out, UCX_WIRE_MAGIC);
     out[4] = (uint8_t)type;
     out[5] = (uint8_t)(type >> 8);
     out[6] = out[7] = 0;
-    ucx_put_u32(out + 8, length);
+    adxl_le_put_u32(out + 8, length);
 }
 
 bool ucx_header_decode(const uint8_t in[UCX_MSG_HEADER], ucx_msg_header_t *out) {
     out->type = (uint16_t)(in[4] | (in[5] << 8));
-    out->length = ucx_get_u32(in + 8);
-    return ucx_get_u32(in) == UCX_WIRE_MAGIC && out->length <= UCX_MSG_MAX;
+    out->length = adxl_le_get_u32(in + 8);
+    return adxl_le_get_u32(in) == UCX_WIRE_MAGIC && out->length <= UCX_MSG_MAX;
 }
 
 static bool notify_valid(const uint8_t *p, uint32_t length) {
     if (length < UCX_NOTIFY_FIXED) return false;
-    uint32_t name_len = ucx_get_u32(p + 8), msg_len = ucx_get_u32(p + 12);
+    uint32_t name_len = adxl_le_get_u32(p + 8), msg_len = adxl_le_get_u32(p + 12);
     /* Each part fits ADXL's limit and the two fill the message exactly (checked in 64
      * bits so that no sum can wrap), and neither holds a NUL: the application gets them
      * as C strings, which must not end early. */
@@ -55,14 +31,14 @@ static bool notify_valid(const uint8_t *p, uint32_t length) {
 static bool region_add_valid(const uint8_t *p, uint32_t length) {
     if (length <= UCX_REGION_ADD_FIXED || length - UCX_REGION_ADD_FIXED > UCX_RKEY_MAX)
         return false;
-    uint64_t addr = ucx_get_u64(p), len = ucx_get_u64(p + 8);
+    uint64_t addr = adxl_le_get_u64(p), len = adxl_le_get_u64(p + 8);
     return len > 0 && addr + len > addr; /* not empty, no wrap past the address space */
 }
 
 static bool key_req_valid(const uint8_t *p, uint32_t length) {
     if (length <= UCX_KEY_REQ_FIXED || (length - UCX_KEY_REQ_FIXED) % UCX_KEY_REQ_ENTRY != 0)
         return false;
-    uint32_t count = ucx_get_u32(p + 8);
+    uint32_t count = adxl_le_get_u32(p + 8);
     return count <= UCX_KEY_REQ_MAX &&
            (uint64_t)UCX_KEY_REQ_FIXED + (uint64_t)count * UCX_KEY_REQ_ENTRY == length;
 }
@@ -72,7 +48,7 @@ bool ucx_msg_valid(uint16_t type, const uint8_t *payload, uint32_t length, bool 
     if (to_target) {
         switch (type) {
         case UCX_MSG_HELLO:
-            return length == UCX_HELLO_SIZE && ucx_get_u32(payload) == UCX_WIRE_VERSION;
+            return length == UCX_HELLO_SIZE && adxl_le_get_u32(payload) == UCX_WIRE_VERSION;
         case UCX_MSG_AUTH:
             return length == UCX_AUTH_SIZE;
         case UCX_MSG_REGION_ACK:
@@ -88,7 +64,7 @@ bool ucx_msg_valid(uint16_t type, const uint8_t *payload, uint32_t length, bool 
     switch (type) {
     case UCX_MSG_HELLO_ACK:
         return length == UCX_HELLO_ACK_SIZE &&
-               (ucx_get_u32(payload + 4) & ~(UCX_FLAG_AUTH | UCX_FLAG_UNREGISTERED)) == 0;
+               (adxl_le_get_u32(payload + 4) & ~(UCX_FLAG_AUTH | UCX_FLAG_UNREGISTERED)) == 0;
     case UCX_MSG_WELCOME:
         return length > 0 && length <= UCX_ADDRESS_MAX;
     case UCX_MSG_REGION_ADD:

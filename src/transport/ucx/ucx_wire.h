@@ -14,6 +14,8 @@
 
 #include "net/auth.h"
 
+#include "net/wire_codec.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,11 +65,6 @@ typedef struct {
     uint16_t type;
     uint32_t length;
 } ucx_msg_header_t;
-
-void ucx_put_u32(uint8_t *p, uint32_t v);
-void ucx_put_u64(uint8_t *p, uint64_t v);
-uint32_t ucx_get_u32(const uint8_t *p);
-uint64_t ucx_get_u64(const uint8_t *p);
 
 void ucx_header_encode(uint8_t out[UCX_MSG_HEADER], uint16_t type, uint32_t length);
 /* False unless the magic is ours and the length at most UCX_MSG_MAX. */

@@ -1,6 +1,4 @@
-#include "net/tcp_io.h"
-
-#include "net/thread_util.h"
+#include "net/sock_io.h"
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -10,13 +8,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-void tcp_io_tune(int fd, uint32_t sockbuf_kb) {
+void adxl_sock_tune(int fd, uint32_t sockbuf_kb) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (sockbuf_kb > 0) {
@@ -28,7 +25,7 @@ void tcp_io_tune(int fd, uint32_t sockbuf_kb) {
     fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
-bool tcp_io_wait(int fd, short events, int stop_fd, uint64_t deadline) {
+bool adxl_sock_wait(int fd, short events, int stop_fd, uint64_t deadline) {
     for (;;) {
         struct pollfd pfd[2] = {{.fd = fd, .events = events}, {.fd = stop_fd, .events = POLLIN}};
         int timeout = adxl_poll_timeout_ms(deadline);
@@ -60,18 +57,18 @@ static bool connected_to_itself(int fd) {
     return llen == rlen && memcmp(&local, &remote, llen) == 0;
 }
 
-adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb, uint64_t deadline,
-                             int *out_fd) {
+adxl_status_t adxl_sock_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb,
+                                uint64_t deadline, int *out_fd) {
     uint64_t backoff_ns = 5 * ADXL_NS_PER_MS;
     for (;;) {
         int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0) return ADXL_RESOURCE_EXHAUSTED;
         /* Buffer sizes must be set before connect to take effect on the window. */
-        tcp_io_tune(fd, sockbuf_kb);
+        adxl_sock_tune(fd, sockbuf_kb);
         int rc = connect(fd, (const struct sockaddr *)&addr->addr, addr->addr_len);
         int err = rc == 0 ? 0 : errno;
         if (err == EINPROGRESS) {
-            if (tcp_io_wait(fd, POLLOUT, -1, deadline)) {
+            if (adxl_sock_wait(fd, POLLOUT, -1, deadline)) {
                 socklen_t len = sizeof(err);
                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
             } else {
@@ -92,7 +89,7 @@ adxl_status_t tcp_io_connect(const adxl_engine_addr_t *addr, uint32_t sockbuf_kb
     }
 }
 
-bool tcp_io_read_full(int fd, void *buf, size_t len, int stop_fd, uint64_t deadline) {
+bool adxl_sock_read_full(int fd, void *buf, size_t len, int stop_fd, uint64_t deadline) {
     uint8_t *p = buf;
     while (len > 0) {
         ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
@@ -104,13 +101,13 @@ bool tcp_io_read_full(int fd, void *buf, size_t len, int stop_fd, uint64_t deadl
         if (n == 0) return false;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return false;
-        if (!tcp_io_wait(fd, POLLIN, stop_fd, deadline)) return false;
+        if (!adxl_sock_wait(fd, POLLIN, stop_fd, deadline)) return false;
     }
     return true;
 }
 
-bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_t deadline,
-                       bool more) {
+bool adxl_sock_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_t deadline,
+                          bool more) {
     const uint8_t *p = buf;
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
@@ -121,23 +118,7 @@ bool tcp_io_write_full(int fd, const void *buf, size_t len, int stop_fd, uint64_
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
-        if (!tcp_io_wait(fd, POLLOUT, stop_fd, deadline)) return false;
+        if (!adxl_sock_wait(fd, POLLOUT, stop_fd, deadline)) return false;
     }
     return true;
-}
-
-int tcp_io_wake_fd(void) {
-    return adxl_wake_fd_new();
-}
-
-void tcp_io_wake(int fd) {
-    adxl_wake(fd);
-}
-
-void tcp_io_wake_drain(int fd) {
-    adxl_wake_drain(fd);
-}
-
-bool tcp_io_thread(pthread_t *thread, void *(*fn)(void *), void *arg) {
-    return adxl_thread_start(thread, fn, arg);
 }
