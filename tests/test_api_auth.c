@@ -226,8 +226,11 @@ static void shm_socket_guarded(void) {
     printf("-- shm's Unix socket without the secret\n");
     adxl_engine_t *t = engine_with("shm", "AuthSecret", SECRET, NULL, NULL);
     REQUIRE(t != NULL);
-    const char *endpoint = t->facts.shm_endpoint;
-    REQUIRE(endpoint[0] != '\0');
+    char endpoint[64] = {0};
+    size_t n = 0;
+    const uint8_t *offer = adxl_host_facts_offered(&t->facts, "shm", &n);
+    REQUIRE(offer != NULL && n > 0 && n < sizeof(endpoint));
+    memcpy(endpoint, offer, n);
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     memcpy(sa.sun_path + 1, endpoint, strlen(endpoint));

@@ -47,6 +47,13 @@ static bool starve(int sock, const struct sockaddr *addr, socklen_t addr_len, do
     return exhausted && connected;
 }
 
+/* The UCX control port the engine offers to probers (its first two bytes, little-endian). */
+static uint16_t ucx_port(adxl_engine_t *t) {
+    size_t n = 0;
+    const uint8_t *offer = adxl_host_facts_offered(&t->facts, "ucx", &n);
+    return offer && n >= 2 ? (uint16_t)(offer[0] | offer[1] << 8) : 0;
+}
+
 static void one_listener(const char *what, const char *transport) {
     fprintf(stderr, "-- the %s listener with no descriptor left\n", what);
     adxl_option_t opts[] = {{"Transport", transport}, {"PeerTimeoutMs", "1000"}};
@@ -58,16 +65,17 @@ static void one_listener(const char *what, const char *transport) {
     if (strcmp(transport, "shm") == 0) {
         struct sockaddr_un *un = (struct sockaddr_un *)&ss;
         un->sun_family = AF_UNIX;
-        size_t n = strlen(t->facts.shm_endpoint); /* abstract: a NUL, then the name */
-        REQUIRE(n > 0 && n < sizeof(un->sun_path) - 1);
-        memcpy(un->sun_path + 1, t->facts.shm_endpoint, n);
+        size_t n = 0; /* abstract: a NUL, then the name the engine offers */
+        const uint8_t *endpoint = adxl_host_facts_offered(&t->facts, "shm", &n);
+        REQUIRE(endpoint != NULL && n > 0 && n < sizeof(un->sun_path) - 1);
+        memcpy(un->sun_path + 1, endpoint, n);
         len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
         sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     } else {
         struct sockaddr_in *in = (struct sockaddr_in *)&ss;
         in->sin_family = AF_INET;
         in->sin_port =
-            htons(strcmp(transport, "ucx") == 0 ? t->facts.ucx_port
+            htons(strcmp(transport, "ucx") == 0 ? ucx_port(t)
                                                 : (uint16_t)ta_name_port(adxl_local_engine(t)));
         REQUIRE(in->sin_port != 0);
         inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);

@@ -80,7 +80,7 @@
 
 static adxl_engine_t *target, *legit;
 static char target_name[128];
-static const char *endpoint;
+static char endpoint[SHM_ENDPOINT_MAX];
 static uint8_t *arena, *model; /* the target's block, and what it must hold */
 static uintptr_t region, region_end;
 static uint8_t *legit_buf;
@@ -878,8 +878,10 @@ int main(void) {
     legit = tu_engine("127.0.0.1:0", iopts, 3);
     REQUIRE(target && legit);
     snprintf(target_name, sizeof(target_name), "%s", adxl_local_engine(target));
-    endpoint = target->facts.shm_endpoint;
-    REQUIRE(endpoint[0] != '\0');
+    size_t offered = 0;
+    const uint8_t *offer = adxl_host_facts_offered(&target->facts, "shm", &offered);
+    REQUIRE(offer != NULL && offered > 0 && offered < sizeof(endpoint));
+    memcpy(endpoint, offer, offered);
 
     REQUIRE(adxl_malloc_mem(ADXL_MEM_HOST, ARENA_LEN, (void **)&arena) == ADXL_SUCCESS);
     REQUIRE(adxl_malloc_mem(ADXL_MEM_HOST, MIB, (void **)&legit_buf) == ADXL_SUCCESS);

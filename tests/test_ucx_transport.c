@@ -37,6 +37,13 @@ static adxl_engine_t *ucx_engine(const char *k1, const char *v1) {
     return tu_engine("127.0.0.1:0", o, n);
 }
 
+/* The control port the engine offers to probers. */
+static unsigned ucx_port_of(adxl_engine_t *t) {
+    uint16_t port = 0;
+    bool rdma = false;
+    return ucx_offer_decode(&t->facts, &port, &rdma) ? port : 0;
+}
+
 static int connect_port(unsigned port) {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -174,7 +181,7 @@ static void hostile_control_link(void) {
     fprintf(stderr, "-- the control link's peer is hostile until checked\n");
     adxl_engine_t *t = ucx_engine(NULL, NULL);
     REQUIRE(t != NULL);
-    unsigned port = t->facts.ucx_port;
+    unsigned port = ucx_port_of(t);
     REQUIRE(port != 0);
     uint8_t *buf = malloc(UCX_MSG_MAX);
     REQUIRE(buf != NULL);
@@ -254,7 +261,7 @@ static void auth_before_keys(void) {
     REQUIRE(t != NULL);
     ta_region_t r;
     REQUIRE(ta_region_alloc(&r, t, 65536));
-    int fd = connect_port(t->facts.ucx_port);
+    int fd = connect_port(ucx_port_of(t));
     uint8_t *buf = malloc(UCX_MSG_MAX);
     REQUIRE(buf != NULL);
     uint32_t flags = 0;
@@ -302,7 +309,7 @@ static void keys_on_request(void) {
     REQUIRE(buf != NULL);
     ta_region_t r, late;
     REQUIRE(ta_region_alloc(&r, t, 65536));
-    int fd = connect_port(t->facts.ucx_port);
+    int fd = connect_port(ucx_port_of(t));
     uint32_t flags = 0;
     CHECK(raw_handshake(fd, buf, &flags));
     ucx_msg_header_t mh;
@@ -328,7 +335,7 @@ static void keys_on_request(void) {
     CHECK(next_is_done(fd, buf, 3));
 
     /* A malformed KEY_REQ (its count says more than it holds) ends only that link. */
-    int bad = connect_port(t->facts.ucx_port);
+    int bad = connect_port(ucx_port_of(t));
     CHECK(raw_handshake(bad, buf, &flags));
     CHECK(recv_msg(bad, &mh, buf, 5000) && mh.type == UCX_MSG_READY);
     uint8_t req[UCX_KEY_REQ_FIXED + UCX_KEY_REQ_ENTRY] = {0};

@@ -466,14 +466,15 @@ adxl_status_t adxl_get_stats(adxl_engine_t *engine, adxl_stats_t *stats) {
         .frames_served = atomic_load(&s->frames_served),
         .frames_refused = atomic_load(&s->frames_refused),
         .links_dropped = atomic_load(&s->links_dropped),
-        .bytes_mapped = atomic_load(&s->bytes_path[ADXL_PATH_MAPPED]),
-        .bytes_cma = atomic_load(&s->bytes_path[ADXL_PATH_CMA]),
-        .bytes_staged = atomic_load(&s->bytes_path[ADXL_PATH_STAGED]),
-        .bytes_ucx = atomic_load(&s->bytes_path[ADXL_PATH_UCX]),
         .bytes_device_staged = atomic_load(&s->bytes_device_staged),
-        .bytes_device_mapped = atomic_load(&s->bytes_path[ADXL_PATH_DEVICE_MAPPED]),
         .regions_registered = adxl_registry_count(&engine->registry),
         .regions_mirrored = adxl_peers_regions_count(engine),
     };
+    /* Then what the transports counted, into the fields they named. */
+    uint64_t words[ADXL_STATS_WORDS];
+    memcpy(words, stats, sizeof(words));
+    for (size_t i = 0; i < ADXL_STATS_WORDS; i++)
+        words[i] += atomic_load(&s->counted[i]);
+    memcpy(stats, words, sizeof(words));
     return ADXL_SUCCESS;
 }

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/peer.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,8 +173,9 @@ const adxl_host_facts_t *adxl_engine_host_facts(const adxl_engine_t *engine) {
     return &engine->facts;
 }
 
-void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64_t bytes) {
-    atomic_fetch_add(&engine->stats.bytes_path[path], bytes);
+void adxl_engine_count(adxl_engine_t *engine, size_t stats_field, uint64_t bytes) {
+    assert(stats_field % sizeof(uint64_t) == 0 && stats_field < sizeof(adxl_stats_t));
+    atomic_fetch_add(&engine->stats.counted[stats_field / sizeof(uint64_t)], bytes);
 }
 
 const adxl_device_runtime_t *adxl_engine_device(const adxl_engine_t *engine, void **ctx) {

@@ -15,6 +15,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#define ADXL_STATS_WORDS (sizeof(adxl_stats_t) / sizeof(uint64_t))
+_Static_assert(sizeof(adxl_stats_t) % sizeof(uint64_t) == 0, "adxl_stats_t is 8-byte words");
+
 typedef struct {
     atomic_ullong batches_direct;
     atomic_ullong batches_buffered;
@@ -23,7 +26,9 @@ typedef struct {
     atomic_ullong frames_served;
     atomic_ullong frames_refused;
     atomic_ullong links_dropped;
-    atomic_ullong bytes_path[ADXL_PATH_COUNT]; /* by adxl_byte_path_t */
+    /* What transports count into fields of adxl_stats_t (adxl_engine_count), by the
+     * field's offset in 8-byte words. */
+    atomic_ullong counted[ADXL_STATS_WORDS];
     atomic_ullong bytes_device_staged;
 } adxl_engine_stats_t;
 

@@ -15,6 +15,7 @@
 
 #include <adxl/adxl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct adxl_transport adxl_transport_t; /* one per engine and transport kind */
@@ -104,8 +105,15 @@ typedef struct {
     /* Optional: asks the engine at remote for its host facts without linking to it. */
     adxl_status_t (*probe)(adxl_transport_t *transport, const adxl_engine_addr_t *remote,
                            uint64_t deadline, adxl_host_facts_t *out);
-    /* Optional: writes where peers reach this transport into the engine's host facts. */
+    /* Optional: offers, in the engine's host facts, what a peer's transport needs to reach
+     * this one (adxl_host_facts_offer under the transport's name); called once, after
+     * start, before any probe is answered. */
     void (*advertise)(adxl_transport_t *transport, adxl_host_facts_t *facts);
+    /* Optional: under Transport=auto, whether this transport should carry a link to a
+     * peer whose probe said remote (local: this engine's facts). The first transport
+     * after TCP that says yes gets the link; none: TCP. */
+    bool (*suits)(adxl_transport_t *transport, const adxl_host_facts_t *local,
+                  const adxl_host_facts_t *remote);
     /* Optional, for transports whose hardware works on the caller's memory after post
      * (so that adxl_req_guard_enter cannot fence it): the caller gave up on req; return
      * only once nothing of the link can touch the local memory of req's chunks again. */
@@ -166,19 +174,13 @@ const adxl_host_facts_t *adxl_engine_host_facts(const adxl_engine_t *engine);
 /* The transit pool's memory (base NULL when the pool is off), for transports that
  * register it once. */
 void adxl_engine_transit_memory(adxl_engine_t *engine, uint8_t **base, size_t *len);
-/* How the shm or UCX transport moved an initiator's bytes (counted in adxl_stats_t). */
-typedef enum {
-    ADXL_PATH_MAPPED,
-    ADXL_PATH_CMA,
-    ADXL_PATH_STAGED,
-    ADXL_PATH_UCX,
-    ADXL_PATH_DEVICE_MAPPED,
-    ADXL_PATH_COUNT
-} adxl_byte_path_t;
 /* The engine's device runtime (NULL for none) and the context current at initialize,
  * which is the engine's own for what belongs to no region (peers' IPC mappings). */
 const adxl_device_runtime_t *adxl_engine_device(const adxl_engine_t *engine, void **ctx);
-void adxl_engine_count_path(adxl_engine_t *engine, adxl_byte_path_t path, uint64_t bytes);
+/* Adds bytes to the adxl_stats_t counter at stats_field (offsetof(adxl_stats_t, ...)):
+ * how a transport moved an initiator's bytes, counted in the public field that names
+ * that path (bytes_cma, bytes_ucx, ...), so that the core names no transport's paths. */
+void adxl_engine_count(adxl_engine_t *engine, size_t stats_field, uint64_t bytes);
 /* Counts a request frame served or refused as a target. */
 void adxl_engine_count_served(adxl_engine_t *engine, bool refused);
 

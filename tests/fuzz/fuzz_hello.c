@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool ok = tcp_hello_decode_fixed(data, &h);
     uint64_t name_len = ref_le(data + 10, 2), index = ref_le(data + 6, 2),
              count = ref_le(data + 8, 2);
-    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 3 && name_len <= 64 &&
+    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 4 && name_len <= 64 &&
                   ((count >= 1 && index < count) || (count == 0 && index == 0));
     FUZZ_CHECK(ok == ref_ok);
     if (!ok) return 0;

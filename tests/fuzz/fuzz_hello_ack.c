@@ -2,12 +2,13 @@
  * HELLO_ACK, as an initiator reads it during connect: 12 fixed bytes, then the target's
  * name. Acceptance must agree with the reference (magic, version, name length, and a
  * success status for the connect to go on), and an accepted HELLO_ACK must encode back
- * to exactly the bytes it came from. The bytes after it are read as a probe's answer,
- * the target's host facts (92 bytes): accepted only with a NUL-terminated endpoint name,
- * and then they must encode back to the same bytes.
+ * to exactly the bytes it came from. The bytes after it are read as a probe's answer:
+ * a 2-byte length, then the target's host facts, accepted exactly when the reference
+ * accepts them (docs/WIRE.md), and then they must encode back to the same bytes.
  */
 #include "fuzz.h"
 #include "fuzz_ref.h"
+#include "net/host_facts.h"
 #include "transport/tcp/tcp_parse.h"
 
 #include <adxl/adxl.h>
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&a, 0xEE, sizeof(a));
     bool ok = tcp_hello_ack_decode_fixed(data, &a);
     uint64_t name_len = ref_le(data + 6, 2);
-    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 3 && name_len <= 64;
+    bool ref_ok = ref_le(data, 4) == 0x4C445841u && ref_le(data + 4, 2) == 4 && name_len <= 64;
     FUZZ_CHECK(ok == ref_ok);
     if (!ok) return 0;
     FUZZ_CHECK(a.name_len == name_len && a.status == ref_le(data + 8, 4) &&
@@ -36,24 +37,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len = tcp_hello_ack_encode(again, &a);
     FUZZ_CHECK(len == TCP_HELLO_ACK_FIXED + name_len && memcmp(again, data, len) == 0);
 
-    const uint8_t *facts = data + len;
-    if (size - len < TCP_FACTS_SIZE) return 0;
+    if (size - len < 2) return 0;
+    size_t facts_len = (size_t)ref_le(data + len, 2);
+    const uint8_t *facts = data + len + 2;
+    if (size - len - 2 < facts_len) return 0;
     adxl_host_facts_t f;
     memset(&f, 0xEE, sizeof(f));
-    bool facts_ok = tcp_facts_decode(facts, &f);
-    bool ref_facts_ok = memchr(facts + 40, 0, ADXL_SHM_ENDPOINT_MAX) != NULL;
-    FUZZ_CHECK(facts_ok == ref_facts_ok);
+    bool facts_ok = adxl_host_facts_decode(facts, facts_len, &f);
+    FUZZ_CHECK(facts_ok == ref_facts_ok(facts, facts_len));
     if (!facts_ok) return 0;
-    FUZZ_CHECK(f.pid_ns == ref_le(facts + 16, 8) && f.net_ns == ref_le(facts + 24, 8) &&
-               f.pid == ref_le(facts + 32, 4) && f.uid == ref_le(facts + 36, 4) &&
-               f.ucx_port == ref_le(facts + 88, 2) && f.ucx_flags == ref_le(facts + 90, 2));
-    FUZZ_CHECK(TCP_FACTS_SIZE == 92);
-    uint8_t back[TCP_FACTS_SIZE];
-    tcp_facts_encode(back, &f);
-    /* Bytes after the endpoint's NUL are not carried: compare up to it, and the UCX
-     * control port and flags after the endpoint field. */
-    size_t upto = 40 + strlen(f.shm_endpoint) + 1;
-    FUZZ_CHECK(memcmp(back, facts, upto) == 0);
-    FUZZ_CHECK(memcmp(back + 88, facts + 88, 4) == 0);
+    FUZZ_CHECK(memcmp(f.boot_id, facts, 16) == 0 && f.pid_ns == ref_le(facts + 16, 8) &&
+               f.net_ns == ref_le(facts + 24, 8) && f.pid == ref_le(facts + 32, 4) &&
+               f.uid == ref_le(facts + 36, 4) && f.noffers == facts[40]);
+    /* Each offer is found by its name, with its bytes. */
+    size_t at = 41;
+    for (unsigned i = 0; i < facts[40]; i++) {
+        char name[8] = {0};
+        memcpy(name, facts + at + 1, facts[at]);
+        at += 1u + facts[at];
+        size_t got = 0;
+        const uint8_t *bytes = adxl_host_facts_offered(&f, name, &got);
+        FUZZ_CHECK(bytes != NULL && got == facts[at] && memcmp(bytes, facts + at + 1, got) == 0);
+        at += 1u + facts[at];
+    }
+    uint8_t back[ADXL_FACTS_WIRE_MAX];
+    FUZZ_CHECK(ADXL_FACTS_WIRE_MAX == REF_FACTS_MAX);
+    FUZZ_CHECK(adxl_host_facts_encode(back, &f) == facts_len &&
+               memcmp(back, facts, facts_len) == 0);
     return 0;
 }

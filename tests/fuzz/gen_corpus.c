@@ -128,6 +128,18 @@ static size_t hello_ack(uint8_t *out, uint32_t status, const char *name) {
     return tcp_hello_ack_encode(out, &a);
 }
 
+/* HELLO_ACK and the facts after it into s; writes the seed when name is given. Returns
+ * where the facts start. */
+static size_t probe_answer(seed_t *s, const adxl_host_facts_t *f, const char *name) {
+    s->n = hello_ack(s->b, 0, "127.0.0.1:26000");
+    size_t at = s->n + 2;
+    size_t len = adxl_host_facts_encode(s->b + at, f);
+    adxl_le_put_u16(s->b + s->n, (uint16_t)len);
+    s->n = at + len;
+    if (name) write_seed(s, "%s", name);
+    return at;
+}
+
 static void gen_hello_ack(void) {
     target = "hello_ack";
     seed_t s;
@@ -153,31 +165,33 @@ static void gen_hello_ack(void) {
     s.n = hello_ack(s.b, 0, "127.0.0.1:26000") - 1;
     write_seed(&s, "truncated");
 
-    /* A probe's answer: HELLO_ACK, then the host facts. */
+    /* A probe's answer: HELLO_ACK, then the host facts' length and the facts. */
     adxl_host_facts_t f = {.pid_ns = 4026531836u, .net_ns = 4026531840u, .pid = 4242, .uid = 0};
     for (int i = 0; i < 16; i++)
         f.boot_id[i] = (uint8_t)(0x10 + i);
-    snprintf(f.shm_endpoint, sizeof(f.shm_endpoint), "adxl-shm.4242.0123456789abcdef");
-    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
-    tcp_facts_encode(s.b + s.n, &f);
-    s.n += TCP_FACTS_SIZE;
-    write_seed(&s, "probe-facts");
-    f.ucx_port = 26001;
-    f.ucx_flags = ADXL_FACTS_UCX_RDMA;
-    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
-    tcp_facts_encode(s.b + s.n, &f);
-    s.n += TCP_FACTS_SIZE;
-    write_seed(&s, "probe-facts-ucx");
-    f.ucx_port = 0;
-    f.ucx_flags = 0;
-    f.shm_endpoint[0] = '\0';
-    s.n = hello_ack(s.b, 0, "127.0.0.1:26000");
-    tcp_facts_encode(s.b + s.n, &f);
-    s.n += TCP_FACTS_SIZE;
-    write_seed(&s, "probe-facts-no-shm");
-    /* The endpoint field (facts offset 40) without its NUL. */
-    memset(s.b + s.n - TCP_FACTS_SIZE + 40, 'x', ADXL_SHM_ENDPOINT_MAX);
-    write_seed(&s, "probe-facts-unterminated");
+    probe_answer(&s, &f, "probe-facts-none");
+    const char *endpoint = "adxl-shm.4242.0123456789abcdef";
+    adxl_host_facts_offer(&f, "shm", endpoint, strlen(endpoint));
+    probe_answer(&s, &f, "probe-facts");
+    const uint8_t ucx[4] = {0x91, 0x65, 0x01, 0x00}; /* port 26001, RDMA */
+    adxl_host_facts_offer(&f, "ucx", ucx, sizeof(ucx));
+    probe_answer(&s, &f, "probe-facts-ucx");
+    /* Hostile: a name twice, a length past the end, an offer past its limit, too many. */
+    size_t at = probe_answer(&s, &f, NULL);
+    memcpy(s.b + at + 41 + 1 + 3 + 1 + strlen(endpoint) + 1, "shm", 3);
+    write_seed(&s, "probe-facts-twice");
+    at = probe_answer(&s, &f, NULL);
+    s.b[at + 41 + 1 + 3] = 200;
+    write_seed(&s, "probe-facts-overrun");
+    at = probe_answer(&s, &f, NULL);
+    s.b[at + 40] = 5;
+    write_seed(&s, "probe-facts-count");
+    at = probe_answer(&s, &f, NULL);
+    s.b[at + 41 + 1] = 'S';
+    write_seed(&s, "probe-facts-bad-name");
+    at = probe_answer(&s, &f, NULL);
+    s.n--; /* one byte short of what the length says */
+    write_seed(&s, "probe-facts-short");
 }
 
 /* ------------------------------------------------------------------ target side */

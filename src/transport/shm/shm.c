@@ -59,10 +59,10 @@ static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t 
 
 /* An abstract socket: no file to clean up, and it lives in this network namespace only,
  * which is what makes a peer in another namespace fall back to TCP. */
-static int open_listener(char *endpoint) {
+static int open_listener(char endpoint[SHM_ENDPOINT_MAX]) {
     uint64_t nonce = 0;
     if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) return -1;
-    snprintf(endpoint, ADXL_SHM_ENDPOINT_MAX, "adxl-shm.%d.%016llx", (int)getpid(),
+    snprintf(endpoint, SHM_ENDPOINT_MAX, "adxl-shm.%d.%016llx", (int)getpid(),
              (unsigned long long)nonce);
     int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
@@ -80,7 +80,8 @@ static int open_listener(char *endpoint) {
 
 static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *listen_addr,
                                char *bound_name, adxl_transport_t **out) {
-    (void)listen_addr; /* reached through the endpoint that the TCP probe reports */
+    (void)listen_addr; /* reached through the endpoint that the probe reports (shm_advertise) */
+    (void)bound_name;
     shm_transport_t *t = calloc(1, sizeof(*t));
     if (!t) return ADXL_RESOURCE_EXHAUSTED;
     t->engine = engine;
@@ -90,7 +91,7 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
     adxl_served_init(&t->served, SHM_MAX_INBOUND, &t->walkers, free_served, NULL);
     if (getrandom((void *)&t->cma_probe, sizeof(t->cma_probe), 0) != sizeof(t->cma_probe))
         t->cma_probe = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
-    t->listen_fd = t->stop_fd >= 0 ? open_listener(bound_name) : -1;
+    t->listen_fd = t->stop_fd >= 0 ? open_listener(t->endpoint) : -1;
     t->listener = (adxl_listener_t){.listen_fd = t->listen_fd,
                                     .stop_fd = t->stop_fd,
                                     .what = "shared memory",
@@ -103,7 +104,6 @@ static adxl_status_t shm_start(adxl_engine_t *engine, const adxl_engine_addr_t *
         adxl_served_destroy(&t->served);
         pthread_rwlock_destroy(&t->walkers);
         free(t);
-        bound_name[0] = '\0';
         return ADXL_FAILED;
     }
     *out = (adxl_transport_t *)t;
@@ -132,6 +132,20 @@ static void shm_publish(adxl_transport_t *transport, const adxl_region_t *region
     pthread_rwlock_unlock(&t->walkers);
 }
 
+static void shm_advertise(adxl_transport_t *transport, adxl_host_facts_t *facts) {
+    shm_transport_t *t = (shm_transport_t *)transport;
+    adxl_host_facts_offer(facts, "shm", t->endpoint, strlen(t->endpoint));
+}
+
+/* A peer on this host (same boot, pid and network namespace) that listens for links. */
+static bool shm_suits(adxl_transport_t *transport, const adxl_host_facts_t *local,
+                      const adxl_host_facts_t *remote) {
+    (void)transport;
+    size_t len;
+    return adxl_host_facts_same_host(local, remote) &&
+           adxl_host_facts_offered(remote, "shm", &len) != NULL && len > 0;
+}
+
 const adxl_transport_ops_t adxl_shm_transport = {
     .name = "shm",
     .max_chunk_segments = SHM_CMA_IOV,
@@ -144,5 +158,6 @@ const adxl_transport_ops_t adxl_shm_transport = {
     .post = shm_post,
     .device_direct = shm_device_direct,
     .publish = shm_publish,
-    .probe = NULL,
+    .advertise = shm_advertise,
+    .suits = shm_suits,
 };

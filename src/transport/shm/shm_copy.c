@@ -203,10 +203,10 @@ static bool copy_now(shm_link_t *link, adxl_chunk_t *chunk) {
     if (path == PATH_STAGING) return false;
     /* The bytes may have landed in memory of a target that died meanwhile: fail. */
     if (st == ADXL_SUCCESS && !shm_link_target_alive(link)) st = atomic_load(&link->fail_status);
-    static const adxl_byte_path_t counted[] = {[PATH_MAPPED] = ADXL_PATH_MAPPED,
-                                               [PATH_CMA] = ADXL_PATH_CMA,
-                                               [PATH_IPC] = ADXL_PATH_DEVICE_MAPPED};
-    if (st == ADXL_SUCCESS) adxl_engine_count_path(link->engine, counted[path], chunk->bytes);
+    static const size_t counted[] = {[PATH_MAPPED] = offsetof(adxl_stats_t, bytes_mapped),
+                                     [PATH_CMA] = offsetof(adxl_stats_t, bytes_cma),
+                                     [PATH_IPC] = offsetof(adxl_stats_t, bytes_device_mapped)};
+    if (st == ADXL_SUCCESS) adxl_engine_count(link->engine, counted[path], chunk->bytes);
     completing++;
     adxl_chunk_complete(chunk, st);
     completing--;

@@ -52,6 +52,11 @@
 enum { SHM_SLOT_FREE = 0, SHM_SLOT_POSTED = 1, SHM_SLOT_DONE = 2 };
 enum { SHM_OP_WRITE = 1, SHM_OP_READ = 2 };
 
+/* The listener's abstract socket name, with its NUL: what the transport offers in the
+ * host facts (net/host_facts.h), so it must fit an offer. */
+#define SHM_ENDPOINT_MAX 48
+_Static_assert(SHM_ENDPOINT_MAX - 1 <= ADXL_FACTS_OFFER_BYTES, "the endpoint fits an offer");
+
 typedef struct {
     uint64_t addr;
     uint64_t len;
@@ -196,6 +201,7 @@ typedef struct {
     pthread_rwlock_t walkers;
     /* Read by initiators with process_vm_readv to find out whether CMA is allowed. */
     volatile uint64_t cma_probe;
+    char endpoint[SHM_ENDPOINT_MAX]; /* the listener's abstract socket name */
 } shm_transport_t;
 
 /* An outgoing control message a serving thread still has to send. */

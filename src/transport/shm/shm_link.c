@@ -390,11 +390,21 @@ static adxl_status_t recv_wait(shm_link_t *link, shm_msg_t *msg, int fds[SHM_MAX
     }
 }
 
+/* Where the peer's transport listens, from its offer; false when it offers none that fits. */
+static bool peer_endpoint(const adxl_host_facts_t *facts, char endpoint[SHM_ENDPOINT_MAX]) {
+    size_t len = 0;
+    const uint8_t *offer = adxl_host_facts_offered(facts, "shm", &len);
+    if (!offer || len == 0 || len >= SHM_ENDPOINT_MAX || memchr(offer, '\0', len)) return false;
+    memcpy(endpoint, offer, len);
+    endpoint[len] = '\0';
+    return true;
+}
+
 static adxl_status_t open_socket(shm_link_t *link, const char *endpoint, uint64_t deadline) {
     link->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (link->fd < 0) return ADXL_RESOURCE_EXHAUSTED;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t n = strnlen(endpoint, ADXL_SHM_ENDPOINT_MAX - 1);
+    size_t n = strnlen(endpoint, SHM_ENDPOINT_MAX - 1);
     memcpy(sa.sun_path + 1, endpoint, n);
     socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
     if (connect(link->fd, (struct sockaddr *)&sa, len) == 0) return ADXL_SUCCESS;
@@ -570,8 +580,14 @@ adxl_status_t shm_connect(adxl_transport_t *transport, adxl_peer_t *peer, const 
     pthread_mutex_init(&link->lock, NULL);
     link->view = adxl_peer_regions(peer);
 
-    adxl_status_t st = link->wake_fd >= 0 ? open_socket(link, remote_facts->shm_endpoint, deadline)
-                                          : ADXL_RESOURCE_EXHAUSTED;
+    char endpoint[SHM_ENDPOINT_MAX];
+    adxl_status_t st = ADXL_SUCCESS;
+    if (!remote_facts || !peer_endpoint(remote_facts, endpoint)) {
+        LOG_ERROR("connect to %s: that engine offers no shared-memory endpoint", remote_name);
+        st = ADXL_UNSUPPORTED;
+    } else {
+        st = link->wake_fd >= 0 ? open_socket(link, endpoint, deadline) : ADXL_RESOURCE_EXHAUSTED;
+    }
     if (st == ADXL_SUCCESS) st = handshake(link, remote_facts, deadline);
     if (st == ADXL_SUCCESS) {
         link->thread_started = adxl_thread_start(&link->thread, link_main, link);

@@ -85,7 +85,7 @@ static void ring(shm_link_t *link) {
 static void finish(shm_link_t *link, shm_job_t *job) {
     adxl_chunk_t *chunk = job->chunk;
     if (job->status == ADXL_SUCCESS)
-        adxl_engine_count_path(link->engine, ADXL_PATH_STAGED, chunk->bytes);
+        adxl_engine_count(link->engine, offsetof(adxl_stats_t, bytes_staged), chunk->bytes);
     adxl_status_t st = job->status;
     free(job);
     adxl_chunk_complete(chunk, st);

@@ -284,10 +284,21 @@ static adxl_status_t tcp_probe(adxl_transport_t *t, const adxl_engine_addr_t *re
     adxl_status_t st = adxl_sock_connect(remote, 0, deadline, &fd);
     if (st != ADXL_SUCCESS) return st;
     st = handshake(fd, t->config, adxl_engine_name(t->engine), 0, 0, 0, deadline);
-    uint8_t facts[TCP_FACTS_SIZE];
-    if (st == ADXL_SUCCESS && !adxl_sock_read_full(fd, facts, sizeof(facts), -1, deadline))
+    uint8_t facts[TCP_FACTS_LEN_SIZE + ADXL_FACTS_WIRE_MAX];
+    size_t len = 0;
+    if (st == ADXL_SUCCESS && adxl_sock_read_full(fd, facts, TCP_FACTS_LEN_SIZE, -1, deadline)) {
+        len = adxl_le_get_u16(facts);
+        if (len > ADXL_FACTS_WIRE_MAX) st = ADXL_FAILED;
+    } else if (st == ADXL_SUCCESS) {
         st = adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
-    if (st == ADXL_SUCCESS && !tcp_facts_decode(facts, out)) st = ADXL_FAILED;
+    }
+    if (st == ADXL_SUCCESS &&
+        !adxl_sock_read_full(fd, facts + TCP_FACTS_LEN_SIZE, len, -1, deadline))
+        st = adxl_now_ns() >= deadline ? ADXL_TIMEOUT : ADXL_FAILED;
+    if (st == ADXL_SUCCESS && !adxl_host_facts_decode(facts + TCP_FACTS_LEN_SIZE, len, out)) {
+        LOG_ERROR("probe: the peer's host facts are malformed");
+        st = ADXL_FAILED;
+    }
     close(fd);
     return st;
 }

@@ -560,9 +560,11 @@ static bool handshake(target_ctx_t *t) {
         len = 0; /* sent */
     }
     if (tcp_hello_is_probe(&hello)) {
-        uint8_t facts[TCP_FACTS_SIZE];
-        tcp_facts_encode(facts, adxl_engine_host_facts(t->engine));
-        if (len == 0 || write_full(t, buf, len)) write_full(t, facts, sizeof(facts));
+        uint8_t facts[TCP_FACTS_LEN_SIZE + ADXL_FACTS_WIRE_MAX];
+        size_t n =
+            adxl_host_facts_encode(facts + TCP_FACTS_LEN_SIZE, adxl_engine_host_facts(t->engine));
+        adxl_le_put_u16(facts, (uint16_t)n);
+        if (len == 0 || write_full(t, buf, len)) write_full(t, facts, TCP_FACTS_LEN_SIZE + n);
         return false; /* a probe ends here */
     }
 

@@ -119,27 +119,3 @@ bool tcp_auth_ok_decode(const uint8_t in[TCP_AUTH_OK_SIZE], uint32_t *status) {
     *status = adxl_le_get_u32(in + 4);
     return adxl_le_get_u32(in) == TCP_WIRE_MAGIC;
 }
-
-void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f) {
-    memcpy(out, f->boot_id, 16);
-    adxl_le_put_u64(out + 16, f->pid_ns);
-    adxl_le_put_u64(out + 24, f->net_ns);
-    adxl_le_put_u32(out + 32, f->pid);
-    adxl_le_put_u32(out + 36, f->uid);
-    memset(out + 40, 0, ADXL_SHM_ENDPOINT_MAX);
-    memcpy(out + 40, f->shm_endpoint, strnlen(f->shm_endpoint, ADXL_SHM_ENDPOINT_MAX - 1));
-    adxl_le_put_u16(out + 40 + ADXL_SHM_ENDPOINT_MAX, f->ucx_port);
-    adxl_le_put_u16(out + 42 + ADXL_SHM_ENDPOINT_MAX, f->ucx_flags);
-}
-
-bool tcp_facts_decode(const uint8_t in[TCP_FACTS_SIZE], adxl_host_facts_t *f) {
-    memcpy(f->boot_id, in, 16);
-    f->pid_ns = adxl_le_get_u64(in + 16);
-    f->net_ns = adxl_le_get_u64(in + 24);
-    f->pid = adxl_le_get_u32(in + 32);
-    f->uid = adxl_le_get_u32(in + 36);
-    memcpy(f->shm_endpoint, in + 40, ADXL_SHM_ENDPOINT_MAX);
-    f->ucx_port = adxl_le_get_u16(in + 40 + ADXL_SHM_ENDPOINT_MAX);
-    f->ucx_flags = adxl_le_get_u16(in + 42 + ADXL_SHM_ENDPOINT_MAX);
-    return memchr(f->shm_endpoint, '\0', ADXL_SHM_ENDPOINT_MAX) != NULL;
-}

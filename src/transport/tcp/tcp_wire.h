@@ -8,7 +8,6 @@
 
 #include "net/auth.h"
 #include "net/host_facts.h"
-
 #include "net/wire_codec.h"
 
 #include <stdbool.h>
@@ -16,7 +15,7 @@
 #include <stdint.h>
 
 #define TCP_WIRE_MAGIC 0x4C445841u /* "ADXL" */
-#define TCP_WIRE_VERSION 3u
+#define TCP_WIRE_VERSION 4u
 
 #define TCP_HELLO_FIXED 56u     /* bytes before the name */
 #define TCP_HELLO_ACK_FIXED 80u /* bytes before the name */
@@ -25,8 +24,10 @@
 #define TCP_HELLO_FLAG_AUTH 1u  /* this end holds a shared secret (AuthSecret) */
 #define TCP_HELLO_NAME_MAX 64u
 
-/* A probe's answer: HELLO_ACK, then the target's host facts in this many bytes. */
-#define TCP_FACTS_SIZE (16u + 8u + 8u + 4u + 4u + ADXL_SHM_ENDPOINT_MAX + 2u + 2u)
+/* A probe's answer: HELLO_ACK, then the length of the target's host facts in this many
+ * bytes, then the facts (net/host_facts.h: at most ADXL_FACTS_WIRE_MAX bytes). */
+#define TCP_FACTS_LEN_SIZE 2u
+_Static_assert(ADXL_FACTS_WIRE_MAX <= UINT16_MAX, "the facts' length fits its field");
 
 #define TCP_FRAME_HEADER 24u
 #define TCP_ITEM_SIZE 16u  /* a region: address, length */
@@ -114,9 +115,5 @@ void tcp_auth_encode(uint8_t out[TCP_AUTH_SIZE], const uint8_t proof[ADXL_AUTH_P
 bool tcp_auth_decode(const uint8_t in[TCP_AUTH_SIZE], uint8_t proof[ADXL_AUTH_PROOF_BYTES]);
 void tcp_auth_ok_encode(uint8_t out[TCP_AUTH_OK_SIZE], uint32_t status);
 bool tcp_auth_ok_decode(const uint8_t in[TCP_AUTH_OK_SIZE], uint32_t *status);
-
-void tcp_facts_encode(uint8_t out[TCP_FACTS_SIZE], const adxl_host_facts_t *f);
-/* False when the endpoint is not a NUL-terminated string. */
-bool tcp_facts_decode(const uint8_t in[TCP_FACTS_SIZE], adxl_host_facts_t *f);
 
 #endif

@@ -110,7 +110,8 @@ void ucx_complete_finished(ucx_transport_t *t, ucx_op_t *list) {
             continue;
         }
         adxl_status_t st = op->override != ADXL_SUCCESS ? op->override : ucx_status(op->status);
-        if (st == ADXL_SUCCESS) adxl_engine_count_path(t->engine, ADXL_PATH_UCX, op->chunk->bytes);
+        if (st == ADXL_SUCCESS)
+            adxl_engine_count(t->engine, offsetof(adxl_stats_t, bytes_ucx), op->chunk->bytes);
         adxl_chunk_complete(op->chunk, st);
         free(op);
     }
@@ -359,8 +360,20 @@ static void ucx_advertise(adxl_transport_t *transport, adxl_host_facts_t *facts)
             port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                      : ((struct sockaddr_in *)&bound)->sin_port);
     }
-    facts->ucx_port = port;
-    facts->ucx_flags = t->rdma ? ADXL_FACTS_UCX_RDMA : 0;
+    uint8_t offer[UCX_OFFER_SIZE];
+    ucx_offer_encode(offer, port, t->rdma);
+    adxl_host_facts_offer(facts, "ucx", offer, sizeof(offer));
+}
+
+/* Transport=auto sends a peer on another host over UCX when both ends have an RDMA
+ * device (over TCP alone, the TCP transport is faster). */
+static bool ucx_suits(adxl_transport_t *transport, const adxl_host_facts_t *local,
+                      const adxl_host_facts_t *remote) {
+    (void)local;
+    ucx_transport_t *t = (ucx_transport_t *)transport;
+    uint16_t port = 0;
+    bool rdma = false;
+    return t->rdma && ucx_offer_decode(remote, &port, &rdma) && rdma;
 }
 
 const adxl_transport_ops_t adxl_ucx_transport = {
@@ -379,4 +392,5 @@ const adxl_transport_ops_t adxl_ucx_transport = {
     .abandon = ucx_abandon,
     .learn_regions = ucx_learn_regions,
     .poll = ucx_poll,
+    .suits = ucx_suits,
 };

@@ -834,7 +834,9 @@ adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const 
                           const adxl_engine_addr_t *remote, const adxl_host_facts_t *remote_facts,
                           uint64_t deadline, adxl_link_t **out) {
     ucx_transport_t *t = (ucx_transport_t *)transport;
-    if (!remote_facts || remote_facts->ucx_port == 0) {
+    uint16_t port = 0;
+    bool rdma = false;
+    if (!remote_facts || !ucx_offer_decode(remote_facts, &port, &rdma)) {
         LOG_ERROR("connect to %s: that engine runs no UCX transport", remote_name);
         return ADXL_UNSUPPORTED;
     }
@@ -856,9 +858,9 @@ adxl_status_t ucx_connect(adxl_transport_t *transport, adxl_peer_t *peer, const 
 
     adxl_engine_addr_t addr = *remote;
     if (addr.addr.ss_family == AF_INET6)
-        ((struct sockaddr_in6 *)&addr.addr)->sin6_port = htons(remote_facts->ucx_port);
+        ((struct sockaddr_in6 *)&addr.addr)->sin6_port = htons(port);
     else
-        ((struct sockaddr_in *)&addr.addr)->sin_port = htons(remote_facts->ucx_port);
+        ((struct sockaddr_in *)&addr.addr)->sin_port = htons(port);
     adxl_status_t st = link->wake_fd >= 0 ? adxl_sock_connect(&addr, 0, deadline, &link->fd)
                                           : ADXL_RESOURCE_EXHAUSTED;
     uint8_t *buf = st == ADXL_SUCCESS ? malloc(UCX_MSG_MAX) : NULL;

@@ -3,6 +3,20 @@
 #include <adxl/adxl.h>
 #include <string.h>
 
+void ucx_offer_encode(uint8_t out[UCX_OFFER_SIZE], uint16_t port, bool rdma) {
+    adxl_le_put_u16(out, port);
+    adxl_le_put_u16(out + 2, rdma ? UCX_OFFER_RDMA : 0);
+}
+
+bool ucx_offer_decode(const adxl_host_facts_t *facts, uint16_t *port, bool *rdma) {
+    size_t len = 0;
+    const uint8_t *offer = adxl_host_facts_offered(facts, "ucx", &len);
+    if (!offer || len != UCX_OFFER_SIZE) return false;
+    *port = adxl_le_get_u16(offer);
+    *rdma = (adxl_le_get_u16(offer + 2) & UCX_OFFER_RDMA) != 0;
+    return *port != 0;
+}
+
 void ucx_header_encode(uint8_t out[UCX_MSG_HEADER], uint16_t type, uint32_t length) {
     adxl_le_put_u32(out, UCX_WIRE_MAGIC);
     out[4] = (uint8_t)type;

@@ -13,7 +13,7 @@
 #define ADXL_UCX_WIRE_H
 
 #include "net/auth.h"
-
+#include "net/host_facts.h"
 #include "net/wire_codec.h"
 
 #include <stdbool.h>
@@ -65,6 +65,14 @@ typedef struct {
     uint16_t type;
     uint32_t length;
 } ucx_msg_header_t;
+
+/* What the transport offers in the host facts (net/host_facts.h): its control port (a TCP
+ * port on the engine's address) and its flags. */
+#define UCX_OFFER_SIZE 4u
+#define UCX_OFFER_RDMA 0x1u /* UCX found a device that does RDMA (InfiniBand, RoCE) */
+void ucx_offer_encode(uint8_t out[UCX_OFFER_SIZE], uint16_t port, bool rdma);
+/* False when the peer offers no UCX transport, or an offer of another size or port 0. */
+bool ucx_offer_decode(const adxl_host_facts_t *facts, uint16_t *port, bool *rdma);
 
 void ucx_header_encode(uint8_t out[UCX_MSG_HEADER], uint16_t type, uint32_t length);
 /* False unless the magic is ours and the length at most UCX_MSG_MAX. */
