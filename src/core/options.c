@@ -211,7 +211,7 @@ static adxl_status_t apply_option(adxl_config_t *c, const char *key, const char 
     else if (strcmp(key, "ShmPath") == 0)
         ok = parse_shm_path(value, &c->shm_path);
     else if (strcmp(key, "TcpStreams") == 0)
-        ok = parse_u32(value, 1, 16, &c->tcp_streams);
+        ok = parse_u32(value, 1, ADXL_TCP_STREAMS_MAX, &c->tcp_streams);
     else if (strcmp(key, "TcpSocketBufferKB") == 0)
         ok = parse_sockbuf(value, &c->tcp_sockbuf_kb);
     else if (strcmp(key, "HeartbeatIntervalMs") == 0)

@@ -26,6 +26,9 @@ typedef enum {
     ADXL_SHM_PATH_STAGING = 2,
 } adxl_shm_path_t;
 
+/* The most TcpStreams may be: the TCP transport sizes its links by it. */
+#define ADXL_TCP_STREAMS_MAX 16
+
 typedef struct {
     uint32_t pool_buffers;   /* BufferPool NUM; 0 turns the pool off */
     uint32_t pool_buffer_mb; /* BufferPool SIZE_MB */
@@ -34,7 +37,7 @@ typedef struct {
     uint32_t rdma_service_level;
     adxl_transport_kind_t transport;
     adxl_shm_path_t shm_path;
-    uint32_t tcp_streams;    /* TCP connections per link */
+    uint32_t tcp_streams;    /* TCP connections per link, 1 to ADXL_TCP_STREAMS_MAX */
     uint32_t tcp_sockbuf_kb; /* 0: kernel default */
     uint32_t heartbeat_ms;
     uint32_t peer_timeout_ms;

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <sys/uio.h>
 
-#define TCP_MAX_STREAMS 16
+#define TCP_MAX_STREAMS ADXL_TCP_STREAMS_MAX /* the option's bound (core/options.h) */
 #define TCP_MAX_INBOUND 4096 /* connections a target serves at once */
 #define TCP_IOV_MAX 1024
 /* Bytes a stream sinks (or sends as zeros) at a time for a piece whose memory it may no
