@@ -35,8 +35,8 @@ test: all
 bench: | deps
 	@test -f $(BUILD)/Makefile || { $(call quietly,bench: configuring $(BUILD),$(CONFIGURE)); }
 	@$(call quietly,bench: building adxl-bench,cmake --build $(BUILD) -j $(JOBS) --target adxl-bench -- --no-print-directory)
-	@echo "bench: running $(BUILD)/tools/adxl-bench (--help for options)"
-	@$(BUILD)/tools/adxl-bench
+	@echo "bench: running $(BUILD)/bench/adxl-bench (--help for options)"
+	@$(BUILD)/bench/adxl-bench
 
 # Builds what is installed (target adxl_installed: the libraries, adxl-bench, the Python
 # extension) in $(INSTALL_BUILD), configured for this PREFIX, and installs it.
@@ -81,7 +81,7 @@ valgrind: all
 format:
 	clang-format -i include/adxl/*.h src/*/*.c src/*/*.h src/transport/*/*.c \
 	    src/transport/*/*.h src/cxx/*.cc include/hixl/*.h tests/*.c tests/*.h tests/*.cpp tests/compat/*.cpp tests/compat/*.h tests/cluster/*.c tests/cluster/*.h \
-	    tests/fuzz/*.c tests/fuzz/*.h tools/*.c tools/*.h examples/*.c examples/*.cpp
+	    tests/fuzz/*.c tests/fuzz/*.h bench/*/*.c bench/*/*.h examples/*.c examples/*.cpp
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz $(INSTALL_BUILD)

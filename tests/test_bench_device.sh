@@ -9,7 +9,7 @@
 #   bash tests/test_bench_device.sh BUILD_DIR
 set -uo pipefail
 build=$(cd "$1" && pwd)
-bench=$build/tools/adxl-bench
+bench=$build/bench/adxl-bench
 cuda=$build/tests/doubles/cuda/libcuda.so.1
 ascend=$build/tests/doubles/ascend/libascendcl.so
 work=$(mktemp -d)

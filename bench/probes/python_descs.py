@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/python_descs.py: descriptor batches through C and through Python, in one run.
+"""bench/probes/python_descs.py: descriptor batches through C and through Python, in one run.
 
 Two engines in one process linked over shm (Transport=shm); N blocks of 64 bytes 4 KiB
 apart in mmap memory, written with one synchronous call per batch, for N in --shapes
@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BLOCK, STRIDE = 64, 4096
 FORMS = ("numpy", "tuples", "3 seqs")
 TARGETS = {(16384, "numpy"): 1.2, (16384, "tuples"): 2.0, (16, "numpy"): 1.5}

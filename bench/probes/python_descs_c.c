@@ -1,5 +1,5 @@
 /*
- * python_descs_c: the C side of bench/python_descs.py.
+ * python_descs_c: the C side of bench/probes/python_descs.py.
  *
  *   python_descs_c SECONDS N [N ...]
  *   python_descs_c SECONDS async COUNT
@@ -13,7 +13,7 @@
  * (user data: the request's number), then polled with adxl_get_transfer_statuses (256 at
  * a time, waiting ones skipped) until all have finished, over and over for SECONDS:
  *   async requests=COUNT rounds=R ns_per_request=T
- * bench/python_descs.py sets up the very same batches from Python and compares.
+ * bench/probes/python_descs.py sets up the very same batches from Python and compares.
  */
 #include <adxl/adxl.h>
 #include <stdint.h>
