@@ -56,6 +56,8 @@
  */
 #include "testutil.h"
 
+#include "bench_pattern.h"
+
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -71,84 +73,24 @@
 #define RESP_FD 4
 #define TARGET_REPLY_MS 120000 /* a verify of 128 MiB under a sanitizer is slow */
 
-/* ---- data patterns ----
- *
- * Both peers agree on data through testutil's pattern: byte OFF of a region filled with
- * SEED holds tu_pattern_byte(SEED, OFF), as tu_fill(SEED) writes it. Byte by byte that costs
- * seconds per 128 MiB under a sanitizer, so whole 8-byte words are made at once the way
- * testutil.c makes them; pattern_init() checks that this agrees with tu_fill and
- * tu_pattern_byte and otherwise falls back to them byte by byte.
- */
-static bool pattern_fast;
 /* Where the lines for the script go (see main). */
 static FILE *proto;
 
-static uint64_t pattern_word(uint64_t seed, uint64_t word) {
-    uint64_t x = seed * 0x9e3779b97f4a7c15ULL + word;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-/* p[i] = tu_pattern_byte(seed, base + i) for i < len. */
+/* Both peers agree on data through the one pattern (bench_pattern.h, as tu_fill writes it):
+ * p[i] = tu_pattern_byte(seed, base + i) for i < len. */
 static void pattern_fill_at(uint8_t *p, size_t len, uint64_t seed, size_t base) {
-    size_t i = 0;
-    if (pattern_fast) {
-        for (; i < len && ((base + i) & 7) != 0; i++)
-            p[i] = tu_pattern_byte(seed, base + i);
-        for (; i + 8 <= len; i += 8) {
-            uint64_t w = pattern_word(seed, (base + i) >> 3);
-            memcpy(p + i, &w, 8);
-        }
-    }
-    for (; i < len; i++)
-        p[i] = tu_pattern_byte(seed, base + i);
+    bench_pattern_fill(p, len, seed, base);
 }
 
 /* Whether p[i] == tu_pattern_byte(seed, base + i) for i < len; else *bad = base + i of the
  * first byte that differs. */
 static bool pattern_check_at(const uint8_t *p, size_t len, uint64_t seed, size_t base,
                              size_t *bad) {
-    size_t i = 0;
-    if (pattern_fast) {
-        for (; i < len && ((base + i) & 7) != 0; i++) {
-            if (p[i] != tu_pattern_byte(seed, base + i)) goto mismatch;
-        }
-        for (; i + 8 <= len; i += 8) {
-            uint64_t want = pattern_word(seed, (base + i) >> 3), got;
-            memcpy(&got, p + i, 8);
-            if (got != want) break; /* the byte loop below finds which byte */
-        }
-    }
-    for (; i < len; i++) {
-        if (p[i] != tu_pattern_byte(seed, base + i)) goto mismatch;
-    }
-    return true;
-mismatch:
+    uint8_t want;
+    size_t i = bench_pattern_check(p, len, seed, base, &want);
+    if (i == SIZE_MAX) return true;
     *bad = base + i;
     return false;
-}
-
-static void pattern_init(void) {
-    uint8_t fast[96], ref[96];
-    static const uint64_t seeds[] = {0, 1, 12345, UINT64_MAX};
-    static const size_t bases[] = {0, 3, 8, 4093, 100 * 1024 * 1024 + 5};
-    pattern_fast = true;
-    for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]) && pattern_fast; s++) {
-        tu_fill(ref, sizeof(ref), seeds[s]);
-        pattern_fill_at(fast, sizeof(fast), seeds[s], 0);
-        if (memcmp(fast, ref, sizeof(ref)) != 0) pattern_fast = false;
-        for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]) && pattern_fast; b++) {
-            pattern_fill_at(fast, 90, seeds[s], bases[b]);
-            for (size_t i = 0; i < 90; i++)
-                pattern_fast = pattern_fast && fast[i] == tu_pattern_byte(seeds[s], bases[b] + i);
-        }
-    }
-    if (!pattern_fast)
-        fprintf(stderr, "netns_peer: word-wise patterns disagree with testutil, going byte-wise\n");
 }
 
 /* ---- target ---- */
@@ -1228,7 +1170,6 @@ int main(int argc, char **argv) {
     }
     setvbuf(proto, NULL, _IOLBF, 0);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    pattern_init();
     if (argc == 3 && strcmp(argv[1], "target") == 0) return run_target(argv[2]);
     if (argc == 3 && strcmp(argv[1], "has-ucx") == 0) return run_has_ucx(argv[2]);
     if (argc >= 2 && strcmp(argv[1], "initiator") == 0) return run_initiator(argc, argv);

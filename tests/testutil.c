@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "bench_pattern.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
@@ -21,41 +23,21 @@ int tu_finish(void) {
     return tu_checks_failed == 0 && tu_checks_passed > 0 ? 0 : 1;
 }
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 uint8_t tu_pattern_byte(uint64_t seed, size_t off) {
-    uint64_t word = mix64(seed * 0x9e3779b97f4a7c15ULL + (off >> 3));
-    return (uint8_t)(word >> ((off & 7) * 8));
+    return bench_pattern_byte(seed, off);
 }
 
 void tu_fill(void *buf, size_t len, uint64_t seed) {
-    uint8_t *p = buf;
-    size_t off = 0;
-    while (off < len) {
-        uint64_t word = mix64(seed * 0x9e3779b97f4a7c15ULL + (off >> 3));
-        for (size_t i = off & 7; i < 8 && off < len; i++, off++)
-            p[off] = (uint8_t)(word >> (i * 8));
-    }
+    bench_pattern_fill(buf, len, seed, 0);
 }
 
 bool tu_verify(const void *buf, size_t len, uint64_t seed) {
-    const uint8_t *p = buf;
-    for (size_t off = 0; off < len; off++) {
-        uint8_t want = tu_pattern_byte(seed, off);
-        if (p[off] != want) {
-            fprintf(stderr, "verify: offset %zu of %zu holds 0x%02x, expected 0x%02x\n", off, len,
-                    p[off], want);
-            return false;
-        }
-    }
-    return true;
+    uint8_t want = 0;
+    size_t off = bench_pattern_check(buf, len, seed, 0, &want);
+    if (off == SIZE_MAX) return true;
+    fprintf(stderr, "verify: offset %zu of %zu holds 0x%02x, expected 0x%02x\n", off, len,
+            ((const uint8_t *)buf)[off], want);
+    return false;
 }
 
 adxl_engine_t *tu_engine(const char *local_name, const adxl_option_t *opts, size_t num_opts) {

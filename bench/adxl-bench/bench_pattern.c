@@ -3,24 +3,30 @@
 
 #include <string.h>
 
-/* splitmix64's finalizer: cheap, and every input bit affects every output bit. */
-static uint64_t mix(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+/* MurmurHash3's 64-bit finalizer: cheap, and every input bit affects every output bit. */
+static uint64_t fmix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
 }
 
-/* The 8 bytes of the aligned word containing offset, little-endian by position so the
- * result does not depend on the host's byte order. */
-static uint8_t byte_at(uint64_t seed, uint64_t offset) {
-    return (uint8_t)(mix(seed ^ mix(offset >> 3)) >> ((offset & 7) * 8));
+/* The aligned 8-byte word with this index. */
+static uint64_t word_of(uint64_t seed, uint64_t index) {
+    return fmix(seed * 0x9e3779b97f4a7c15ull + index);
 }
 
-static void word_bytes(uint64_t seed, uint64_t word_index, uint8_t out[8]) {
-    uint64_t w = mix(seed ^ mix(word_index));
+/* Little-endian by position, so that the bytes do not depend on the host's byte order. */
+static void word_bytes(uint64_t seed, uint64_t index, uint8_t out[8]) {
+    uint64_t w = word_of(seed, index);
     for (int i = 0; i < 8; i++)
         out[i] = (uint8_t)(w >> (i * 8));
+}
+
+uint8_t bench_pattern_byte(uint64_t seed, uint64_t offset) {
+    return (uint8_t)(word_of(seed, offset >> 3) >> ((offset & 7) * 8));
 }
 
 void bench_pattern_fill(void *buf, size_t len, uint64_t seed, uint64_t offset) {
@@ -29,11 +35,11 @@ void bench_pattern_fill(void *buf, size_t len, uint64_t seed, uint64_t offset) {
 
     /* Byte-wise up to a word boundary of the region offset, then whole words. */
     for (; i < len && ((offset + i) & 7) != 0; i++)
-        p[i] = byte_at(seed, offset + i);
+        p[i] = bench_pattern_byte(seed, offset + i);
     for (; i + 8 <= len; i += 8)
         word_bytes(seed, (offset + i) >> 3, p + i);
     for (; i < len; i++)
-        p[i] = byte_at(seed, offset + i);
+        p[i] = bench_pattern_byte(seed, offset + i);
 }
 
 size_t bench_pattern_check(const void *buf, size_t len, uint64_t seed, uint64_t offset,
@@ -42,8 +48,7 @@ size_t bench_pattern_check(const void *buf, size_t len, uint64_t seed, uint64_t 
     size_t i = 0;
 
     for (; i < len && ((offset + i) & 7) != 0; i++) {
-        uint8_t e = byte_at(seed, offset + i);
-        if (p[i] != e) goto bad;
+        if (p[i] != bench_pattern_byte(seed, offset + i)) goto bad;
     }
     for (; i + 8 <= len; i += 8) {
         uint8_t word[8];
@@ -51,14 +56,14 @@ size_t bench_pattern_check(const void *buf, size_t len, uint64_t seed, uint64_t 
         if (memcmp(p + i, word, 8) != 0) break; /* the byte loop below pinpoints it */
     }
     for (; i < len; i++) {
-        if (p[i] != byte_at(seed, offset + i)) goto bad;
+        if (p[i] != bench_pattern_byte(seed, offset + i)) goto bad;
     }
     return SIZE_MAX;
 bad:
-    *expected = byte_at(seed, offset + i);
+    *expected = bench_pattern_byte(seed, offset + i);
     return i;
 }
 
 uint64_t bench_pattern_seed(uint64_t a, uint64_t b, uint64_t c) {
-    return mix(mix(mix(a) ^ b) ^ c);
+    return fmix(fmix(fmix(a + 0x9e3779b97f4a7c15ull) ^ b) ^ c);
 }

@@ -12,6 +12,8 @@
  */
 #include "cluster_node.h"
 
+#include "bench_pattern.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,21 +27,7 @@
 #define BUFFERED_MAX (8 * CN_KIB)
 #define ASYNC_GRACE_MS 20000 /* beyond the request's own timeout, for a noisy machine */
 
-/* ---- patterns: byte o of seed s is byte (o % 8) of mix(s, o / 8) ---- */
-
-static uint64_t mix(uint64_t seed, uint64_t word) {
-    uint64_t x = seed * 0x9e3779b97f4a7c15ULL + word;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint8_t pattern_byte(uint64_t seed, size_t off) {
-    return (uint8_t)(mix(seed, off >> 3) >> ((off & 7) * 8));
-}
+/* ---- patterns: the one every checking process uses (bench_pattern.h) ---- */
 
 uint64_t cn_seed(unsigned round, unsigned writer, unsigned target, unsigned iter) {
     return ((((uint64_t)round << 8 | writer) << 8 | target) << 16 | iter) + 1;
@@ -49,32 +37,14 @@ uint64_t cn_outbox_seed(int id) {
     return 0x0b0b0000u + (uint64_t)id;
 }
 
-/* Little-endian hosts only, like the rest of adxl's tests: whole words at once. */
 void cn_fill(uint8_t *p, size_t len, uint64_t seed, size_t base) {
-    size_t i = 0;
-    for (; i < len && ((base + i) & 7) != 0; i++)
-        p[i] = pattern_byte(seed, base + i);
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w = mix(seed, (base + i) >> 3);
-        memcpy(p + i, &w, 8);
-    }
-    for (; i < len; i++)
-        p[i] = pattern_byte(seed, base + i);
+    bench_pattern_fill(p, len, seed, base);
 }
 
 bool cn_check(const uint8_t *p, size_t len, uint64_t seed, size_t base, size_t *bad) {
-    size_t i = 0;
-    for (; i < len && ((base + i) & 7) != 0; i++)
-        if (p[i] != pattern_byte(seed, base + i)) goto mismatch;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w = mix(seed, (base + i) >> 3), got;
-        memcpy(&got, p + i, 8);
-        if (got != w) break; /* the byte loop finds which byte */
-    }
-    for (; i < len; i++)
-        if (p[i] != pattern_byte(seed, base + i)) goto mismatch;
-    return true;
-mismatch:
+    uint8_t want;
+    size_t i = bench_pattern_check(p, len, seed, base, &want);
+    if (i == SIZE_MAX) return true;
     *bad = base + i;
     return false;
 }
