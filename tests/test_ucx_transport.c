@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -363,6 +364,111 @@ static void keys_on_request(void) {
     free(buf);
 }
 
+/* The receive and send queues of the TCP socket from local port to remote port, as the
+ * kernel lists them (/proc/self/net/tcp); false when it lists no such socket. */
+static bool tcp_queues(unsigned local, unsigned remote, unsigned long *rx, unsigned long *tx) {
+    FILE *f = fopen("/proc/self/net/tcp", "r");
+    if (!f) return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        unsigned lport, rport;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %*x %lx:%lx", &lport, &rport, tx, rx) == 4)
+            found = lport == local && rport == remote;
+    }
+    fclose(f);
+    return found;
+}
+
+/* A holder that asks for keys and stops reading holds up no one else: the target's answers
+ * wait in its link's socket, not under a lock of the whole transport, so registering and
+ * deregistering go on, another initiator links and moves bytes, and the stopped link, once
+ * it reads again, finds every answer in order. */
+static void holder_stops_reading(void) {
+    fprintf(stderr, "-- a holder that stops reading holds up no one else\n");
+    enum { REGIONS = 131072, CELL = 64, PER_REQ = 4 };
+    adxl_engine_t *t = ucx_engine("PeerTimeoutMs", "20000");
+    REQUIRE(t != NULL);
+    uint8_t *buf = malloc(UCX_MSG_MAX), *arena = NULL;
+    REQUIRE(buf != NULL && posix_memalign((void **)&arena, 4096, (size_t)REGIONS * CELL) == 0);
+    adxl_mem_handle_t *h = calloc(REGIONS, sizeof(*h));
+    REQUIRE(h != NULL);
+    for (int i = 0; i < REGIONS; i++) {
+        adxl_mem_desc_t d = {.addr = (uintptr_t)arena + (size_t)i * CELL, .len = CELL};
+        REQUIRE(adxl_register_mem(t, &d, ADXL_MEM_HOST, &h[i]) == ADXL_SUCCESS);
+    }
+    /* A small receive buffer, so that the answers soon fill what the sockets hold. */
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ucx_port_of(t))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    REQUIRE(fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
+    REQUIRE(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    uint32_t flags = 0;
+    ucx_msg_header_t mh;
+    CHECK(raw_handshake(fd, buf, &flags));
+    CHECK(recv_msg(fd, &mh, buf, 5000) && mh.type == UCX_MSG_READY);
+    uint64_t requests = 0;
+    for (int i = 0; i < REGIONS; i += PER_REQ) {
+        uint64_t ask[PER_REQ][2];
+        for (int k = 0; k < PER_REQ; k++) {
+            ask[k][0] = (uintptr_t)arena + (size_t)(i + k) * CELL;
+            ask[k][1] = CELL;
+        }
+        CHECK(ask_keys(fd, ++requests, (const uint64_t(*)[2])ask, PER_REQ));
+    }
+
+    /* The target's thread for this link now answers into full sockets: it has requests
+     * it has not read, and answers the kernel holds for it (which it can no longer add
+     * to; this waits only for it to get there). */
+    struct sockaddr_in mine;
+    socklen_t mine_len = sizeof(mine);
+    REQUIRE(getsockname(fd, (struct sockaddr *)&mine, &mine_len) == 0);
+    unsigned long rx = 0, tx = 0;
+    uint64_t until = tu_now_ms() + TA_HANG_MS;
+    while (!(tcp_queues(ucx_port_of(t), ntohs(mine.sin_port), &rx, &tx) && rx > 0 &&
+             tx >= 2 * 1024 * 1024) &&
+           tu_now_ms() < until)
+        sched_yield();
+    REQUIRE(rx > 0 && tx >= 2 * 1024 * 1024);
+
+    /* Meanwhile, round after round (the link's thread fills what the sockets still hold
+     * within the first): a registration and a deregistration of a region nobody holds,
+     * and a new initiator that links and moves checked bytes. */
+    for (int round = 0; round < 5; round++) {
+        ta_region_t fresh;
+        REQUIRE(ta_region_alloc(&fresh, t, 65536));
+        adxl_engine_t *e = ucx_engine(NULL, NULL);
+        REQUIRE(e != NULL);
+        CHECK_STATUS(adxl_connect(e, adxl_local_engine(t), 10000), ADXL_SUCCESS);
+        roundtrip(e, adxl_local_engine(t), fresh.ptr, 65536, 21 + (uint64_t)round);
+        adxl_engine_destroy(e);
+        ta_region_free(&fresh, t);
+    }
+
+    /* The stopped link reads again: every key it asked for, then each KEY_DONE, in order. */
+    uint64_t keys = 0, done = 0;
+    bool ordered = true;
+    while (done < requests && recv_msg(fd, &mh, buf, 20000)) {
+        if (mh.type == UCX_MSG_REGION_ADD) {
+            keys++;
+        } else if (mh.type == UCX_MSG_KEY_DONE) {
+            ordered = ordered && adxl_le_get_u64(buf) == done + 1 && keys == (done + 1) * PER_REQ;
+            done++;
+        } else {
+            ordered = false;
+        }
+    }
+    CHECK(done == requests && keys == REGIONS && ordered);
+    close(fd);
+    for (int i = 0; i < REGIONS; i++)
+        CHECK_STATUS(adxl_deregister_mem(t, h[i]), ADXL_SUCCESS);
+    adxl_engine_destroy(t);
+    free(h);
+    free(arena);
+    free(buf);
+}
+
 #endif /* ADXL_TEST_HAVE_UCX */
 
 int main(void) {
@@ -379,6 +485,7 @@ int main(void) {
     hostile_control_link();
     auth_before_keys();
     keys_on_request();
+    holder_stops_reading();
 #else
     /* Built without UCX: the option is known, the transport is not there. */
     CHECK_STATUS(st, ADXL_UNSUPPORTED);

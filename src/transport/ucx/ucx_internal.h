@@ -67,12 +67,18 @@ typedef struct ucx_inbound {
     ucx_transport_t *transport;
     uint64_t id; /* never reused: what a region's holders name */
     int fd;
-    int wake_fd;
+    int wake_fd;   /* stop: the link's thread ends */
+    int outbox_fd; /* withdrawals wait in the outbox */
     char who[ADXL_NAME_MAX];
     pthread_mutex_t write_lock;
     /* Under the transport's regions_lock: */
     bool listed;        /* may be given keys, and must acknowledge their withdrawal */
     uint64_t acked_seq; /* the newest withdrawal it acknowledged */
+    /* REGION_DEL messages for the link's thread to send (UCX_REGION_DEL_SIZE each): a
+     * revocation never writes to a peer's socket itself, so no peer that stops reading
+     * can hold up the transport's locks. */
+    uint8_t *outbox;
+    size_t outbox_len, outbox_cap;
     adxl_notify_source_t *notify_source;
 } ucx_inbound_t;
 

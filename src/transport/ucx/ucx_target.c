@@ -83,43 +83,85 @@ static bool add_holder(ucx_transport_t *t, ucx_region_t *r, uint64_t id) {
     return true;
 }
 
-/* With regions_lock held: the key goes out before any withdrawal of it can. */
-static bool send_region_add(ucx_inbound_t *in, const ucx_region_t *r) {
-    uint8_t fixed[UCX_REGION_ADD_FIXED];
-    adxl_le_put_u64(fixed, r->addr);
-    adxl_le_put_u64(fixed + 8, r->len);
-    adxl_le_put_u64(fixed + 16, 0);
-    return ucx_msg_send2(in->fd, &in->write_lock, UCX_MSG_REGION_ADD, fixed, sizeof(fixed),
-                         r->rkey_buf, (uint32_t)r->rkey_len, in->wake_fd,
-                         io_deadline(in->transport));
+/* Appends one message to a growing buffer of encoded messages; false when out of memory. */
+static bool put_msg(uint8_t **buf, size_t *len, size_t *cap, uint16_t type, const void *a,
+                    uint32_t a_len, const void *b, uint32_t b_len) {
+    size_t need = *len + UCX_MSG_HEADER + a_len + b_len;
+    if (need > *cap) {
+        size_t grown = *cap ? 2 * *cap : 4096;
+        while (grown < need)
+            grown *= 2;
+        uint8_t *p = realloc(*buf, grown);
+        if (!p) return false;
+        *buf = p;
+        *cap = grown;
+    }
+    ucx_header_encode(*buf + *len, type, a_len + b_len);
+    memcpy(*buf + *len + UCX_MSG_HEADER, a, a_len);
+    if (b_len) memcpy(*buf + *len + UCX_MSG_HEADER + a_len, b, b_len);
+    *len = need;
+    return true;
 }
 
 /* A KEY_REQ: the key of each region that wholly holds one of the ranges, unless this link
  * was given it already, then KEY_DONE. A range that no region holds gets nothing: the
- * initiator then refuses the transfer, as for any memory not registered here. */
+ * initiator then refuses the transfer, as for any memory not registered here. The answer
+ * is made under regions_lock and written after it: a withdrawal of any of these keys is
+ * written by this same thread (its outbox), so it cannot overtake them, and a peer that
+ * stops reading holds up only its own link. */
 static bool serve_keys(ucx_inbound_t *in, const uint8_t *p) {
     ucx_transport_t *t = in->transport;
     uint32_t count = adxl_le_get_u32(p + 8);
+    uint8_t *answer = NULL;
+    size_t len = 0, cap = 0;
     bool ok = true;
     pthread_mutex_lock(&t->regions_lock);
     for (uint32_t i = 0; i < count && ok; i++) {
         const uint8_t *e = p + UCX_KEY_REQ_FIXED + (size_t)i * UCX_KEY_REQ_ENTRY;
-        uint64_t addr = adxl_le_get_u64(e), len = adxl_le_get_u64(e + 8);
-        if (len == 0 || addr + len < addr) continue;
-        adxl_region_t *range = adxl_region_set_containing(&t->regions, (uintptr_t)addr, len);
+        uint64_t addr = adxl_le_get_u64(e), len_i = adxl_le_get_u64(e + 8);
+        if (len_i == 0 || addr + len_i < addr) continue;
+        adxl_region_t *range = adxl_region_set_containing(&t->regions, (uintptr_t)addr, len_i);
         ucx_region_t *r = range ? range->tag : NULL; /* the newest is the one in effect */
         if (!r || holds(r, in->id)) continue;
-        if (!add_holder(t, r, in->id)) {
-            LOG_ERROR("UCX: out of memory for the holders of 0x%lx+%zu", (unsigned long)r->addr,
+        uint8_t fixed[UCX_REGION_ADD_FIXED];
+        adxl_le_put_u64(fixed, r->addr);
+        adxl_le_put_u64(fixed + 8, r->len);
+        adxl_le_put_u64(fixed + 16, 0);
+        ok = put_msg(&answer, &len, &cap, UCX_MSG_REGION_ADD, fixed, sizeof(fixed), r->rkey_buf,
+                     (uint32_t)r->rkey_len) &&
+             add_holder(t, r, in->id);
+        if (!ok)
+            LOG_ERROR("UCX: out of memory for the key of 0x%lx+%zu", (unsigned long)r->addr,
                       r->len);
-            ok = false;
-        } else {
-            ok = send_region_add(in, r);
-        }
     }
-    ok = ok && ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_KEY_DONE, p, UCX_KEY_DONE_SIZE,
-                            in->wake_fd, io_deadline(t));
+    ok = ok && put_msg(&answer, &len, &cap, UCX_MSG_KEY_DONE, p, UCX_KEY_DONE_SIZE, NULL, 0);
     pthread_mutex_unlock(&t->regions_lock);
+    if (ok) {
+        pthread_mutex_lock(&in->write_lock);
+        ok = adxl_sock_write_full(in->fd, answer, len, in->wake_fd, io_deadline(t), false);
+        pthread_mutex_unlock(&in->write_lock);
+    }
+    free(answer);
+    return ok;
+}
+
+/* Sends the withdrawals queued for this link, in the order they were queued. */
+static bool send_outbox(ucx_inbound_t *in) {
+    ucx_transport_t *t = in->transport;
+    adxl_wake_drain(in->outbox_fd);
+    pthread_mutex_lock(&t->regions_lock);
+    uint8_t *msgs = in->outbox;
+    size_t len = in->outbox_len;
+    in->outbox = NULL;
+    in->outbox_len = in->outbox_cap = 0;
+    pthread_mutex_unlock(&t->regions_lock);
+    bool ok = true;
+    if (len > 0) {
+        pthread_mutex_lock(&in->write_lock);
+        ok = adxl_sock_write_full(in->fd, msgs, len, in->wake_fd, io_deadline(t), false);
+        pthread_mutex_unlock(&in->write_lock);
+    }
+    free(msgs);
     return ok;
 }
 
@@ -185,11 +227,14 @@ static bool serve_notify(ucx_inbound_t *in, const uint8_t *p) {
 static void serve(ucx_inbound_t *in, uint8_t *buf) {
     ucx_transport_t *t = in->transport;
     for (;;) {
-        struct pollfd pfd[2] = {{.fd = in->fd, .events = POLLIN},
-                                {.fd = in->wake_fd, .events = POLLIN}};
-        int rc = poll(pfd, 2, -1);
+        struct pollfd pfd[3] = {{.fd = in->fd, .events = POLLIN},
+                                {.fd = in->wake_fd, .events = POLLIN},
+                                {.fd = in->outbox_fd, .events = POLLIN}};
+        int rc = poll(pfd, 3, -1);
         if (rc < 0 && errno == EINTR) continue;
         if (rc < 0 || (pfd[1].revents & POLLIN)) return;
+        if ((pfd[2].revents & POLLIN) && !send_outbox(in)) return;
+        if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         ucx_msg_header_t h;
         if (!ucx_msg_recv(in->fd, &h, buf, in->wake_fd, io_deadline(t), true)) return;
         if (h.type == UCX_MSG_REGION_ACK) {
@@ -226,6 +271,8 @@ static void *inbound_main(void *arg) {
 static void inbound_free(ucx_inbound_t *in) {
     if (in->fd >= 0) close(in->fd);
     if (in->wake_fd >= 0) close(in->wake_fd);
+    if (in->outbox_fd >= 0) close(in->outbox_fd);
+    free(in->outbox);
     adxl_notify_source_release(in->notify_source);
     pthread_mutex_destroy(&in->write_lock);
     free(in);
@@ -261,10 +308,13 @@ static void take_link(void *ctx, int fd, const struct sockaddr *from, socklen_t 
         in->id = atomic_fetch_add(&t->next_inbound_id, 1) + 1;
         in->fd = fd;
         in->wake_fd = adxl_wake_fd_new();
+        in->outbox_fd = adxl_wake_fd_new();
         memcpy(in->who, who, sizeof(who));
         pthread_mutex_init(&in->write_lock, NULL);
     }
-    if (in && in->wake_fd >= 0 && adxl_served_start(&t->served, &in->served, inbound_main)) return;
+    if (in && in->wake_fd >= 0 && in->outbox_fd >= 0 &&
+        adxl_served_start(&t->served, &in->served, inbound_main))
+        return;
     LOG_WARN("UCX: refusing a control link from %s (%s)", who,
              room ? "out of resources" : "too many");
     if (in)
@@ -416,8 +466,9 @@ static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool dev
     pthread_mutex_unlock(&t->regions_lock);
 }
 
-/* Sends the withdrawal to each listed holder of r's key; false when it has none. With
- * regions_lock held. */
+/* Queues the withdrawal for each listed holder of r's key, whose thread sends it; false
+ * when it has none. A holder whose outbox cannot grow (out of memory) loses its link, as
+ * one that cannot be told must. With regions_lock held. */
 static bool send_withdrawal(ucx_transport_t *t, const ucx_region_t *r, uint64_t seq) {
     uint8_t msg[UCX_REGION_DEL_SIZE];
     adxl_le_put_u64(msg, r->addr);
@@ -428,9 +479,13 @@ static bool send_withdrawal(ucx_transport_t *t, const ucx_region_t *r, uint64_t 
     for (ucx_inbound_t *in = first_inbound(t); in; in = next_inbound(in)) {
         if (!in->listed || !holds(r, in->id)) continue;
         any = true;
-        if (!ucx_msg_send(in->fd, &in->write_lock, UCX_MSG_REGION_DEL, msg, sizeof(msg),
-                          in->wake_fd, io_deadline(t)))
+        if (put_msg(&in->outbox, &in->outbox_len, &in->outbox_cap, UCX_MSG_REGION_DEL, msg,
+                    sizeof(msg), NULL, 0)) {
+            adxl_wake(in->outbox_fd);
+        } else {
+            LOG_ERROR("UCX: out of memory to tell %s of a withdrawal; cutting its link", in->who);
             shutdown(in->fd, SHUT_RDWR);
+        }
     }
     pthread_mutex_unlock(&t->served.lock);
     return any;
