@@ -146,7 +146,7 @@ static void test_start_order(void) {
     pthread_mutex_unlock(&a.mu);
     /* The connector is running; give it time to fail a few attempts, then start the
      * target on the promised port. */
-    ta_sleep_ms(200);
+    tu_sleep_ms(200);
     CHECK_STATUS(adxl_initialize(t, name, NULL, 0), ADXL_SUCCESS);
     uint64_t t0 = tu_now_ms();
     pthread_join(th, NULL);
@@ -324,7 +324,7 @@ static void test_disconnect(void) {
         adxl_transfer_req_t req = NULL;
         adxl_status_t st = adxl_transfer_async(e, tname, ADXL_WRITE, &d, 1, NULL, &req);
         CHECK_STATUS(st, ADXL_NOT_CONNECTED);
-        if (st == ADXL_SUCCESS) ta_wait_req(e, req, 10000);
+        if (st == ADXL_SUCCESS) tu_wait_req(e, req, 10000);
         CHECK_STATUS(adxl_send_notify(e, tname, "n", "m", 1000), ADXL_NOT_CONNECTED);
         CHECK_STATUS(adxl_disconnect(e, tname, 1000), ADXL_NOT_CONNECTED);
         CHECK(all_zero_4k(tr.ptr));
@@ -369,7 +369,7 @@ static void test_disconnect_busy(void) {
     size_t ended = 0;
     bool data_ok = true;
     for (size_t k = 0; k < n; k++) {
-        int r = ta_wait_req(e, reqs[k], 30000);
+        int r = tu_wait_req(e, reqs[k], 30000);
         if (r == ADXL_TRANSFER_COMPLETED || r == ADXL_TRANSFER_FAILED)
             ended++;
         else
@@ -511,7 +511,7 @@ static void test_disconnect_under_use(void) {
         size_t count = 0;
         adxl_notify_t notes[16];
         adxl_get_notifies(t, notes, 16, &count); /* keep the queue from filling */
-        ta_sleep_ms(5);
+        tu_sleep_ms(5);
     }
     rounds_bump(&rounds, true);
     int ok = 0, other = 0, not_connected = 0;
@@ -611,7 +611,7 @@ static void test_auto_connect(void) {
     adxl_transfer_req_t req = NULL;
     adxl_transfer_args_t args = {5000, NULL};
     CHECK_STATUS(adxl_transfer_async(e, tname, ADXL_WRITE, &d, 1, &args, &req), ADXL_SUCCESS);
-    CHECK(ta_wait_req(e, req, 30000) == ADXL_TRANSFER_COMPLETED);
+    CHECK(tu_wait_req(e, req, 30000) == ADXL_TRANSFER_COMPLETED);
     CHECK(tu_verify(tr.ptr, 65536, 12));
 
     /* Nobody there: the transfer fails within about its timeout. */
@@ -744,7 +744,7 @@ static void test_connect_while_connecting(void) {
     while (!a.started)
         pthread_cond_wait(&a.cv, &a.mu);
     pthread_mutex_unlock(&a.mu);
-    ta_sleep_ms(50); /* let it get going; either order must give the same answers */
+    tu_sleep_ms(50); /* let it get going; either order must give the same answers */
     adxl_status_t second = adxl_connect(e, name, 300);
     uint8_t b[64] = {0};
     adxl_status_t xfer = ta_xfer(e, name, ADXL_WRITE, b, b, sizeof(b), 300);

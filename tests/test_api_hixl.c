@@ -16,7 +16,7 @@ static int settle(adxl_engine_t *e, const char *remote) {
             s != ADXL_DISCONNECTING)
             return (int)s;
         if (tu_now_ms() >= until) return -1;
-        ta_sleep_ms(1);
+        tu_sleep_ms(1);
     }
 }
 
@@ -236,7 +236,7 @@ static void test_bulk_status(void) {
             seen[tag]++;
             collected++;
         }
-        if (n == 0) ta_sleep_ms(1);
+        if (n == 0) tu_sleep_ms(1);
     }
     CHECK(collected == NREQ);
     for (int i = 0; i < NREQ; i++)
@@ -258,7 +258,7 @@ static void test_bulk_status(void) {
     while (n == 0 && tu_now_ms() < until) {
         CHECK_STATUS(adxl_get_transfer_statuses(e, res, 1, ADXL_STATUS_SKIP_WAITING, &n),
                      ADXL_SUCCESS);
-        if (n == 0) ta_sleep_ms(1);
+        if (n == 0) tu_sleep_ms(1);
     }
     CHECK(n == 1 && res[0].req == r && res[0].user_data == &tags[3]);
     CHECK(res[0].status == ADXL_TRANSFER_COMPLETED);

@@ -209,7 +209,7 @@ static void *race_lifecycle(void *arg) {
 static void settle_counts(int fds, int threads) {
     uint64_t deadline = tu_now_ms() + 10000;
     while ((count_fds() != fds || count_threads() != threads) && tu_now_ms() < deadline)
-        ta_sleep_ms(10);
+        tu_sleep_ms(10);
 }
 
 /* RACERS threads call initialize (or finalize) on one engine at once. */
@@ -407,7 +407,7 @@ static void test_finalize_target_busy(void) {
     /* Every request reaches a final state, COMPLETED or FAILED (no timeout was set). */
     size_t completed = 0, failed = 0, other = 0;
     for (size_t i = 0; i < n; i++) {
-        int r = ta_wait_req(e, reqs[i], 30000);
+        int r = tu_wait_req(e, reqs[i], 30000);
         if (r == ADXL_TRANSFER_COMPLETED)
             completed++;
         else if (r == ADXL_TRANSFER_FAILED)
@@ -438,7 +438,7 @@ static void test_finalize_target_busy(void) {
             bad = true;
             break;
         }
-        ta_sleep_ms(20);
+        tu_sleep_ms(20);
     }
     CHECK(!bad);
     CHECK_STATUS(st, ADXL_NOT_CONNECTED);

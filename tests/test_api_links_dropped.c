@@ -61,7 +61,7 @@ static void real_drops_count_once(void) {
     adxl_engine_destroy(t);
     uint64_t until = tu_now_ms() + TA_HANG_MS;
     while (!not_connected(e, name) && tu_now_ms() < until)
-        ta_sleep_ms(10);
+        tu_sleep_ms(10);
     CHECK(not_connected(e, name));
     CHECK(dropped(e) == 1);
 

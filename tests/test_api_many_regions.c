@@ -32,7 +32,7 @@ static bool mirrored_reaches(adxl_engine_t *e, uint64_t want) {
                     (unsigned long long)s.regions_mirrored, (unsigned long long)want);
             return false;
         }
-        ta_sleep_ms(1);
+        tu_sleep_ms(1);
     }
     return true;
 }

@@ -182,7 +182,7 @@ static adxl_transfer_op_desc_t desc(const void *local, const void *remote, size_
 /* Polls a request to its final state; negative when it stays WAITING for TA_HANG_MS or
  * the status call fails. */
 static int final_state(adxl_engine_t *e, adxl_transfer_req_t req) {
-    return ta_wait_req(e, req, TA_HANG_MS);
+    return tu_wait_req(e, req, TA_HANG_MS);
 }
 
 /* Polls an async connect/disconnect until it is neither pending nor in progress. */
@@ -195,7 +195,7 @@ static int settle(adxl_engine_t *e, const char *remote) {
             s != ADXL_DISCONNECTING)
             return (int)s;
         if (tu_now_ms() >= until) return -1;
-        ta_sleep_ms(1);
+        tu_sleep_ms(1);
     }
 }
 
@@ -911,7 +911,7 @@ static void test_request_handles(ctx_t *c) {
                         ADXL_SUCCESS);
         reported = n == 1 && res[0].req == r1 && res[0].status == ADXL_TRANSFER_COMPLETED;
         if (n > 1 || (n == 1 && !reported)) break;
-        if (!reported) ta_sleep_ms(1);
+        if (!reported) tu_sleep_ms(1);
     }
     CHECK(reported);
     MISUSE(adxl_get_transfer_status, K_STALE, "released by the bulk call", ADXL_PARAM_INVALID,

@@ -348,7 +348,7 @@ static void *drainer_main(void *p) {
         }
         pthread_mutex_unlock(a->lock);
         atomic_fetch_add(a->received, (int)count);
-        if (count == 0) ta_sleep_ms(1);
+        if (count == 0) tu_sleep_ms(1);
     }
     free(batch);
     return NULL;
@@ -433,7 +433,7 @@ static int child_checker(void *arg, int to_parent, int from_parent) {
                         notes[k].name, notes[k].msg, seen);
             seen++;
         }
-        if (count == 0) ta_sleep_ms(1);
+        if (count == 0) tu_sleep_ms(1);
     }
     free(notes);
     tu_send_line(to_parent, "%d %d", seen, good);
@@ -471,7 +471,7 @@ static void test_data_before_notify(void) {
             adxl_transfer_req_t req = NULL;
             CHECK_STATUS(adxl_transfer_async(e, tname, ADXL_WRITE, &d, 1, NULL, &req),
                          ADXL_SUCCESS);
-            CHECK(ta_wait_req(e, req, 30000) == ADXL_TRANSFER_COMPLETED);
+            CHECK(tu_wait_req(e, req, 30000) == ADXL_TRANSFER_COMPLETED);
         } else {
             CHECK_STATUS(adxl_transfer_sync(e, tname, ADXL_WRITE, &d, 1, 10000), ADXL_SUCCESS);
         }

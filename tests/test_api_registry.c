@@ -278,7 +278,7 @@ static void test_visibility(void) {
     memset(rz.ptr, 0x77, rz.len);
     size_t done = 0, failed = 0;
     for (size_t k = 0; k < n; k++) {
-        int s = ta_wait_req(i, reqs[k], 30000);
+        int s = tu_wait_req(i, reqs[k], 30000);
         if (s == ADXL_TRANSFER_COMPLETED)
             done++;
         else if (s == ADXL_TRANSFER_FAILED)

@@ -20,12 +20,6 @@
 /* A generous upper bound for calls that must not hang (noisy 2-core machine). */
 #define TA_HANG_MS 20000
 
-static inline void ta_sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* The port at the end of an engine name ("127.0.0.1:41234", "[::1]:41234"); 0 if none. */
 static inline unsigned ta_name_port(const char *name) {
     if (name == NULL) return 0;
@@ -138,23 +132,6 @@ static inline adxl_status_t ta_xfer(adxl_engine_t *engine, const char *remote,
                                     size_t len, int32_t timeout_ms) {
     adxl_transfer_op_desc_t d = {(uintptr_t)local, (uintptr_t)rem, len};
     return adxl_transfer_sync(engine, remote, op, &d, 1, timeout_ms);
-}
-
-/* Polls an async request until a final state or until wait_ms passed; returns the state
- * or -1 on a status error, -2 on giving up (the request is then still outstanding). */
-static inline int ta_wait_req(adxl_engine_t *engine, adxl_transfer_req_t req, int wait_ms) {
-    uint64_t deadline = tu_now_ms() + (uint64_t)wait_ms;
-    for (;;) {
-        adxl_transfer_status_t s = ADXL_TRANSFER_WAITING;
-        adxl_status_t st = adxl_get_transfer_status(engine, req, &s);
-        if (st != ADXL_SUCCESS) {
-            fprintf(stderr, "adxl_get_transfer_status: %s\n", adxl_status_str(st));
-            return -1;
-        }
-        if (s != ADXL_TRANSFER_WAITING) return (int)s;
-        if (tu_now_ms() >= deadline) return -2;
-        ta_sleep_ms(1);
-    }
 }
 
 /* Runs fn(arg) in a thread and waits at most limit_ms for it; ends the test (a failed

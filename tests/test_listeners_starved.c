@@ -39,7 +39,7 @@ static bool starve(int sock, const struct sockaddr *addr, socklen_t addr_len, do
     bool connected = connect(sock, addr, addr_len) == 0;
     /* A window to measure in, not a wait for anything. */
     double cpu0 = tu_process_cpu_ms();
-    ta_sleep_ms(1000);
+    tu_sleep_ms(1000);
     *used = tu_process_cpu_ms() - cpu0;
     for (int i = 0; i < nfill; i++)
         close(fillers[i]);

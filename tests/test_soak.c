@@ -241,11 +241,11 @@ static void report(const char *fmt, ...) {
 static void fill_random(uint8_t *p, size_t len, uint64_t *rng) {
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t w = xc_rand(rng);
+        uint64_t w = tu_xorshift(rng);
         memcpy(p + i, &w, 8);
     }
     if (i < len) {
-        uint64_t w = xc_rand(rng);
+        uint64_t w = tu_xorshift(rng);
         memcpy(p + i, &w, len - i);
     }
 }
@@ -255,7 +255,7 @@ static void fill_random(uint8_t *p, size_t len, uint64_t *rng) {
 static size_t rand_len(uint64_t *rng, size_t lo, size_t hi) {
     int lo_bits = 63 - __builtin_clzll((unsigned long long)lo);
     int hi_bits = 63 - __builtin_clzll((unsigned long long)hi);
-    int k = lo_bits + (int)(xc_rand(rng) % (uint64_t)(hi_bits - lo_bits + 1));
+    int k = lo_bits + (int)(tu_xorshift(rng) % (uint64_t)(hi_bits - lo_bits + 1));
     size_t a = (size_t)1 << k, b = ((size_t)1 << (k + 1)) - 1;
     if (a < lo) a = lo;
     if (b > hi) b = hi;
@@ -272,7 +272,7 @@ static void lay_out(uint64_t *rng, const size_t *len, size_t n, size_t span, siz
         total += len[i];
     uint64_t free_bytes = span - total, wsum = 0;
     for (size_t i = 0; i <= n; i++)
-        wsum += weight[i] = (uint32_t)(xc_rand(rng) & 0xffff);
+        wsum += weight[i] = (uint32_t)(tu_xorshift(rng) & 0xffff);
     if (wsum == 0) wsum = 1;
     xc_shuffle(order, n, rng);
     size_t pos = 0;
@@ -290,7 +290,7 @@ static void lay_out(uint64_t *rng, const size_t *len, size_t n, size_t span, siz
 static void make_batch(worker_t *w, batch_t *b, int tgt, size_t slice_off, uint8_t *local,
                        size_t span) {
     static _Thread_local size_t len[MAX_DESCS], roff[MAX_DESCS], loff[MAX_DESCS];
-    bool big = span >= BIG_DESC && xc_rand(&w->rng) % 4 == 0;
+    bool big = span >= BIG_DESC && tu_xorshift(&w->rng) % 4 == 0;
     size_t n, lo;
     if (big) {
         size_t most = span / BIG_DESC < 4 ? span / BIG_DESC : 4;
@@ -416,11 +416,11 @@ static void after_write(worker_t *w, int tgt, const batch_t *b, const uint8_t *l
 }
 
 static void one_round(worker_t *w) {
-    int tgt = (int)(xc_rand(&w->rng) % TARGETS);
+    int tgt = (int)(tu_xorshift(&w->rng) % TARGETS);
     if (w->lost[tgt]) return;
-    adxl_transfer_op_t op = xc_rand(&w->rng) % 2 ? ADXL_WRITE : ADXL_READ;
-    bool async = xc_rand(&w->rng) % 2;
-    uint8_t *local = xc_rand(&w->rng) % 4 ? w->lreg : w->lplain;
+    adxl_transfer_op_t op = tu_xorshift(&w->rng) % 2 ? ADXL_WRITE : ADXL_READ;
+    bool async = tu_xorshift(&w->rng) % 2;
+    uint8_t *local = tu_xorshift(&w->rng) % 4 ? w->lreg : w->lplain;
     size_t q = async ? xc_rand_range(&w->rng, 1, MAX_INFLIGHT) : 1;
     size_t span = SLICE / q;
     for (size_t i = 0; i < q; i++) {
@@ -449,7 +449,7 @@ static void one_round(worker_t *w) {
         }
         for (size_t i = 0; i < q; i++) {
             if (!posted[i]) continue;
-            int s = xc_wait_req(w->engine, req[i], XFER_TIMEOUT_MS);
+            int s = tu_wait_req(w->engine, req[i], XFER_TIMEOUT_MS);
             st[i] = s == ADXL_TRANSFER_COMPLETED ? ADXL_SUCCESS
                     : s == ADXL_TRANSFER_WAITING ? ADXL_TIMEOUT
                                                  : ADXL_FAILED;
@@ -557,7 +557,7 @@ static bool watch(uint64_t start_ms, uint64_t deadline, uint64_t warm_at, long *
         }
         uint64_t wake = next_report < deadline ? next_report : deadline;
         if (!warm_done && warm_at < wake) wake = warm_at;
-        if (wake > now) xc_sleep_ms((int)(wake - now));
+        if (wake > now) tu_sleep_ms((int)(wake - now));
     }
     return trss_ok;
 }

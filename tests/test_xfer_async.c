@@ -26,7 +26,7 @@ static void single(xc_pair_t *p) {
     CHECK_STATUS(adxl_get_transfer_status(p->init, req, NULL), ADXL_PARAM_INVALID);
     adxl_transfer_status_t s = ADXL_TRANSFER_FAILED;
     CHECK_STATUS(adxl_get_transfer_status(NULL, req, &s), ADXL_PARAM_INVALID);
-    s = xc_wait_req(p->init, req, 20000);
+    s = tu_wait_req(p->init, req, 20000);
     CHECK(s == ADXL_TRANSFER_COMPLETED);
     CHECK(xc_verify(p->rbuf, 100000, 1));
     /* Released after the final state. */
@@ -49,7 +49,7 @@ static void single(xc_pair_t *p) {
     CHECK_STATUS(adxl_transfer_async(p->init, p->tname, ADXL_READ, d2, 2, &args, &req),
                  ADXL_SUCCESS);
     REQUIRE(req != NULL);
-    CHECK(xc_wait_req(p->init, req, 20000) == ADXL_TRANSFER_COMPLETED);
+    CHECK(tu_wait_req(p->init, req, 20000) == ADXL_TRANSFER_COMPLETED);
     adxl_stats_t after = xc_stats(p->init);
     XC_CHECK_MODE_DELTA(before, after, 1, 0);
     /* lbuf+5 .. +2 MiB holds what was at rbuf+3+1 MiB, i.e. offsets 1 MiB.. of the pattern */
@@ -69,7 +69,7 @@ static void single(xc_pair_t *p) {
     CHECK_STATUS(adxl_transfer_async(p->init, p->tname, ADXL_WRITE, &d, 1, &args, &req),
                  ADXL_SUCCESS);
     REQUIRE(req != NULL);
-    CHECK(xc_wait_req(p->init, req, 20000) == ADXL_TRANSFER_COMPLETED);
+    CHECK(tu_wait_req(p->init, req, 20000) == ADXL_TRANSFER_COMPLETED);
     CHECK(xc_verify(p->rbuf, 5000, 3));
 
     /* Descriptors are copied at submission: changing them afterwards changes nothing. */
@@ -82,7 +82,7 @@ static void single(xc_pair_t *p) {
     d3.remote_addr = (uintptr_t)p->rbuf;
     d3.len = 1;
     REQUIRE(req != NULL);
-    CHECK(xc_wait_req(p->init, req, 20000) == ADXL_TRANSFER_COMPLETED);
+    CHECK(tu_wait_req(p->init, req, 20000) == ADXL_TRANSFER_COMPLETED);
     CHECK(xc_verify(p->rbuf + 8192, 4096, 4));
     CHECK(xc_verify(p->rbuf, 8192, 5));
 }
@@ -161,7 +161,7 @@ static void many(xc_pair_t *p) {
             else
                 fprintf(stderr, "request %d ended in state %d\n", i, (int)s);
         }
-        if (remaining > 0) xc_sleep_ms(1);
+        if (remaining > 0) tu_sleep_ms(1);
     }
     CHECK(remaining == 0);
     CHECK(completed == NREQ);
@@ -211,7 +211,7 @@ static void stopped_peer(void) {
     adxl_transfer_req_t req = NULL;
     CHECK_STATUS(adxl_transfer_async(e, peer.name, ADXL_READ, &d, 1, &args, &req), ADXL_SUCCESS);
     REQUIRE(req != NULL);
-    CHECK(xc_wait_req(e, req, 20000) == ADXL_TRANSFER_COMPLETED);
+    CHECK(tu_wait_req(e, req, 20000) == ADXL_TRANSFER_COMPLETED);
     CHECK(xc_verify(local, 8 * XC_MIB, 81));
 
     REQUIRE(tu_stop_child(peer.ch.pid));
@@ -222,7 +222,7 @@ static void stopped_peer(void) {
     uint64_t t0 = tu_now_ms();
     CHECK_STATUS(adxl_transfer_async(e, peer.name, ADXL_READ, &d, 1, &args, &req), ADXL_SUCCESS);
     REQUIRE(req != NULL);
-    adxl_transfer_status_t s = xc_wait_req(e, req, 15000);
+    adxl_transfer_status_t s = tu_wait_req(e, req, 15000);
     uint64_t took = tu_now_ms() - t0;
     if (s != ADXL_TRANSFER_TIMEOUT)
         fprintf(stderr, "stopped peer: state %d after %" PRIu64 " ms, expected TIMEOUT\n", (int)s,
@@ -254,13 +254,13 @@ static void stopped_peer(void) {
             waiting++;
         else
             break;
-        xc_sleep_ms(5);
+        tu_sleep_ms(5);
     }
     CHECK(waiting == polls);
     /* ... and completes once it runs again. */
     REQUIRE(tu_cont_child(peer.ch.pid));
     if (waiting == polls) {
-        s = xc_wait_req(e, req, 20000);
+        s = tu_wait_req(e, req, 20000);
         CHECK(s == ADXL_TRANSFER_COMPLETED);
         uint8_t *got = xc_read_back(local + 8 * XC_MIB, XC_MIB);
         REQUIRE(got != NULL);
@@ -279,7 +279,7 @@ static void stopped_peer(void) {
         CHECK_STATUS(adxl_transfer_async(e, peer.name, ADXL_READ, &d3, 1, NULL, &req),
                      ADXL_SUCCESS);
         REQUIRE(req != NULL);
-        CHECK(xc_wait_req(e, req, 20000) == ADXL_TRANSFER_COMPLETED);
+        CHECK(tu_wait_req(e, req, 20000) == ADXL_TRANSFER_COMPLETED);
         CHECK(xc_verify(local + 9 * XC_MIB, 4 * XC_MIB, 81));
     }
     bool intact = true;
@@ -318,7 +318,7 @@ static void many_tiny_pool(void) {
     int completed = 0, bad = 0;
     for (int i = 0; i < N; i++) {
         if (!reqs[i]) continue;
-        adxl_transfer_status_t s = xc_wait_req(p.init, reqs[i], 30000);
+        adxl_transfer_status_t s = tu_wait_req(p.init, reqs[i], 30000);
         if (s != ADXL_TRANSFER_COMPLETED) {
             fprintf(stderr, "tiny pool: request %d ended in state %d\n", i, (int)s);
             continue;

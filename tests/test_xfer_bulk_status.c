@@ -15,7 +15,7 @@ static bool next_final(adxl_engine_t *e, adxl_transfer_result_t *out) {
         if (adxl_get_transfer_statuses(e, out, 1, ADXL_STATUS_SKIP_WAITING, &n) != ADXL_SUCCESS)
             return false;
         if (n == 1) return true;
-        xc_sleep_ms(1);
+        tu_sleep_ms(1);
     }
     return false;
 }

@@ -62,7 +62,7 @@ static void one(adxl_transfer_op_t op, size_t len, const char *what) {
     adxl_status_t st;
     do {
         st = xc_xfer1(p.init, p.tname, ADXL_WRITE, p.lbuf, (uintptr_t)region, 4096, 10000);
-    } while (st == ADXL_PARAM_INVALID && tu_now_ms() < deadline && (xc_sleep_ms(5), true));
+    } while (st == ADXL_PARAM_INVALID && tu_now_ms() < deadline && (tu_sleep_ms(5), true));
     REQUIRE(st == ADXL_SUCCESS);
 
     loop_op = op;
@@ -76,7 +76,7 @@ static void one(adxl_transfer_op_t op, size_t len, const char *what) {
     REQUIRE(pthread_create(&th, NULL, loop, NULL) == 0);
     deadline = tu_now_ms() + 20000;
     while (atomic_load(&loop_count) < 3 && !atomic_load(&bad_status) && tu_now_ms() < deadline)
-        xc_sleep_ms(1);
+        tu_sleep_ms(1);
     CHECK(atomic_load(&loop_count) >= 3);
 
     CHECK_STATUS(adxl_deregister_mem(p.tgt, rh2), ADXL_SUCCESS);
@@ -86,7 +86,7 @@ static void one(adxl_transfer_op_t op, size_t len, const char *what) {
     /* Let the loop run into the deregistered region a few times. */
     deadline = tu_now_ms() + 20000;
     while (atomic_load(&invalid_after) < 3 && !atomic_load(&bad_status) && tu_now_ms() < deadline)
-        xc_sleep_ms(1);
+        tu_sleep_ms(1);
     atomic_store(&stop_loop, 1);
     pthread_join(th, NULL);
     CHECK(atomic_load(&invalid_after) >= 3);

@@ -21,7 +21,7 @@ static void both_refuse(const char *remote, int op, const adxl_transfer_op_desc_
     st = adxl_transfer_async(p.init, remote, (adxl_transfer_op_t)op, d, n, NULL, &req);
     if (st != want) fprintf(stderr, "async, case '%s':\n", what);
     CHECK_STATUS(st, want);
-    if (st == ADXL_SUCCESS && req) xc_wait_req(p.init, req, 10000);
+    if (st == ADXL_SUCCESS && req) tu_wait_req(p.init, req, 10000);
     CHECK(xc_verify(p.rbuf, 64 * XC_KIB, 1));
     CHECK(xc_verify(p.lbuf, 64 * XC_KIB, 2));
 }

@@ -59,14 +59,14 @@ static void killed_during_sync_loop(void) {
     REQUIRE(pthread_create(&th, NULL, transfer_loop, NULL) == 0);
     uint64_t deadline = tu_now_ms() + 30000;
     while (atomic_load(&loop_ok) < 3 && !atomic_load(&loop_done) && tu_now_ms() < deadline)
-        xc_sleep_ms(1);
+        tu_sleep_ms(1);
     CHECK(atomic_load(&loop_ok) >= 3);
     uint64_t killed_at = tu_now_ms();
     REQUIRE(kill(victim.ch.pid, SIGKILL) == 0);
 
     deadline = killed_at + XFER_TIMEOUT + BOUND;
     while (!atomic_load(&loop_done) && tu_now_ms() < deadline)
-        xc_sleep_ms(5);
+        tu_sleep_ms(5);
     if (!atomic_load(&loop_done)) {
         fprintf(stderr, "a transfer was still running %d ms after the peer was killed\n",
                 XFER_TIMEOUT + BOUND);
@@ -92,7 +92,7 @@ static void killed_during_sync_loop(void) {
             wrong++;
         }
         if (st == ADXL_NOT_CONNECTED) break;
-        xc_sleep_ms(10);
+        tu_sleep_ms(10);
     } while (tu_now_ms() < deadline);
     CHECK(wrong == 0);
     CHECK_STATUS(st, ADXL_NOT_CONNECTED);
@@ -101,7 +101,7 @@ static void killed_during_sync_loop(void) {
     adxl_transfer_req_t req = NULL;
     st = adxl_transfer_async(e, victim.name, ADXL_READ, &d, 1, NULL, &req);
     CHECK_STATUS(st, ADXL_NOT_CONNECTED);
-    if (st == ADXL_SUCCESS && req) xc_wait_req(e, req, 10000);
+    if (st == ADXL_SUCCESS && req) tu_wait_req(e, req, 10000);
     adxl_stats_t after = xc_stats(e);
     CHECK(after.links_dropped >= before.links_dropped + 1);
     /* Nobody answers under that name any more. */
@@ -144,7 +144,7 @@ static void killed_with_async_outstanding(xc_peer_t *peer) {
         if (!reqs[i]) continue;
         uint64_t now = tu_now_ms();
         int left = (int)(killed_at + BOUND > now ? killed_at + BOUND - now : 1);
-        adxl_transfer_status_t s = xc_wait_req(e, reqs[i], left);
+        adxl_transfer_status_t s = tu_wait_req(e, reqs[i], left);
         if (s == ADXL_TRANSFER_FAILED) {
             failed++;
             /* released after FAILED too */

@@ -161,7 +161,7 @@ static void registered_regions(void) {
     while (tu_now_ms() < deadline) {
         st = xc_xfer1(init_e, tname, ADXL_WRITE, lbuf, (uintptr_t)(r2 + 4096), 512 * XC_KIB, 10000);
         if (st != ADXL_PARAM_INVALID) break;
-        xc_sleep_ms(10);
+        tu_sleep_ms(10);
     }
     CHECK_STATUS(st, ADXL_SUCCESS);
     CHECK(xc_verify(r2 + 4096, 512 * XC_KIB, 66));

@@ -83,7 +83,7 @@ static void *worker(void *arg) {
             adxl_transfer_req_t req = NULL;
             st = adxl_transfer_async(w->init, pair.tname, op, d, n, NULL, &req);
             if (st == ADXL_SUCCESS) {
-                adxl_transfer_status_t s = xc_wait_req(w->init, req, 30000);
+                adxl_transfer_status_t s = tu_wait_req(w->init, req, 30000);
                 if (s != ADXL_TRANSFER_COMPLETED) st = ADXL_FAILED;
             }
         } else {

@@ -39,7 +39,7 @@ static adxl_status_t run(xc_pair_t *p, bool async, adxl_transfer_op_t op, uint8_
     adxl_transfer_req_t req = NULL;
     adxl_status_t st = adxl_transfer_async(p->init, p->tname, op, d, 3, &args, &req);
     if (st != ADXL_SUCCESS) return st;
-    adxl_transfer_status_t s = xc_wait_req(p->init, req, 30000);
+    adxl_transfer_status_t s = tu_wait_req(p->init, req, 30000);
     switch (s) {
     case ADXL_TRANSFER_COMPLETED:
         return ADXL_SUCCESS;

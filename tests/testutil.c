@@ -200,3 +200,27 @@ bool tu_closed_within(int fd, int wait_ms) {
     }
     return false;
 }
+
+void tu_sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+adxl_transfer_status_t tu_wait_req(adxl_engine_t *engine, adxl_transfer_req_t req, int wait_ms) {
+    uint64_t end = tu_now_ms() + (uint64_t)wait_ms;
+    for (;;) {
+        adxl_transfer_status_t s = ADXL_TRANSFER_WAITING;
+        adxl_status_t st = adxl_get_transfer_status(engine, req, &s);
+        if (st != ADXL_SUCCESS) {
+            fprintf(stderr, "adxl_get_transfer_status: %s\n", adxl_status_str(st));
+            return ADXL_TRANSFER_WAITING;
+        }
+        if (s != ADXL_TRANSFER_WAITING) return s;
+        if (tu_now_ms() >= end) {
+            fprintf(stderr, "request still WAITING after %d ms\n", wait_ms);
+            return ADXL_TRANSFER_WAITING;
+        }
+        tu_sleep_ms(1);
+    }
+}

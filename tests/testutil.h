@@ -80,6 +80,11 @@ adxl_engine_t *tu_engine(const char *local_name, const adxl_option_t *opts, size
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t tu_now_ms(void);
+/* Sleeps ms milliseconds, whatever signals arrive (never as synchronisation: to pace). */
+void tu_sleep_ms(int ms);
+/* Polls req until it ends, for at most wait_ms: its final status, or ADXL_TRANSFER_WAITING
+ * (with a line saying why) when its status cannot be read or it is still waiting then. */
+adxl_transfer_status_t tu_wait_req(adxl_engine_t *engine, adxl_transfer_req_t req, int wait_ms);
 /* A repeatable pseudo-random stream (xorshift64): *state must start non-zero. */
 static inline uint64_t tu_xorshift(uint64_t *state) {
     uint64_t x = *state;

@@ -22,36 +22,19 @@
 #define XC_MIB ((size_t)1024 * 1024)
 #define XC_DIRECT_MIN (256 * XC_KIB)
 
-/* ---------------------------------------------------------------- small utilities */
-
-static inline uint64_t xc_rand(uint64_t *state) {
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
-
 /* A value in [lo, hi]. */
 static inline size_t xc_rand_range(uint64_t *state, size_t lo, size_t hi) {
-    return lo + (size_t)(xc_rand(state) % (uint64_t)(hi - lo + 1));
+    return lo + (size_t)(tu_xorshift(state) % (uint64_t)(hi - lo + 1));
 }
 
 static inline void xc_shuffle(size_t *v, size_t n, uint64_t *state) {
     for (size_t i = 0; i < n; i++)
         v[i] = i;
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(xc_rand(state) % i);
+        size_t j = (size_t)(tu_xorshift(state) % i);
         size_t t = v[i - 1];
         v[i - 1] = v[j];
         v[j] = t;
-    }
-}
-
-static inline void xc_sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
     }
 }
 
@@ -127,27 +110,6 @@ static inline bool xc_device_ipc(void) {
 #define XC_CHECK_DEVICE_PEER_DELTA(before, after, len)                                             \
     XC_CHECK_DEVICE_BYTES(before, after, xc_device_run() && !xc_device_ipc() ? (len) : 0,          \
                           xc_device_ipc() ? (len) : 0)
-
-/* Polls an async request until it reaches a final state or deadline_ms passes. Returns
- * the final state, or ADXL_TRANSFER_WAITING when the deadline passed (or a call failed). */
-static inline adxl_transfer_status_t xc_wait_req(adxl_engine_t *e, adxl_transfer_req_t req,
-                                                 int deadline_ms) {
-    uint64_t end = tu_now_ms() + (uint64_t)deadline_ms;
-    for (;;) {
-        adxl_transfer_status_t s = ADXL_TRANSFER_WAITING;
-        adxl_status_t st = adxl_get_transfer_status(e, req, &s);
-        if (st != ADXL_SUCCESS) {
-            fprintf(stderr, "adxl_get_transfer_status: %s\n", adxl_status_str(st));
-            return ADXL_TRANSFER_WAITING;
-        }
-        if (s != ADXL_TRANSFER_WAITING) return s;
-        if (tu_now_ms() >= end) {
-            fprintf(stderr, "request still WAITING after %d ms\n", deadline_ms);
-            return ADXL_TRANSFER_WAITING;
-        }
-        xc_sleep_ms(1);
-    }
-}
 
 /* ---------------------------------------------------------------- in-process pair */
 
