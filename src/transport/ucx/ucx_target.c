@@ -431,14 +431,13 @@ static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool dev
     ucs_status_t st = ucp_mem_map(t->context, &mp, &r.memh);
     if (st == UCS_OK) {
         st = ucp_rkey_pack(t->context, r.memh, &r.rkey_buf, &r.rkey_len);
+        if (st == UCS_OK && r.rkey_len > UCX_RKEY_MAX) {
+            ucp_rkey_buffer_release(r.rkey_buf);
+            st = UCS_ERR_EXCEEDS_LIMIT;
+        }
         if (st != UCS_OK) ucp_mem_unmap(t->context, r.memh);
     }
     pthread_mutex_unlock(&t->worker_lock);
-    if (st == UCS_OK && r.rkey_len > UCX_RKEY_MAX) {
-        ucp_rkey_buffer_release(r.rkey_buf);
-        ucp_mem_unmap(t->context, r.memh);
-        st = UCS_ERR_EXCEEDS_LIMIT;
-    }
     if (st != UCS_OK) {
         LOG_ERROR("UCX: cannot map 0x%lx+%zu: %s; UCX peers cannot reach it", (unsigned long)addr,
                   len, ucs_status_string(st));
@@ -453,8 +452,10 @@ static void publish_add(ucx_transport_t *t, uintptr_t addr, size_t len, bool dev
     }
     if (!kept) {
         pthread_mutex_unlock(&t->regions_lock);
+        pthread_mutex_lock(&t->worker_lock);
         ucp_rkey_buffer_release(r.rkey_buf);
         ucp_mem_unmap(t->context, r.memh);
+        pthread_mutex_unlock(&t->worker_lock);
         LOG_ERROR("UCX: out of memory for region 0x%lx+%zu", (unsigned long)addr, len);
         return;
     }
