@@ -374,3 +374,11 @@ bool adxl_req_guard_enter(adxl_req_t *req) {
 void adxl_req_guard_leave(adxl_req_t *req) {
     pthread_mutex_unlock(&req->guard);
 }
+
+void adxl_chunk_complete_all(adxl_chunk_t *list, adxl_status_t status) {
+    while (list) {
+        adxl_chunk_t *next = list->next;
+        adxl_chunk_complete(list, status);
+        list = next;
+    }
+}

@@ -196,5 +196,7 @@ bool adxl_req_guard_enter(struct adxl_transfer_req *req);
 void adxl_req_guard_leave(struct adxl_transfer_req *req);
 /* The transport is done with chunk; call with no transport lock held. */
 void adxl_chunk_complete(adxl_chunk_t *chunk, adxl_status_t status);
+/* adxl_chunk_complete for every chunk of a list linked by next. */
+void adxl_chunk_complete_all(adxl_chunk_t *list, adxl_status_t status);
 
 #endif

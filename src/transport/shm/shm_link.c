@@ -205,14 +205,6 @@ static bool apply_regions(shm_link_t *link, const shm_msg_t *msg, int fd) {
 
 /* ---- Messages from the target ---- */
 
-static void complete_list(adxl_chunk_t *c, adxl_status_t status) {
-    while (c) {
-        adxl_chunk_t *next = c->next;
-        adxl_chunk_complete(c, status);
-        c = next;
-    }
-}
-
 static bool notify_acked(shm_link_t *link, const shm_msg_t *msg) {
     pthread_mutex_lock(&link->lock);
     adxl_chunk_t *c = link->notify_wait_head;
@@ -316,7 +308,7 @@ static void drain_all(shm_link_t *link) {
     link->closed = true;
     pthread_mutex_unlock(&link->lock);
     for (int i = 0; i < 3; i++)
-        complete_list(lists[i], st);
+        adxl_chunk_complete_all(lists[i], st);
     shm_staging_fail_all(link, st);
 }
 

@@ -39,14 +39,6 @@ static adxl_chunk_t *list_pop(tcp_chunk_list_t *l) {
     return c;
 }
 
-static void complete_list(adxl_chunk_t *c, adxl_status_t status) {
-    while (c) {
-        adxl_chunk_t *next = c->next;
-        adxl_chunk_complete(c, status);
-        c = next;
-    }
-}
-
 void tcp_link_fail(tcp_link_t *link, adxl_status_t status) {
     /* The reason goes out before the flag: a thread that sees the link failed (and
      * drains its chunks) must read a failure, never the initial ADXL_SUCCESS. The first
@@ -205,7 +197,7 @@ void tcp_stream_post(tcp_stream_t *s, adxl_chunk_t *chunk) {
         left_over = s->tx_active || s->unsent.head;
     }
     pthread_mutex_unlock(&s->lock);
-    complete_list(dropped, ADXL_TIMEOUT);
+    adxl_chunk_complete_all(dropped, ADXL_TIMEOUT);
     if (!ok)
         tcp_link_fail(s->link, ADXL_FAILED);
     else if (left_over)
@@ -377,8 +369,8 @@ static void drain(tcp_stream_t *s) {
     s->tx_chunk = NULL;
     pthread_mutex_unlock(&s->lock);
     adxl_status_t st = atomic_load(&s->link->fail_status);
-    complete_list(sent, st);
-    complete_list(unsent, st);
+    adxl_chunk_complete_all(sent, st);
+    adxl_chunk_complete_all(unsent, st);
 }
 
 /* Time since t, where t may be a moment later than now (another thread stored it). */
@@ -416,7 +408,7 @@ void *tcp_stream_main(void *arg) {
         bool ok = tx_progress(s, &dropped);
         bool want_write = s->tx_active || s->unsent.head;
         pthread_mutex_unlock(&s->lock);
-        complete_list(dropped, ADXL_TIMEOUT);
+        adxl_chunk_complete_all(dropped, ADXL_TIMEOUT);
         if (!ok) {
             tcp_link_fail(link, ADXL_FAILED);
             break;
