@@ -72,6 +72,39 @@ typedef struct adxl_chunk {
     uint32_t notify_msg_len;
 } adxl_chunk_t;
 
+/* A first-in first-out queue of chunks linked by next, for a transport's queues. */
+typedef struct {
+    adxl_chunk_t *head;
+    adxl_chunk_t *tail;
+} adxl_chunk_fifo_t;
+
+static inline void adxl_chunk_fifo_push(adxl_chunk_fifo_t *f, adxl_chunk_t *c) {
+    c->next = NULL;
+    if (f->tail)
+        f->tail->next = c;
+    else
+        f->head = c;
+    f->tail = c;
+}
+
+/* The oldest chunk, taken off the queue; NULL when it is empty. */
+static inline adxl_chunk_t *adxl_chunk_fifo_pop(adxl_chunk_fifo_t *f) {
+    adxl_chunk_t *c = f->head;
+    if (c) {
+        f->head = c->next;
+        if (!f->head) f->tail = NULL;
+        c->next = NULL;
+    }
+    return c;
+}
+
+/* Every chunk, oldest first (linked by next), leaving the queue empty. */
+static inline adxl_chunk_t *adxl_chunk_fifo_take(adxl_chunk_fifo_t *f) {
+    adxl_chunk_t *c = f->head;
+    f->head = f->tail = NULL;
+    return c;
+}
+
 typedef struct {
     const char *name;
     /* Most segments a chunk may carry on this transport. */

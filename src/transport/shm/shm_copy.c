@@ -222,14 +222,7 @@ bool shm_copy_try(shm_link_t *link, adxl_chunk_t *chunk) {
     if (completing == 0) return copy_now(link, chunk);
     pthread_mutex_lock(&link->lock);
     bool closed = link->closed;
-    if (!closed) {
-        chunk->next = NULL;
-        if (link->deferred_tail)
-            link->deferred_tail->next = chunk;
-        else
-            link->deferred_head = chunk;
-        link->deferred_tail = chunk;
-    }
+    if (!closed) adxl_chunk_fifo_push(&link->deferred, chunk);
     pthread_mutex_unlock(&link->lock);
     if (closed)
         adxl_chunk_complete(chunk, atomic_load(&link->fail_status));

@@ -346,9 +346,9 @@ struct shm_link {
     bool closed;                      /* failed and drained: posts complete at once */
     shm_job_t *jobs_head, *jobs_tail; /* waiting for a slot, oldest first */
     shm_slot_owner_t owners[SHM_RING_SLOTS];
-    adxl_chunk_t *deferred_head, *deferred_tail;       /* one-sided chunks for the link thread */
-    adxl_chunk_t *notify_out_head, *notify_out_tail;   /* to send */
-    adxl_chunk_t *notify_wait_head, *notify_wait_tail; /* sent, awaiting their ack */
+    adxl_chunk_fifo_t deferred;    /* one-sided chunks for the link thread */
+    adxl_chunk_fifo_t notify_out;  /* to send */
+    adxl_chunk_fifo_t notify_wait; /* sent, awaiting their ack */
     uint64_t next_notify_id;
 };
 

@@ -207,12 +207,9 @@ static bool apply_regions(shm_link_t *link, const shm_msg_t *msg, int fd) {
 
 static bool notify_acked(shm_link_t *link, const shm_msg_t *msg) {
     pthread_mutex_lock(&link->lock);
-    adxl_chunk_t *c = link->notify_wait_head;
+    adxl_chunk_t *c = link->notify_wait.head;
     bool ok = c && c->transport_tag == msg->arg[0];
-    if (ok) {
-        link->notify_wait_head = c->next;
-        if (!link->notify_wait_head) link->notify_wait_tail = NULL;
-    }
+    if (ok) adxl_chunk_fifo_pop(&link->notify_wait);
     pthread_mutex_unlock(&link->lock);
     if (ok) {
         adxl_status_t st = (adxl_status_t)msg->status;
@@ -259,7 +256,7 @@ static bool send_notifies(shm_link_t *link, bool *blocked) {
     *blocked = false;
     for (;;) {
         pthread_mutex_lock(&link->lock);
-        adxl_chunk_t *c = link->notify_out_head;
+        adxl_chunk_t *c = link->notify_out.head;
         pthread_mutex_unlock(&link->lock);
         if (!c) return true;
         shm_msg_t msg = {.type = SHM_MSG_NOTIFY,
@@ -272,22 +269,15 @@ static bool send_notifies(shm_link_t *link, bool *blocked) {
             return *blocked;
         }
         pthread_mutex_lock(&link->lock);
-        link->notify_out_head = c->next;
-        if (!link->notify_out_head) link->notify_out_tail = NULL;
-        c->next = NULL;
-        if (link->notify_wait_tail)
-            link->notify_wait_tail->next = c;
-        else
-            link->notify_wait_head = c;
-        link->notify_wait_tail = c;
+        adxl_chunk_fifo_pop(&link->notify_out);
+        adxl_chunk_fifo_push(&link->notify_wait, c);
         pthread_mutex_unlock(&link->lock);
     }
 }
 
 static void run_deferred(shm_link_t *link) {
     pthread_mutex_lock(&link->lock);
-    adxl_chunk_t *c = link->deferred_head;
-    link->deferred_head = link->deferred_tail = NULL;
+    adxl_chunk_t *c = adxl_chunk_fifo_take(&link->deferred);
     pthread_mutex_unlock(&link->lock);
     while (c) {
         adxl_chunk_t *next = c->next;
@@ -301,10 +291,9 @@ static void run_deferred(shm_link_t *link) {
 static void drain_all(shm_link_t *link) {
     adxl_status_t st = atomic_load(&link->fail_status);
     pthread_mutex_lock(&link->lock);
-    adxl_chunk_t *lists[3] = {link->deferred_head, link->notify_out_head, link->notify_wait_head};
-    link->deferred_head = link->deferred_tail = NULL;
-    link->notify_out_head = link->notify_out_tail = NULL;
-    link->notify_wait_head = link->notify_wait_tail = NULL;
+    adxl_chunk_t *lists[3] = {adxl_chunk_fifo_take(&link->deferred),
+                              adxl_chunk_fifo_take(&link->notify_out),
+                              adxl_chunk_fifo_take(&link->notify_wait)};
     link->closed = true;
     pthread_mutex_unlock(&link->lock);
     for (int i = 0; i < 3; i++)
@@ -606,12 +595,7 @@ void shm_post(adxl_link_t *l, adxl_chunk_t *chunk) {
         bool closed = link->closed;
         if (!closed) {
             chunk->transport_tag = ++link->next_notify_id;
-            chunk->next = NULL;
-            if (link->notify_out_tail)
-                link->notify_out_tail->next = chunk;
-            else
-                link->notify_out_head = chunk;
-            link->notify_out_tail = chunk;
+            adxl_chunk_fifo_push(&link->notify_out, chunk);
         }
         pthread_mutex_unlock(&link->lock);
         if (closed)

@@ -13,16 +13,11 @@
 #include <sys/uio.h>
 
 #define TCP_MAX_STREAMS ADXL_TCP_STREAMS_MAX /* the option's bound (core/options.h) */
-#define TCP_MAX_INBOUND 4096 /* connections a target serves at once */
+#define TCP_MAX_INBOUND 4096                 /* connections a target serves at once */
 #define TCP_IOV_MAX 1024
 /* Bytes a stream sinks (or sends as zeros) at a time for a piece whose memory it may no
  * longer touch: the size of each stream's rx_discard and of the zero page. */
 #define TCP_DISCARD_BYTES (64u * 1024u)
-
-typedef struct {
-    adxl_chunk_t *head;
-    adxl_chunk_t *tail;
-} tcp_chunk_list_t;
 
 typedef struct adxl_link tcp_link_t; /* the TCP flavour of a link */
 
@@ -39,9 +34,9 @@ typedef struct {
     bool thread_started;
 
     pthread_mutex_t lock; /* the lists, closed, and all tx state */
-    tcp_chunk_list_t unsent;
-    tcp_chunk_list_t sent; /* awaiting their answer, oldest first */
-    bool closed;           /* drained for good: posts complete at once */
+    adxl_chunk_fifo_t unsent;
+    adxl_chunk_fifo_t sent; /* awaiting their answer, oldest first */
+    bool closed;            /* drained for good: posts complete at once */
     atomic_ullong outstanding_bytes;
 
     /* tx: the frame being sent; a chunk's frame is already on the sent list */

@@ -20,25 +20,6 @@ enum { RX_HEADER, RX_PAYLOAD, RX_TRAILER, RX_REGIONS };
 
 static const uint8_t zero_page[TCP_DISCARD_BYTES];
 
-static void list_push(tcp_chunk_list_t *l, adxl_chunk_t *c) {
-    c->next = NULL;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
-}
-
-static adxl_chunk_t *list_pop(tcp_chunk_list_t *l) {
-    adxl_chunk_t *c = l->head;
-    if (c) {
-        l->head = c->next;
-        if (!l->head) l->tail = NULL;
-        c->next = NULL;
-    }
-    return c;
-}
-
 void tcp_link_fail(tcp_link_t *link, adxl_status_t status) {
     /* The reason goes out before the flag: a thread that sees the link failed (and
      * drains its chunks) must read a failure, never the initial ADXL_SUCCESS. The first
@@ -101,7 +82,7 @@ static bool start_frame(tcp_stream_t *s, adxl_chunk_t **dropped) {
         return true;
     }
     for (;;) {
-        adxl_chunk_t *c = list_pop(&s->unsent);
+        adxl_chunk_t *c = adxl_chunk_fifo_pop(&s->unsent);
         if (!c) return false;
         if (c->user_memory && !adxl_req_guard_enter(c->req)) {
             c->next = *dropped;
@@ -111,7 +92,7 @@ static bool start_frame(tcp_stream_t *s, adxl_chunk_t **dropped) {
         if (c->user_memory) adxl_req_guard_leave(c->req);
         c->transport_tag = ++s->next_id;
         build_meta(s, c);
-        list_push(&s->sent, c); /* before any byte leaves: the answer may be quick */
+        adxl_chunk_fifo_push(&s->sent, c); /* before any byte leaves: the answer may be quick */
         s->tx_chunk = c;
         s->tx_active = true;
         s->last_frame_ns = adxl_now_ns();
@@ -189,7 +170,7 @@ void tcp_stream_post(tcp_stream_t *s, adxl_chunk_t *chunk) {
     }
     atomic_fetch_add(&s->outstanding_bytes, chunk->bytes);
     bool idle = !s->tx_active && !s->unsent.head;
-    list_push(&s->unsent, chunk);
+    adxl_chunk_fifo_push(&s->unsent, chunk);
     bool ok = true, left_over = false;
     if (idle) {
         /* Send from the caller's thread: a small transfer pays no thread wake-up. */
@@ -224,7 +205,7 @@ static tcp_awaited_t awaited(tcp_stream_t *s) {
 
 static void finish_answer(tcp_stream_t *s, adxl_status_t status) {
     pthread_mutex_lock(&s->lock);
-    adxl_chunk_t *c = list_pop(&s->sent);
+    adxl_chunk_t *c = adxl_chunk_fifo_pop(&s->sent);
     atomic_fetch_sub(&s->outstanding_bytes, c->bytes);
     pthread_mutex_unlock(&s->lock);
     adxl_chunk_complete(c, status);
@@ -364,7 +345,7 @@ static void drain(tcp_stream_t *s) {
     pthread_mutex_lock(&s->lock);
     s->closed = true;
     adxl_chunk_t *sent = s->sent.head, *unsent = s->unsent.head;
-    s->sent = s->unsent = (tcp_chunk_list_t){0};
+    s->sent = s->unsent = (adxl_chunk_fifo_t){0};
     s->tx_active = false;
     s->tx_chunk = NULL;
     pthread_mutex_unlock(&s->lock);
